@@ -1,0 +1,186 @@
+#!/usr/bin/env bash
+# scripts/test.sh — the project's test command. Takes no arguments.
+#
+# Stages (each counted in the final "scimd-tests: N passed, M failed" line):
+#   1. cargo test --locked --all-targets   (against a throwaway PostgreSQL 15 cluster)
+#   2. scripts/conformance.sh with the SQLite backend
+#   3. scripts/conformance.sh with the PostgreSQL backend
+#
+# Environment:
+#   PG_BIN                     directory holding initdb/pg_ctl/postgres (default: `pg_config --bindir`,
+#                              then /usr/lib/postgresql/15/bin)
+#   CI=true                    missing PostgreSQL is always fatal
+#   SCIMD_TEST_SKIP_POSTGRES=1 (not in CI) run without PostgreSQL: SQLite-only, loud warning
+#   SCIMD_TEST_FILTER          name filter handed to `cargo test`
+#   SCIMD_TEST_SKIP_CONFORMANCE=1  debug aid: skip both conformance stages
+#   SCIMD_TEST_ONLY_PG=1       debug aid: start the cluster, run `select 1` through psql, stop, exit
+#
+# Exported to the tests: SCIMD_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:PORT/postgres
+# (the tests create their own databases in that cluster).
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+PG_DIR=""
+PG_STARTED=0
+PG_BINDIR=""
+passed=0
+skipped=0
+
+log() { printf '\n==> %s\n' "$*"; }
+
+# Run a PostgreSQL server binary: as `postgres` when we are root (initdb refuses root).
+pg_as() {
+    if [[ $EUID -eq 0 ]]; then
+        (cd "$PG_DIR" && runuser -u postgres -- "$@")
+    else
+        "$@"
+    fi
+}
+
+cleanup() {
+    local rc=$?
+    if [[ $PG_STARTED -eq 1 ]]; then
+        pg_as "$PG_BINDIR/pg_ctl" -D "$PG_DIR/data" -m fast -w stop >/dev/null 2>&1 || true
+    fi
+    if [[ -n $PG_DIR ]]; then
+        rm -rf "$PG_DIR"
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+find_pg_bin() {
+    local d
+    if [[ -n ${PG_BIN:-} ]]; then
+        # An explicit PG_BIN is taken strictly.
+        [[ -x $PG_BIN/initdb && -x $PG_BIN/pg_ctl && -x $PG_BIN/postgres ]] && { echo "$PG_BIN"; return 0; }
+        return 1
+    fi
+    for d in "$(pg_config --bindir 2>/dev/null || true)" /usr/lib/postgresql/15/bin; do
+        if [[ -n $d && -x $d/initdb && -x $d/pg_ctl && -x $d/postgres ]]; then
+            echo "$d"
+            return 0
+        fi
+    done
+    return 1
+}
+
+start_postgres() {
+    if [[ $EUID -eq 0 ]]; then
+        id postgres >/dev/null 2>&1 || { echo "error: running as root but there is no 'postgres' user to run the cluster as" >&2; return 1; }
+        PG_DIR=$(mktemp -d /tmp/scimd-pg.XXXXXX)
+        chown postgres: "$PG_DIR"
+    else
+        PG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/scimd-pg.XXXXXX")
+    fi
+    local port
+    port=$(free_port)
+    pg_as "$PG_BINDIR/initdb" -D "$PG_DIR/data" -U postgres --auth=trust -E UTF8 >"$PG_DIR/initdb.log" 2>&1 || {
+        echo "error: initdb failed:" >&2; cat "$PG_DIR/initdb.log" >&2; return 1; }
+    PG_STARTED=1
+    pg_as "$PG_BINDIR/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/log" -w start \
+        -o "-p $port -k '$PG_DIR' -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300" >/dev/null || {
+        echo "error: PostgreSQL did not start; server log:" >&2; cat "$PG_DIR/log" >&2 || true; return 1; }
+    export SCIMD_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$port/postgres"
+    echo "PostgreSQL ($("$PG_BINDIR/postgres" --version)) running at $SCIMD_TEST_POSTGRES_URL"
+}
+
+psql_bin() {
+    if [[ -x $PG_BINDIR/psql ]]; then echo "$PG_BINDIR/psql"; else echo psql; fi
+}
+
+# --- PostgreSQL -------------------------------------------------------------
+use_pg=1
+log "PostgreSQL cluster"
+if ! PG_BINDIR=$(find_pg_bin); then
+    {
+        echo "error: PostgreSQL 15 server binaries (initdb, pg_ctl, postgres) not found."
+        if [[ -n ${PG_BIN:-} ]]; then echo "       PG_BIN=$PG_BIN does not contain them."; fi
+        echo "       Install the Debian package postgresql-15 (apt-get install postgresql-15),"
+        echo "       or set PG_BIN to the directory holding those binaries."
+    } >&2
+    if [[ ${CI:-} == true || ${SCIMD_TEST_SKIP_POSTGRES:-} != 1 ]]; then
+        [[ ${CI:-} == true ]] || echo "       (set SCIMD_TEST_SKIP_POSTGRES=1 to run the SQLite-only subset locally)" >&2
+        echo "scimd-tests: 0 passed, 1 failed"
+        exit 1
+    fi
+    cat >&2 <<'EOF'
+
+!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
+!! WARNING: SCIMD_TEST_SKIP_POSTGRES=1 — running WITHOUT PostgreSQL.  !!
+!! Only the SQLite backend is tested. CI will test PostgreSQL too.    !!
+!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
+
+EOF
+    use_pg=0
+    unset SCIMD_TEST_POSTGRES_URL
+else
+    if ! start_postgres; then
+        echo "scimd-tests: 0 passed, 1 failed"
+        exit 1
+    fi
+fi
+
+if [[ ${SCIMD_TEST_ONLY_PG:-} == 1 ]]; then
+    [[ $use_pg -eq 1 ]] || { echo "SCIMD_TEST_ONLY_PG=1 needs PostgreSQL" >&2; exit 1; }
+    "$(psql_bin)" "$SCIMD_TEST_POSTGRES_URL" -v ON_ERROR_STOP=1 -c 'select 1'
+    echo "SCIMD_TEST_ONLY_PG=1: cluster works; stopping."
+    exit 0
+fi
+
+# --- stages -----------------------------------------------------------------
+run_stage() {
+    local name=$1
+    shift
+    log "$name"
+    if "$@"; then
+        passed=$((passed + 1))
+        echo "--> $name: passed"
+    else
+        echo "--> $name: FAILED" >&2
+        echo "scimd-tests: $passed passed, 1 failed"
+        exit 1
+    fi
+}
+
+cargo_tests() {
+    if [[ -n ${SCIMD_TEST_FILTER:-} ]]; then
+        cargo test --locked --all-targets "$SCIMD_TEST_FILTER"
+    else
+        cargo test --locked --all-targets
+    fi
+}
+
+conformance_postgres() {
+    local base=${SCIMD_TEST_POSTGRES_URL%/*}
+    PGOPTIONS='-c client_min_messages=warning' "$(psql_bin)" "$SCIMD_TEST_POSTGRES_URL" -v ON_ERROR_STOP=1 -q \
+        -c 'DROP DATABASE IF EXISTS conformance' -c 'CREATE DATABASE conformance' &&
+        scripts/conformance.sh "$base/conformance"
+}
+
+run_stage "cargo tests" cargo_tests
+
+if [[ ${SCIMD_TEST_SKIP_CONFORMANCE:-} == 1 ]]; then
+    echo "warning: SCIMD_TEST_SKIP_CONFORMANCE=1 — conformance stages skipped" >&2
+    skipped=$((skipped + 2))
+else
+    run_stage "conformance (sqlite)" scripts/conformance.sh sqlite
+    if [[ $use_pg -eq 1 ]]; then
+        run_stage "conformance (postgres)" conformance_postgres
+    else
+        skipped=$((skipped + 1))
+    fi
+fi
+
+if [[ $skipped -gt 0 ]]; then
+    echo "scimd-tests: $passed passed, 0 failed, $skipped skipped"
+else
+    echo "scimd-tests: $passed passed, 0 failed"
+fi

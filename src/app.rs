@@ -1,0 +1,161 @@
+//! Assembles and runs the server: store, services, router, background tasks, shutdown.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tower::Layer;
+
+use crate::config::Config;
+use crate::http::state::AppState;
+use crate::scim::filter::FilterLimits;
+use crate::scim::list::PageLimits;
+use crate::service::{Limits, Services};
+use crate::store::sql::SqlStore;
+use crate::store::Store;
+
+/// Connects to (and migrates) the configured database.
+pub async fn open_store(cfg: &Config) -> anyhow::Result<Arc<SqlStore>> {
+    Ok(Arc::new(
+        SqlStore::connect(&cfg.database_url, cfg.database_max_connections).await?,
+    ))
+}
+
+pub fn services(cfg: &Config, store: Arc<dyn Store>) -> Services {
+    Services::new(
+        store,
+        Limits {
+            page: PageLimits {
+                default_count: cfg.default_page_size,
+                max_count: cfg.max_page_size,
+            },
+            filter: FilterLimits {
+                max_length: cfg.filter_max_length,
+                max_depth: cfg.filter_max_depth,
+            },
+            max_body_bytes: cfg.max_body_bytes,
+        },
+    )
+}
+
+/// Serves on `listener` until `shutdown` resolves, then lets in-flight requests finish (up to
+/// the configured grace period). Tests pass a port-0 listener and their own shutdown.
+pub async fn serve(
+    cfg: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let store = open_store(&cfg).await?;
+    let services = Arc::new(services(&cfg, store.clone()));
+    if let Some(t) = services.admin.bootstrap().await? {
+        print_bootstrap(&cfg, listener.local_addr()?, &t.secret);
+    }
+
+    let flusher = {
+        let services = services.clone();
+        let every = Duration::from_secs(cfg.token_usage_flush_seconds.max(1));
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                if let Err(e) = services.usage.flush(services.store.as_ref()).await {
+                    tracing::warn!(error = %e, "recording token last use failed");
+                }
+            }
+        })
+    };
+
+    let state = AppState {
+        services: services.clone(),
+        public_url: cfg.public_url.clone().into(),
+        max_body_bytes: cfg.max_body_bytes,
+        discovery_requires_auth: cfg.discovery_requires_auth,
+    };
+    let app = tower::util::MapRequestLayer::new(crate::http::normalize_path)
+        .layer(crate::http::router(state));
+    tracing::info!(addr = %listener.local_addr()?, "scimd listening");
+
+    let grace = Duration::from_secs(cfg.shutdown_grace_seconds);
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(
+        listener,
+        axum::ServiceExt::<axum::extract::Request>::into_make_service(app),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        let _ = stop_tx.send(());
+    });
+    let server = tokio::spawn(async move { server.await });
+    let mut server = server;
+    tokio::select! {
+        res = &mut server => { res.context("server task")?.context("serving")?; }
+        _ = async {
+            let _ = stop_rx.await;
+            tracing::info!("shutting down: waiting for in-flight requests");
+            tokio::time::sleep(grace).await;
+        } => {
+            tracing::warn!("grace period over; abandoning requests still running");
+            server.abort();
+        }
+    }
+    flusher.abort();
+    if let Err(e) = services.usage.flush(services.store.as_ref()).await {
+        tracing::warn!(error = %e, "recording token last use at shutdown failed");
+    }
+    store.close().await;
+    tracing::info!("scimd stopped");
+    Ok(())
+}
+
+fn print_bootstrap(cfg: &Config, addr: std::net::SocketAddr, secret: &str) {
+    let origin = if cfg.public_url.is_empty() {
+        let host = if addr.ip().is_unspecified() {
+            format!("127.0.0.1:{}", addr.port())
+        } else {
+            addr.to_string()
+        };
+        format!("http://{host}")
+    } else {
+        cfg.public_url.trim_end_matches('/').to_owned()
+    };
+    let base = format!("{origin}/v1/tenants/default/realms/default/scim/v2");
+    // Printed, not logged: this is the one time the secret is shown, and log pipelines must
+    // never carry it.
+    println!(
+        "\n\
+         ================================================================================\n\
+         scimd created tenant 'default' with realm 'default' and this bootstrap token.\n\
+         It is shown ONCE; store it now (only its hash is kept):\n\n\
+         \x20   {secret}\n\n\
+         SCIM base URL: {base}\n\
+         Try it:\n\n\
+         \x20   curl -H 'Authorization: Bearer {secret}' {base}/Users\n\n\
+         More tokens: scimd token create --tenant default --realm default --name <name>\n\
+         ================================================================================\n"
+    );
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

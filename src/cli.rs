@@ -1,0 +1,274 @@
+//! The command line: `serve` (the default), `healthcheck`, and the tenant/realm/token admin
+//! commands, which work directly on the configured database.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::Config;
+use crate::service::admin::{AdminService, DEFAULT_REALM, DEFAULT_TENANT};
+use crate::store::RealmState;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "scimd",
+    version,
+    about = "A multi-tenant SCIM 2.0 service provider"
+)]
+pub struct Cli {
+    /// Configuration file (default: config/scimd.toml when present; env: SCIMD_CONFIG).
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the server (the default command).
+    Serve,
+    /// Exit 0 when the server on the configured address answers /readyz (for container
+    /// HEALTHCHECKs: no curl needed).
+    Healthcheck,
+    /// Manage tenants.
+    #[command(subcommand)]
+    Tenant(TenantCmd),
+    /// Manage realms: one SCIM directory each, with its own base URL and tokens.
+    #[command(subcommand)]
+    Realm(RealmCmd),
+    /// Manage bearer tokens of a realm.
+    #[command(subcommand)]
+    Token(TokenCmd),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TenantCmd {
+    /// Create a tenant.
+    Create {
+        #[arg(long)]
+        name: String,
+    },
+    /// List tenants.
+    List,
+}
+
+#[derive(Args, Debug)]
+pub struct RealmRef {
+    #[arg(long, default_value = DEFAULT_TENANT)]
+    pub tenant: String,
+    #[arg(long, default_value = DEFAULT_REALM)]
+    pub realm: String,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RealmCmd {
+    /// Create a realm in a tenant.
+    Create {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        name: String,
+    },
+    /// List realms (of one tenant, or all).
+    List {
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Set a realm's state: enabled, paused (SCIM answers 403, data and tokens kept) or
+    /// disabled.
+    SetState {
+        #[command(flatten)]
+        at: RealmRef,
+        /// enabled | paused | disabled
+        state: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenCmd {
+    /// Create a token with the scim:all scope; prints the secret once, on stdout.
+    Create {
+        #[command(flatten)]
+        at: RealmRef,
+        #[arg(long)]
+        name: String,
+        /// Days until the token expires (default: never).
+        #[arg(long)]
+        expires_in_days: Option<u32>,
+    },
+    /// List a realm's tokens (never their secrets).
+    List {
+        #[command(flatten)]
+        at: RealmRef,
+    },
+    /// Revoke a token by id; it stops working at once.
+    Revoke {
+        #[command(flatten)]
+        at: RealmRef,
+        /// The token id shown by `token list`.
+        id: String,
+    },
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let cfg = Config::load(cli.config.as_deref())?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            crate::telemetry::init(&cfg.log_format, &cfg.log_level);
+            tracing::info!(config = ?cfg, "starting scimd");
+            let listener = tokio::net::TcpListener::bind(cfg.listen)
+                .await
+                .with_context(|| format!("binding {}", cfg.listen))?;
+            crate::app::serve(cfg, listener, crate::app::shutdown_signal()).await
+        }
+        Command::Healthcheck => healthcheck(&cfg).await,
+        cmd => {
+            crate::telemetry::init(&cfg.log_format, "warn");
+            let store = crate::app::open_store(&cfg).await?;
+            let admin = AdminService::new(store.clone());
+            let res = admin_command(&admin, cmd).await;
+            store.close().await;
+            res
+        }
+    }
+}
+
+async fn admin_command(admin: &AdminService, cmd: Command) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match cmd {
+        Command::Tenant(TenantCmd::Create { name }) => {
+            let t = admin.create_tenant(&name).await?;
+            writeln!(out, "created tenant {}", t.name)?;
+        }
+        Command::Tenant(TenantCmd::List) => {
+            writeln!(out, "{:<24} CREATED", "NAME")?;
+            for t in admin.list_tenants().await? {
+                writeln!(out, "{:<24} {}", t.name, t.created_at)?;
+            }
+        }
+        Command::Realm(RealmCmd::Create { tenant, name }) => {
+            let r = admin.create_realm(&tenant, &name).await?;
+            writeln!(
+                out,
+                "created realm {} in tenant {}; SCIM base path /v1/tenants/{}/realms/{}/scim/v2",
+                r.name, r.tenant, r.tenant, r.name
+            )?;
+        }
+        Command::Realm(RealmCmd::List { tenant }) => {
+            writeln!(
+                out,
+                "{:<20} {:<20} {:<9} CREATED",
+                "TENANT", "REALM", "STATE"
+            )?;
+            for r in admin.list_realms(tenant.as_deref()).await? {
+                writeln!(
+                    out,
+                    "{:<20} {:<20} {:<9} {}",
+                    r.tenant,
+                    r.name,
+                    r.state.as_str(),
+                    r.created_at
+                )?;
+            }
+        }
+        Command::Realm(RealmCmd::SetState { at, state }) => {
+            let st = RealmState::parse(&state).with_context(|| {
+                format!("unknown state '{state}': use enabled, paused or disabled")
+            })?;
+            let r = admin.set_realm_state(&at.tenant, &at.realm, st).await?;
+            writeln!(
+                out,
+                "realm {} of tenant {} is now {}",
+                r.name,
+                r.tenant,
+                r.state.as_str()
+            )?;
+        }
+        Command::Token(TokenCmd::Create {
+            at,
+            name,
+            expires_in_days,
+        }) => {
+            let t = admin
+                .create_token(&at.tenant, &at.realm, &name, expires_in_days)
+                .await?;
+            // The secret alone on stdout, so scripts can capture it; the rest on stderr.
+            eprintln!(
+                "created token {} ('{}') for realm {}/{}, scopes {}, expires {}.\n\
+                 The secret below is shown once; only its hash is stored.",
+                t.info.id,
+                t.info.name,
+                at.tenant,
+                at.realm,
+                t.info.scopes.join(" "),
+                t.info.expires_at.as_deref().unwrap_or("never")
+            );
+            writeln!(out, "{}", t.secret)?;
+        }
+        Command::Token(TokenCmd::List { at }) => {
+            writeln!(
+                out,
+                "{:<36} {:<20} {:<9} {:<24} {:<24} {:<24} SCOPES",
+                "ID", "NAME", "STATUS", "CREATED", "EXPIRES", "LAST USED"
+            )?;
+            let now = crate::clock::now();
+            for t in admin.list_tokens(&at.tenant, &at.realm).await? {
+                let status = if t.revoked_at.is_some() {
+                    "revoked"
+                } else if t.expires_at.as_deref().is_some_and(|e| *e <= *now) {
+                    "expired"
+                } else {
+                    "active"
+                };
+                writeln!(
+                    out,
+                    "{:<36} {:<20} {:<9} {:<24} {:<24} {:<24} {}",
+                    t.id,
+                    t.name,
+                    status,
+                    t.created_at,
+                    t.expires_at.as_deref().unwrap_or("never"),
+                    t.last_used_at.as_deref().unwrap_or("never"),
+                    t.scopes.join(" ")
+                )?;
+            }
+        }
+        Command::Token(TokenCmd::Revoke { at, id }) => {
+            admin.revoke_token(&at.tenant, &at.realm, &id).await?;
+            writeln!(out, "revoked token {id}")?;
+        }
+        Command::Serve | Command::Healthcheck => unreachable!("handled by run"),
+    }
+    Ok(())
+}
+
+/// A plain HTTP/1.1 GET of /readyz over TCP: the container image needs no curl.
+async fn healthcheck(cfg: &Config) -> anyhow::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut addr = cfg.listen;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let check = async {
+        let mut s = tokio::net::TcpStream::connect(addr).await?;
+        s.write_all(b"GET /readyz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            .await?;
+        let mut buf = Vec::new();
+        s.read_to_end(&mut buf).await?;
+        Ok::<_, std::io::Error>(buf)
+    };
+    let buf = tokio::time::timeout(std::time::Duration::from_secs(5), check)
+        .await
+        .context("healthcheck timed out")?
+        .with_context(|| format!("connecting to {addr}"))?;
+    let head = String::from_utf8_lossy(&buf);
+    anyhow::ensure!(
+        head.starts_with("HTTP/1.1 200"),
+        "not ready: {}",
+        head.lines().next().unwrap_or("no response")
+    );
+    println!("ready");
+    Ok(())
+}

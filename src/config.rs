@@ -1,0 +1,207 @@
+//! Configuration: defaults, then `config/scimd.toml` (or the file named by `--config` /
+//! `SCIMD_CONFIG`), then `SCIMD_*` environment variables. Secrets are redacted in `Debug`.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::Path;
+
+use anyhow::Context;
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+pub const DEFAULT_CONFIG_PATH: &str = "config/scimd.toml";
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address the API listens on.
+    pub listen: SocketAddr,
+    /// `sqlite://path?mode=rwc` or `postgres://user:pass@host/db`.
+    pub database_url: String,
+    /// Pool size; SQLite writes are serialised by the database whatever this is.
+    pub database_max_connections: u32,
+    /// Public base URL (scheme://host[:port]) used in `meta.location`; when empty, taken from
+    /// the request's Host and X-Forwarded-Proto headers.
+    pub public_url: String,
+    /// `count` when a list request gives none.
+    pub default_page_size: u32,
+    /// Largest `count` honoured; larger requests are capped.
+    pub max_page_size: u32,
+    /// Largest request body accepted, in bytes (413 beyond).
+    pub max_body_bytes: u64,
+    /// Longest filter accepted, in characters.
+    pub filter_max_length: usize,
+    /// Deepest nesting of parentheses / not / value filters accepted.
+    pub filter_max_depth: usize,
+    /// Whether /ServiceProviderConfig, /ResourceTypes and /Schemas need a token.
+    pub discovery_requires_auth: bool,
+    /// How often token last-use times are written, in seconds.
+    pub token_usage_flush_seconds: u64,
+    /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
+    pub shutdown_grace_seconds: u64,
+    /// `auto` (text on a terminal, JSON otherwise), `text` or `json`.
+    pub log_format: String,
+    /// Log filter, e.g. `info` or `scimd=debug,sqlx=warn`. `RUST_LOG` overrides it.
+    pub log_level: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".parse().expect("valid default address"),
+            database_url: "sqlite://./data/scimd.db?mode=rwc".into(),
+            database_max_connections: 16,
+            public_url: String::new(),
+            default_page_size: 100,
+            max_page_size: 1000,
+            max_body_bytes: 1024 * 1024,
+            filter_max_length: 4096,
+            filter_max_depth: 32,
+            discovery_requires_auth: false,
+            token_usage_flush_seconds: 30,
+            shutdown_grace_seconds: 30,
+            log_format: "auto".into(),
+            log_level: "info".into(),
+        }
+    }
+}
+
+impl Config {
+    /// Loads the layered configuration. `path` is the file given on the command line, if any;
+    /// an explicitly named file must exist, the default one may be absent.
+    pub fn load(path: Option<&Path>) -> anyhow::Result<Self> {
+        let env_path = std::env::var("SCIMD_CONFIG").ok();
+        let (file, explicit) = match (path, env_path.as_deref()) {
+            (Some(p), _) => (p.to_path_buf(), true),
+            (None, Some(p)) => (p.into(), true),
+            (None, None) => (DEFAULT_CONFIG_PATH.into(), false),
+        };
+        if explicit && !file.exists() {
+            anyhow::bail!("configuration file {} does not exist", file.display());
+        }
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        if file.exists() {
+            fig = fig.merge(Toml::file(&file));
+        }
+        let known = known_keys();
+        for (key, _) in std::env::vars() {
+            if let Some(k) = key.strip_prefix("SCIMD_") {
+                let k = k.to_ascii_lowercase();
+                // SCIMD_TEST_* belong to the test harness, SCIMD_CONFIG names the file.
+                if !known.contains(&k) && k != "config" && !k.starts_with("test_") {
+                    eprintln!("warning: ignoring unknown environment variable {key}");
+                }
+            }
+        }
+        fig = fig.merge(
+            Env::prefixed("SCIMD_")
+                .filter(move |k| known.iter().any(|n| k.as_str().eq_ignore_ascii_case(n))),
+        );
+        let cfg: Config = fig
+            .extract()
+            .with_context(|| format!("reading configuration ({} and SCIMD_*)", file.display()))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(self.max_page_size >= 1, "max_page_size must be at least 1");
+        anyhow::ensure!(
+            self.default_page_size <= self.max_page_size,
+            "default_page_size ({}) must not exceed max_page_size ({})",
+            self.default_page_size,
+            self.max_page_size
+        );
+        anyhow::ensure!(
+            ["auto", "text", "json"].contains(&self.log_format.as_str()),
+            "log_format must be auto, text or json"
+        );
+        anyhow::ensure!(
+            self.max_body_bytes >= 1024,
+            "max_body_bytes must be at least 1024"
+        );
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("database_url", &redact_url(&self.database_url))
+            .field("database_max_connections", &self.database_max_connections)
+            .field("public_url", &self.public_url)
+            .field("default_page_size", &self.default_page_size)
+            .field("max_page_size", &self.max_page_size)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("filter_max_length", &self.filter_max_length)
+            .field("filter_max_depth", &self.filter_max_depth)
+            .field("discovery_requires_auth", &self.discovery_requires_auth)
+            .field("token_usage_flush_seconds", &self.token_usage_flush_seconds)
+            .field("shutdown_grace_seconds", &self.shutdown_grace_seconds)
+            .field("log_format", &self.log_format)
+            .field("log_level", &self.log_level)
+            .finish()
+    }
+}
+
+/// Every configuration key, as written in the file (and, upper-cased, after `SCIMD_`).
+fn known_keys() -> Vec<String> {
+    match serde_json::to_value(Config::default()) {
+        Ok(serde_json::Value::Object(m)) => m.keys().cloned().collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// A database URL with its password replaced, fit for logs and error messages.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, tail) = match rest.find(['/', '?']) {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    let Some((userinfo, host)) = authority.rsplit_once('@') else {
+        return url.to_owned();
+    };
+    let user = userinfo.split(':').next().unwrap_or_default();
+    let masked = if userinfo.contains(':') {
+        format!("{user}:***")
+    } else {
+        user.to_owned()
+    };
+    // Query parameters such as `password=` are masked too.
+    let tail = match tail.split_once('?') {
+        Some((path, query)) => {
+            let q: Vec<String> = query
+                .split('&')
+                .map(|kv| match kv.split_once('=') {
+                    Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                    _ => kv.to_owned(),
+                })
+                .collect();
+            format!("{path}?{}", q.join("&"))
+        }
+        None => tail.to_owned(),
+    };
+    format!("{scheme}://{masked}@{host}{tail}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_password_never_appears_in_debug_output() {
+        let cfg = Config {
+            database_url: "postgres://scimd:hunter2@db:5432/scimd?password=hunter3".into(),
+            ..Config::default()
+        };
+        let shown = format!("{cfg:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(!shown.contains("hunter3"), "{shown}");
+        assert!(shown.contains("scimd:***@db:5432/scimd"), "{shown}");
+    }
+}

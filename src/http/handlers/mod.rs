@@ -1,0 +1,5 @@
+//! Request handlers, one module per endpoint family.
+
+pub mod discovery;
+pub mod health;
+pub mod resources;

@@ -1,0 +1,136 @@
+//! /Users and /Groups: the kind comes from the router, the rest is shared.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
+
+use crate::http::error::ApiResult;
+use crate::http::extract::{Precondition, QueryParams, ScimBody};
+use crate::http::response::{resource, scim_json};
+use crate::http::state::AppState;
+use crate::scim::schema::ResourceKind;
+use crate::service::resources::{ListParams, RealmCtx, ResourceService};
+
+fn id_of(params: &HashMap<String, String>) -> &str {
+    params.get("id").map(String::as_str).unwrap_or_default()
+}
+
+fn projection(
+    kind: ResourceKind,
+    q: &QueryParams,
+) -> ApiResult<crate::scim::projection::Projection> {
+    Ok(ResourceService::projection(
+        kind,
+        q.get("attributes"),
+        q.get("excludedAttributes"),
+    )?)
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(kind): Extension<ResourceKind>,
+    Extension(ctx): Extension<RealmCtx>,
+    q: QueryParams,
+) -> ApiResult<Response> {
+    let params = ListParams {
+        filter: q.get("filter").map(str::to_owned),
+        start_index: q.get("startIndex").map(str::to_owned),
+        count: q.get("count").map(str::to_owned),
+        attributes: q.get("attributes").map(str::to_owned),
+        excluded_attributes: q.get("excludedAttributes").map(str::to_owned),
+    };
+    let body = state.services.resources.list(&ctx, kind, &params).await?;
+    Ok(scim_json(StatusCode::OK, &body))
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    Extension(kind): Extension<ResourceKind>,
+    Extension(ctx): Extension<RealmCtx>,
+    q: QueryParams,
+    ScimBody(body): ScimBody,
+) -> ApiResult<Response> {
+    let proj = projection(kind, &q)?;
+    let out = state
+        .services
+        .resources
+        .create(&ctx, kind, body, &proj)
+        .await?;
+    Ok(resource(out, true))
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    Extension(kind): Extension<ResourceKind>,
+    Extension(ctx): Extension<RealmCtx>,
+    Path(params): Path<HashMap<String, String>>,
+    headers: HeaderMap,
+    q: QueryParams,
+) -> ApiResult<Response> {
+    let proj = projection(kind, &q)?;
+    let out = state
+        .services
+        .resources
+        .get(&ctx, kind, id_of(&params), &proj)
+        .await?;
+    let if_none_match = Precondition::from_header(&headers, header::IF_NONE_MATCH);
+    let version = out
+        .etag
+        .trim_start_matches("W/")
+        .trim_matches('"')
+        .parse::<i64>()
+        .unwrap_or(-1);
+    if if_none_match.matches(version) {
+        let mut resp = StatusCode::NOT_MODIFIED.into_response();
+        if let Ok(v) = HeaderValue::from_str(&out.etag) {
+            resp.headers_mut().insert(header::ETAG, v);
+        }
+        return Ok(resp);
+    }
+    Ok(resource(out, false))
+}
+
+pub async fn replace(
+    State(state): State<AppState>,
+    Extension(kind): Extension<ResourceKind>,
+    Extension(ctx): Extension<RealmCtx>,
+    Path(params): Path<HashMap<String, String>>,
+    headers: HeaderMap,
+    q: QueryParams,
+    ScimBody(body): ScimBody,
+) -> ApiResult<Response> {
+    let proj = projection(kind, &q)?;
+    let if_match = Precondition::from_header(&headers, header::IF_MATCH);
+    let out = state
+        .services
+        .resources
+        .replace(
+            &ctx,
+            kind,
+            id_of(&params),
+            body,
+            if_match.expected_version(),
+            &proj,
+        )
+        .await?;
+    Ok(resource(out, false))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    Extension(kind): Extension<ResourceKind>,
+    Extension(ctx): Extension<RealmCtx>,
+    Path(params): Path<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let if_match = Precondition::from_header(&headers, header::IF_MATCH);
+    state
+        .services
+        .resources
+        .delete(&ctx, kind, id_of(&params), if_match.expected_version())
+        .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

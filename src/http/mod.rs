@@ -1,0 +1,157 @@
+//! The HTTP edge: routes, extractors, auth middleware, and SCIM-shaped responses and errors.
+
+pub mod error;
+pub mod extract;
+pub mod handlers;
+pub mod realm;
+pub mod response;
+pub mod state;
+
+use std::time::Duration;
+
+use axum::extract::Request;
+use axum::http::{HeaderName, Method, StatusCode, Uri};
+use axum::middleware;
+use axum::response::Response;
+use axum::routing::get;
+use axum::{Extension, Router};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use self::error::error_response;
+use self::handlers::{discovery, health, resources};
+use self::realm::{resolve_realm, Discovery};
+use self::state::AppState;
+use crate::scim::schema::ResourceKind;
+use crate::scim::ScimError;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+fn resource_routes(kind: ResourceKind) -> Router<AppState> {
+    let collection = kind.endpoint();
+    Router::new()
+        .route(collection, get(resources::list).post(resources::create))
+        .route(
+            &format!("{collection}/{{id}}"),
+            get(resources::get)
+                .put(resources::replace)
+                .delete(resources::delete),
+        )
+        .layer(Extension(kind))
+}
+
+/// Everything under one SCIM base path.
+fn scim_routes(state: &AppState) -> Router<AppState> {
+    let discovery_routes = Router::new()
+        .route(
+            "/ServiceProviderConfig",
+            get(discovery::service_provider_config_handler),
+        )
+        .route("/ResourceTypes", get(discovery::resource_types))
+        .route("/ResourceTypes/{id}", get(discovery::resource_type_by_id))
+        .route("/Schemas", get(discovery::schemas))
+        .route("/Schemas/{id}", get(discovery::schema_by_id))
+        .route_layer(middleware::from_fn_with_state(state.clone(), resolve_realm))
+        .route_layer(Extension(Discovery));
+    let resource_routes = resource_routes(ResourceKind::User)
+        .merge(resource_routes(ResourceKind::Group))
+        .route_layer(middleware::from_fn_with_state(state.clone(), resolve_realm));
+    discovery_routes.merge(resource_routes)
+}
+
+pub fn router(state: AppState) -> Router {
+    let scim = scim_routes(&state);
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .nest("/v1/tenants/{tenant}/realms/{realm}/scim/v2", scim.clone())
+        .nest("/scim/v2", scim)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+        .layer(CatchPanicLayer::custom(|_| {
+            error_response(&ScimError::new(
+                500,
+                None,
+                "the server failed to handle this request; the cause is logged",
+            ))
+        }))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request| {
+                    let id = req
+                        .headers()
+                        .get(REQUEST_ID)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("-");
+                    tracing::info_span!(
+                        "request",
+                        request_id = %id,
+                        method = %req.method(),
+                        path = %req.uri().path(),
+                        tenant = tracing::field::Empty,
+                        realm = tracing::field::Empty,
+                        token_id = tracing::field::Empty,
+                    )
+                })
+                .on_request(())
+                .on_response(
+                    |resp: &Response, latency: Duration, _span: &tracing::Span| {
+                        tracing::info!(
+                            status = resp.status().as_u16(),
+                            latency_ms = latency.as_secs_f64() * 1000.0,
+                            "served"
+                        );
+                    },
+                )
+                .on_failure(()),
+        )
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+async fn not_found(uri: Uri) -> Response {
+    error_response(&ScimError::not_found(format!(
+        "no endpoint at {}; SCIM endpoints live under /v1/tenants/{{tenant}}/realms/{{realm}}/scim/v2 \
+         and /scim/v2",
+        uri.path()
+    )))
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> Response {
+    error_response(&ScimError::new(
+        StatusCode::METHOD_NOT_ALLOWED.as_u16(),
+        None,
+        format!("{method} is not allowed on {}", uri.path()),
+    ))
+}
+
+/// Collapses repeated slashes and drops a trailing one before routing, so a base URL
+/// configured with a trailing slash works (COMPAT 2).
+pub fn normalize_path(mut req: Request) -> Request {
+    let uri = req.uri();
+    let path = uri.path();
+    if path.len() > 1 && (path.ends_with('/') || path.contains("//")) {
+        let mut clean = String::with_capacity(path.len());
+        for seg in path.split('/').filter(|s| !s.is_empty()) {
+            clean.push('/');
+            clean.push_str(seg);
+        }
+        if clean.is_empty() {
+            clean.push('/');
+        }
+        if let Some(q) = uri.query() {
+            clean.push('?');
+            clean.push_str(q);
+        }
+        let mut parts = uri.clone().into_parts();
+        if let Ok(pq) = clean.parse() {
+            parts.path_and_query = Some(pq);
+            if let Ok(new) = Uri::from_parts(parts) {
+                *req.uri_mut() = new;
+            }
+        }
+    }
+    req
+}

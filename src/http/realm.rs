@@ -1,0 +1,77 @@
+//! Realm resolution and authentication for everything under a SCIM base path.
+
+use std::collections::HashMap;
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap};
+use axum::middleware::Next;
+use axum::response::Response;
+
+use super::error::ApiError;
+use super::extract::bearer;
+use super::state::AppState;
+use crate::service::admin::{DEFAULT_REALM, DEFAULT_TENANT};
+use crate::service::resources::RealmCtx;
+
+/// Marks the discovery routes, whose token requirement is a configuration switch.
+#[derive(Clone, Copy)]
+pub struct Discovery;
+
+pub async fn resolve_realm(
+    State(state): State<AppState>,
+    params: axum::extract::RawPathParams,
+    mut req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let params: HashMap<&str, &str> = params.iter().collect();
+    let (tenant, realm, prefix): (String, String, String) =
+        match (params.get("tenant"), params.get("realm")) {
+            (Some(t), Some(r)) => (
+                (*t).to_owned(),
+                (*r).to_owned(),
+                format!("/v1/tenants/{t}/realms/{r}/scim/v2"),
+            ),
+            _ => (
+                DEFAULT_TENANT.to_owned(),
+                DEFAULT_REALM.to_owned(),
+                "/scim/v2".to_owned(),
+            ),
+        };
+    let discovery = req.extensions().get::<Discovery>().is_some();
+    let token_required = !discovery || state.discovery_requires_auth;
+    let principal = state
+        .services
+        .auth
+        .authorize(&tenant, &realm, bearer(req.headers()), token_required)
+        .await?;
+    let span = tracing::Span::current();
+    span.record("tenant", &tenant[..]);
+    span.record("realm", &realm[..]);
+    if let Some(t) = &principal.token_id {
+        span.record("token_id", t.as_str());
+    }
+    let ctx = RealmCtx {
+        realm_id: principal.realm.id.clone(),
+        base_url: format!("{}{prefix}", origin(&state, req.headers())),
+    };
+    req.extensions_mut().insert(ctx);
+    req.extensions_mut().insert(principal);
+    Ok(next.run(req).await)
+}
+
+/// scheme://host[:port] as the client sees us: configured, or from the request.
+fn origin(state: &AppState, headers: &HeaderMap) -> String {
+    if !state.public_url.is_empty() {
+        return state.public_url.trim_end_matches('/').to_owned();
+    }
+    let host = headers
+        .get("x-forwarded-host")
+        .or_else(|| headers.get(header::HOST))
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("localhost");
+    let proto = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("http");
+    format!("{proto}://{host}")
+}

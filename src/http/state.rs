@@ -1,0 +1,14 @@
+//! Shared state of the HTTP layer.
+
+use std::sync::Arc;
+
+use crate::service::Services;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub services: Arc<Services>,
+    /// Public origin (scheme://host[:port]) for `meta.location`; empty: from request headers.
+    pub public_url: Arc<str>,
+    pub max_body_bytes: u64,
+    pub discovery_requires_auth: bool,
+}

@@ -1,0 +1,1304 @@
+//! Reference in-memory evaluation of filters against SCIM resource JSON; the semantics other backends (SQL) must reproduce.
+//!
+//! Evaluation is split into a compile step, which resolves every attribute and
+//! checks every literal against the attribute's type, and a match step that only
+//! reads JSON. Errors therefore depend on the filter and schema alone, never on
+//! the data or on short-circuiting, which keeps this usable as a test oracle.
+//!
+//! Semantics, per RFC 7644 §3.4.2.2 where it speaks and chosen here where it does not:
+//! - A path whose URN is one of `extension_urns` addresses the object stored under
+//!   that URN key; any other path (no URN, or the core schema URN) addresses the
+//!   top level. Unqualified names never reach into extensions. Whether a URN is
+//!   valid at all is for [`AttrSemantics::lookup`] to decide.
+//! - JSON keys match attribute names ASCII-case-insensitively, exact match first.
+//! - A multi-valued attribute, or a sub-attribute of a multi-valued complex
+//!   attribute, matches if ANY of its values matches — for `ne` too, so
+//!   `emails.value ne "a"` is true when some address is not "a".
+//! - "Absent" means no non-null value. Against an absent attribute `eq` is false
+//!   and `ne` is true (the attribute is not equal to the value), and every other
+//!   operator is false.
+//! - `pr` is true when some value is non-null and is not "", [] or {}.
+//!   `eq null` is exactly `not pr`, and `ne null` is exactly `pr`.
+//! - Strings of attributes with caseExact=false are compared after Unicode
+//!   lower-casing, for every operator; ordering of strings is by code point.
+//! - dateTime values compare as instants; a stored value that does not parse
+//!   matches nothing. Numbers compare by value (integers exactly).
+//! - Comparing a multi-valued complex attribute without a sub-attribute compares
+//!   its `value` sub-attribute (`emails co "x"` is `emails.value co "x"`).
+//! - A stored value of the wrong JSON type matches nothing, whatever the operator.
+
+use serde_json::{Number, Value};
+
+use super::ast::{AttrPath, CompValue, CompareOp, Filter, FilterError};
+
+/// Schema knowledge the evaluator needs; implemented by the consumer.
+pub trait AttrSemantics {
+    /// Resolve a top-level attribute path (urn optional) to a JSON pointer-ish location and its type info.
+    ///
+    /// The evaluator only calls this with `sub == None`; sub-attributes are
+    /// resolved through [`AttrSemantics::lookup_sub`]. Return `None` for an
+    /// unknown attribute or a URN that is not a schema of the resource type.
+    fn lookup(&self, path: &AttrPath) -> Option<AttrInfo>;
+    /// Sub-attribute info for `parent.sub` inside value filters.
+    ///
+    /// Also used for `parent.sub` paths outside value filters. `parent` has
+    /// `sub == None`.
+    fn lookup_sub(&self, parent: &AttrPath, sub: &str) -> Option<AttrInfo>;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttrInfo {
+    pub kind: AttrKind,
+    pub case_exact: bool,
+    pub multi_valued: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AttrKind {
+    String,
+    Boolean,
+    Decimal,
+    Integer,
+    DateTime,
+    Reference,
+    Binary,
+    Complex,
+}
+
+impl AttrKind {
+    /// Phrase used in error messages: "'x' is {describe}".
+    fn describe(self) -> &'static str {
+        match self {
+            AttrKind::String => "a string",
+            AttrKind::Boolean => "a boolean",
+            AttrKind::Decimal => "a decimal",
+            AttrKind::Integer => "an integer",
+            AttrKind::DateTime => "a dateTime",
+            AttrKind::Reference => "a reference",
+            AttrKind::Binary => "binary",
+            AttrKind::Complex => "complex",
+        }
+    }
+
+    fn is_stringy(self) -> bool {
+        matches!(
+            self,
+            AttrKind::String | AttrKind::Reference | AttrKind::Binary
+        )
+    }
+}
+
+/// Evaluates `filter` against one resource. See the module docs for the semantics.
+pub fn matches(
+    filter: &Filter,
+    resource: &Value,
+    sem: &dyn AttrSemantics,
+    extension_urns: &[&str],
+) -> Result<bool, FilterError> {
+    Ok(CompiledFilter::compile(filter, sem, extension_urns)?.matches(resource))
+}
+
+/// A filter resolved against a schema, reusable across many resources.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompiledFilter {
+    root: Node,
+}
+
+impl CompiledFilter {
+    pub fn compile(
+        filter: &Filter,
+        sem: &dyn AttrSemantics,
+        extension_urns: &[&str],
+    ) -> Result<Self, FilterError> {
+        let compiler = Compiler {
+            sem,
+            extension_urns,
+        };
+        Ok(Self {
+            root: compiler.compile(filter, Scope::Top, 0)?,
+        })
+    }
+
+    pub fn matches(&self, resource: &Value) -> bool {
+        self.root.eval(resource)
+    }
+}
+
+/// Recursion bound for compiling. The parser's own depth limit keeps real
+/// filters far below this; it exists so hand-built trees cannot exhaust the stack.
+const MAX_NESTING: usize = 512;
+
+/// Where a leaf finds its values, relative to the object it is evaluated on
+/// (the resource, or one element of a multi-valued attribute inside `[...]`).
+#[derive(Debug, Clone, PartialEq)]
+struct Loc {
+    extension: Option<String>,
+    attr: String,
+    sub: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Lit {
+    Str { text: String, fold: bool },
+    Num(Number),
+    Bool(bool),
+    Date(UtcInstant),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Node {
+    All(Vec<Node>),
+    Any(Vec<Node>),
+    Not(Box<Node>),
+    Present(Loc),
+    Compare {
+        loc: Loc,
+        op: CompareOp,
+        lit: Lit,
+    },
+    /// Some element of the attribute at `loc` satisfies `inner`.
+    Each {
+        loc: Loc,
+        inner: Box<Node>,
+    },
+}
+
+#[derive(Clone, Copy)]
+enum Scope<'p> {
+    Top,
+    Inside(&'p AttrPath),
+}
+
+struct Compiler<'s> {
+    sem: &'s dyn AttrSemantics,
+    extension_urns: &'s [&'s str],
+}
+
+fn unknown(path: &dyn std::fmt::Display) -> FilterError {
+    FilterError::semantic(format!("unknown attribute '{path}'"))
+}
+
+impl Compiler<'_> {
+    fn compile(
+        &self,
+        filter: &Filter,
+        scope: Scope<'_>,
+        depth: usize,
+    ) -> Result<Node, FilterError> {
+        if depth > MAX_NESTING {
+            return Err(FilterError::semantic(format!(
+                "filter is nested more than {MAX_NESTING} levels deep and cannot be evaluated"
+            )));
+        }
+        match filter {
+            Filter::And(..) | Filter::Or(..) => self.compile_chain(filter, scope, depth),
+            Filter::Not(inner) => Ok(Node::Not(Box::new(self.compile(
+                inner,
+                scope,
+                depth + 1,
+            )?))),
+            Filter::Present(path) => Ok(Node::Present(self.resolve(path, scope, false)?.0)),
+            Filter::Compare { path, op, value } => self.compile_compare(path, *op, value, scope),
+            Filter::ValuePath { path, filter } => {
+                self.compile_value_path(path, filter, scope, depth)
+            }
+        }
+    }
+
+    /// Flattens a left-associative chain iteratively: chains grow with input
+    /// length, not nesting, so recursing along them would not be depth-bounded.
+    fn compile_chain(
+        &self,
+        top: &Filter,
+        scope: Scope<'_>,
+        depth: usize,
+    ) -> Result<Node, FilterError> {
+        fn split(f: &Filter, is_and: bool) -> Option<(&Filter, &Filter)> {
+            match (f, is_and) {
+                (Filter::And(l, r), true) | (Filter::Or(l, r), false) => Some((l, r)),
+                _ => None,
+            }
+        }
+        let is_and = matches!(top, Filter::And(..));
+        let mut rights = Vec::new();
+        let mut cur = top;
+        while let Some((left, right)) = split(cur, is_and) {
+            rights.push(right);
+            cur = left;
+        }
+        let mut operands = vec![self.compile(cur, scope, depth + 1)?];
+        for right in rights.into_iter().rev() {
+            operands.push(self.compile(right, scope, depth + 1)?);
+        }
+        Ok(if is_and {
+            Node::All(operands)
+        } else {
+            Node::Any(operands)
+        })
+    }
+
+    fn extension_of(&self, urn: Option<&str>) -> Option<String> {
+        let urn = urn?;
+        self.extension_urns
+            .iter()
+            .find(|e| e.eq_ignore_ascii_case(urn))
+            .map(|e| (*e).to_string())
+    }
+
+    /// Resolves a path to where its values live and what type they have. When
+    /// `comparing`, a bare complex attribute is replaced by its `value` sub-attribute.
+    fn resolve(
+        &self,
+        path: &AttrPath,
+        scope: Scope<'_>,
+        comparing: bool,
+    ) -> Result<(Loc, AttrInfo, String), FilterError> {
+        if let Scope::Inside(outer) = scope {
+            if path.urn.is_some() || path.sub.is_some() {
+                return Err(FilterError::semantic(format!(
+                    "inside the value filter of '{outer}', attributes must be plain sub-attribute names of '{outer}', found '{path}'"
+                )));
+            }
+            let info = self
+                .sem
+                .lookup_sub(outer, &path.attr)
+                .ok_or_else(|| unknown(&format!("{outer}.{}", path.attr)))?;
+            let name = format!("{outer}.{}", path.attr);
+            if comparing && info.kind == AttrKind::Complex {
+                return Err(complex_comparison(&name));
+            }
+            let loc = Loc {
+                extension: None,
+                attr: path.attr.clone(),
+                sub: None,
+            };
+            return Ok((loc, info, name));
+        }
+        let parent = path.parent();
+        let parent_info = self.sem.lookup(&parent).ok_or_else(|| unknown(&parent))?;
+        let mut loc = Loc {
+            extension: self.extension_of(path.urn.as_deref()),
+            attr: path.attr.clone(),
+            sub: None,
+        };
+        if let Some(sub) = &path.sub {
+            if parent_info.kind != AttrKind::Complex {
+                return Err(FilterError::semantic(format!(
+                    "'{parent}' is {} attribute and has no sub-attributes, so '{path}' does not exist",
+                    parent_info.kind.describe()
+                )));
+            }
+            let info = self
+                .sem
+                .lookup_sub(&parent, sub)
+                .ok_or_else(|| unknown(path))?;
+            if comparing && info.kind == AttrKind::Complex {
+                return Err(complex_comparison(&path.to_string()));
+            }
+            loc.sub = Some(sub.clone());
+            return Ok((loc, info, path.to_string()));
+        }
+        if comparing && parent_info.kind == AttrKind::Complex {
+            if !parent_info.multi_valued {
+                return Err(complex_comparison(&parent.to_string()));
+            }
+            // RFC 7644 lets `emails co "x"` stand for `emails.value co "x"`.
+            let info = self.sem.lookup_sub(&parent, "value").ok_or_else(|| {
+                FilterError::semantic(format!(
+                    "'{parent}' is complex and has no 'value' sub-attribute to compare; compare one of its sub-attributes instead, e.g. '{parent}.<name>'"
+                ))
+            })?;
+            loc.sub = Some("value".to_string());
+            return Ok((loc, info, format!("{parent}.value")));
+        }
+        Ok((loc, parent_info, path.to_string()))
+    }
+
+    fn compile_compare(
+        &self,
+        path: &AttrPath,
+        op: CompareOp,
+        value: &CompValue,
+        scope: Scope<'_>,
+    ) -> Result<Node, FilterError> {
+        if *value == CompValue::Null {
+            let (loc, _, _) = self.resolve(path, scope, false)?;
+            return match op {
+                CompareOp::Eq => Ok(Node::Not(Box::new(Node::Present(loc)))),
+                CompareOp::Ne => Ok(Node::Present(loc)),
+                _ => Err(FilterError::semantic(format!(
+                    "null can only be compared with eq or ne, not with {op} (in '{path} {op} null')"
+                ))),
+            };
+        }
+        let (loc, info, name) = self.resolve(path, scope, true)?;
+        let kind = info.kind;
+        if op.is_ordering()
+            && matches!(
+                kind,
+                AttrKind::Boolean | AttrKind::Binary | AttrKind::Complex
+            )
+        {
+            return Err(FilterError::semantic(format!(
+                "'{name}' is {} and cannot be ordered, so {op} does not apply; use eq or ne",
+                kind.describe()
+            )));
+        }
+        if op.is_substring() && !kind.is_stringy() {
+            return Err(FilterError::semantic(format!(
+                "operator {op} applies only to string attributes, but '{name}' is {}",
+                kind.describe()
+            )));
+        }
+        let lit = match kind {
+            AttrKind::String | AttrKind::Reference | AttrKind::Binary => match value {
+                CompValue::String(s) => Lit::Str {
+                    text: if info.case_exact { s.clone() } else { s.to_lowercase() },
+                    fold: !info.case_exact,
+                },
+                v => {
+                    return Err(FilterError::semantic(format!(
+                        "'{name}' is {}, so the value must be a string in double quotes, not {v}",
+                        kind.describe()
+                    )))
+                }
+            },
+            AttrKind::Boolean => match value {
+                CompValue::Bool(b) => Lit::Bool(*b),
+                v => {
+                    return Err(FilterError::semantic(format!(
+                        "'{name}' is a boolean, so the value must be true or false, not {v}"
+                    )))
+                }
+            },
+            AttrKind::Decimal | AttrKind::Integer => match value {
+                CompValue::Number(n) => Lit::Num(n.clone()),
+                v => {
+                    return Err(FilterError::semantic(format!(
+                        "'{name}' is {}, so the value must be a number, not {v}",
+                        kind.describe()
+                    )))
+                }
+            },
+            AttrKind::DateTime => match value {
+                CompValue::String(s) => Lit::Date(parse_date_time(s).ok_or_else(|| {
+                    FilterError::semantic(format!(
+                        "'{name}' is a dateTime, but {value} is not a valid date-time; expected RFC 3339 such as \"2011-05-13T04:42:34Z\""
+                    ))
+                })?),
+                v => {
+                    return Err(FilterError::semantic(format!(
+                        "'{name}' is a dateTime, so the value must be a quoted date-time such as \"2011-05-13T04:42:34Z\", not {v}"
+                    )))
+                }
+            },
+            AttrKind::Complex => return Err(complex_comparison(&name)),
+        };
+        Ok(Node::Compare { loc, op, lit })
+    }
+
+    fn compile_value_path(
+        &self,
+        path: &AttrPath,
+        inner: &Filter,
+        scope: Scope<'_>,
+        depth: usize,
+    ) -> Result<Node, FilterError> {
+        if let Scope::Inside(outer) = scope {
+            return Err(FilterError::semantic(format!(
+                "value filters cannot be nested: '{path}[...]' appears inside the value filter of '{outer}'"
+            )));
+        }
+        if path.sub.is_some() {
+            return Err(FilterError::semantic(format!(
+                "a value filter must follow an attribute without a sub-attribute, found '{path}[...]'"
+            )));
+        }
+        let info = self.sem.lookup(path).ok_or_else(|| unknown(path))?;
+        if info.kind != AttrKind::Complex {
+            return Err(FilterError::semantic(format!(
+                "'{path}' is {} attribute; a value filter '[...]' applies only to complex attributes",
+                info.kind.describe()
+            )));
+        }
+        let loc = Loc {
+            extension: self.extension_of(path.urn.as_deref()),
+            attr: path.attr.clone(),
+            sub: None,
+        };
+        let inner = self.compile(inner, Scope::Inside(path), depth + 1)?;
+        Ok(Node::Each {
+            loc,
+            inner: Box::new(inner),
+        })
+    }
+}
+
+fn complex_comparison(name: &str) -> FilterError {
+    FilterError::semantic(format!(
+        "'{name}' is a complex attribute and cannot be compared directly; compare one of its sub-attributes, e.g. '{name}.<sub-attribute> eq ...'"
+    ))
+}
+
+/// Object member by attribute name: exact key first, then ASCII-case-insensitive.
+fn member<'v>(value: &'v Value, key: &str) -> Option<&'v Value> {
+    let object = value.as_object()?;
+    object.get(key).or_else(|| {
+        object
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v)
+    })
+}
+
+/// The values of a possibly multi-valued attribute, nulls dropped.
+fn each_value(value: Option<&Value>) -> impl Iterator<Item = &Value> {
+    let (array, single) = match value {
+        Some(Value::Array(items)) => (items.as_slice(), None),
+        Some(Value::Null) | None => (&[][..], None),
+        Some(other) => (&[][..], Some(other)),
+    };
+    array.iter().chain(single).filter(|v| !v.is_null())
+}
+
+fn container<'v>(ctx: &'v Value, loc: &Loc) -> Option<&'v Value> {
+    let base = match &loc.extension {
+        Some(urn) => member(ctx, urn)?,
+        None => ctx,
+    };
+    member(base, &loc.attr)
+}
+
+/// All non-null values at `loc`, with multi-valued attributes and sub-attributes
+/// of multi-valued complex attributes flattened into one list.
+fn gather<'v>(ctx: &'v Value, loc: &Loc) -> Vec<&'v Value> {
+    let top = container(ctx, loc);
+    match &loc.sub {
+        None => each_value(top).collect(),
+        Some(sub) => each_value(top)
+            .flat_map(|element| each_value(member(element, sub)))
+            .collect(),
+    }
+}
+
+/// Presence without descending: SCIM values are at most two levels deep, and a
+/// non-recursive test keeps arbitrarily nested input from costing stack.
+fn is_present(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::String(s) => !s.is_empty(),
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(o) => !o.is_empty(),
+        Value::Bool(_) | Value::Number(_) => true,
+    }
+}
+
+impl Node {
+    fn eval(&self, ctx: &Value) -> bool {
+        match self {
+            Node::All(nodes) => nodes.iter().all(|n| n.eval(ctx)),
+            Node::Any(nodes) => nodes.iter().any(|n| n.eval(ctx)),
+            Node::Not(inner) => !inner.eval(ctx),
+            Node::Present(loc) => gather(ctx, loc).into_iter().any(is_present),
+            Node::Compare { loc, op, lit } => {
+                let values = gather(ctx, loc);
+                if values.is_empty() {
+                    // RFC 7644 is silent on absent attributes; reading `ne` as "is not
+                    // equal" makes it true there, and every other operator false.
+                    return *op == CompareOp::Ne;
+                }
+                values.into_iter().any(|v| compare(v, *op, lit))
+            }
+            Node::Each { loc, inner } => each_value(container(ctx, loc))
+                .filter(|element| element.is_object())
+                .any(|element| inner.eval(element)),
+        }
+    }
+}
+
+fn ordering_matches(op: CompareOp, ord: std::cmp::Ordering) -> bool {
+    use std::cmp::Ordering::{Equal, Greater, Less};
+    match op {
+        CompareOp::Eq => ord == Equal,
+        CompareOp::Ne => ord != Equal,
+        CompareOp::Gt => ord == Greater,
+        CompareOp::Ge => ord != Less,
+        CompareOp::Lt => ord == Less,
+        CompareOp::Le => ord != Greater,
+        CompareOp::Co | CompareOp::Sw | CompareOp::Ew => false,
+    }
+}
+
+fn compare(stored: &Value, op: CompareOp, lit: &Lit) -> bool {
+    match (stored, lit) {
+        (Value::String(s), Lit::Str { text, fold }) => {
+            let folded;
+            let s = if *fold {
+                folded = s.to_lowercase();
+                folded.as_str()
+            } else {
+                s.as_str()
+            };
+            match op {
+                CompareOp::Co => s.contains(text.as_str()),
+                CompareOp::Sw => s.starts_with(text.as_str()),
+                CompareOp::Ew => s.ends_with(text.as_str()),
+                _ => ordering_matches(op, s.cmp(text.as_str())),
+            }
+        }
+        (Value::Number(n), Lit::Num(m)) => {
+            compare_numbers(n, m).is_some_and(|ord| ordering_matches(op, ord))
+        }
+        (Value::Bool(b), Lit::Bool(c)) => match op {
+            CompareOp::Eq => b == c,
+            CompareOp::Ne => b != c,
+            _ => false,
+        },
+        (Value::String(s), Lit::Date(when)) => {
+            parse_date_time(s).is_some_and(|t| ordering_matches(op, t.cmp(when)))
+        }
+        _ => false,
+    }
+}
+
+/// Exact for any pair of 64-bit integers; through f64 once either side has a fraction.
+fn compare_numbers(a: &Number, b: &Number) -> Option<std::cmp::Ordering> {
+    let exact = |n: &Number| {
+        n.as_i64()
+            .map(i128::from)
+            .or_else(|| n.as_u64().map(i128::from))
+    };
+    match (exact(a), exact(b)) {
+        (Some(x), Some(y)) => Some(x.cmp(&y)),
+        _ => a.as_f64()?.partial_cmp(&b.as_f64()?),
+    }
+}
+
+/// A point in time normalised to UTC: seconds since the Unix epoch plus nanoseconds.
+/// Field order makes the derived ordering chronological.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct UtcInstant {
+    pub secs: i64,
+    pub nanos: u32,
+}
+
+impl UtcInstant {
+    /// `YYYY-MM-DDTHH:MM:SS.fffffffffZ` with a fixed-width fraction, so that for
+    /// years 0000–9999 string order equals chronological order.
+    pub fn to_rfc3339(self) -> String {
+        let days = self.secs.div_euclid(86_400);
+        let rem = self.secs.rem_euclid(86_400);
+        let (y, m, d) = civil_from_days(days);
+        format!(
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:09}Z",
+            rem / 3600,
+            rem % 3600 / 60,
+            rem % 60,
+            self.nanos
+        )
+    }
+}
+
+/// Exactly `n` ASCII digits at `at`.
+fn digits(b: &[u8], at: usize, n: usize) -> Option<i64> {
+    let slice = b.get(at..at.checked_add(n)?)?;
+    slice.iter().try_fold(0i64, |acc, c| {
+        c.is_ascii_digit().then(|| acc * 10 + i64::from(c - b'0'))
+    })
+}
+
+fn is_leap(year: i64) -> bool {
+    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+}
+
+fn days_in_month(year: i64, month: i64) -> i64 {
+    match month {
+        2 if is_leap(year) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// Parses an RFC 3339 date-time (`2011-05-13T04:42:34.5+02:00`) strictly.
+///
+/// A missing offset is read as UTC, because SCIM's dateTime is xsd:dateTime,
+/// where the zone is optional. Fractions beyond nanoseconds are truncated;
+/// a leap second (`:60`) counts as the first second of the next minute.
+pub fn parse_date_time(s: &str) -> Option<UtcInstant> {
+    let b = s.as_bytes();
+    let sep = |at: usize, expected: &[u8]| b.get(at).is_some_and(|c| expected.contains(c));
+    let year = digits(b, 0, 4)?;
+    let month = digits(b, 5, 2)?;
+    let day = digits(b, 8, 2)?;
+    let hour = digits(b, 11, 2)?;
+    let minute = digits(b, 14, 2)?;
+    let second = digits(b, 17, 2)?;
+    if !(sep(4, b"-") && sep(7, b"-") && sep(10, b"Tt") && sep(13, b":") && sep(16, b":")) {
+        return None;
+    }
+    if !(1..=12).contains(&month)
+        || !(1..=days_in_month(year, month)).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
+        return None;
+    }
+    let mut i = 19;
+    let mut nanos: u32 = 0;
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        let start = i;
+        let mut scale = 100_000_000;
+        while let Some(c) = b.get(i).filter(|c| c.is_ascii_digit()) {
+            nanos += u32::from(c - b'0') * scale;
+            scale /= 10;
+            i += 1;
+        }
+        if i == start {
+            return None;
+        }
+    }
+    let offset_secs = match b.get(i) {
+        None => 0,
+        Some(b'Z' | b'z') => {
+            i += 1;
+            0
+        }
+        Some(&sign @ (b'+' | b'-')) => {
+            let oh = digits(b, i + 1, 2)?;
+            let om = digits(b, i + 4, 2)?;
+            if !sep(i + 3, b":") || oh > 23 || om > 59 {
+                return None;
+            }
+            i += 6;
+            let magnitude = oh * 3600 + om * 60;
+            if sign == b'-' {
+                -magnitude
+            } else {
+                magnitude
+            }
+        }
+        Some(_) => return None,
+    };
+    if i != b.len() {
+        return None;
+    }
+    let secs = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second
+        - offset_secs;
+    Some(UtcInstant { secs, nanos })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::ast::FilterLimits;
+    use super::super::parser::parse_filter;
+    use super::*;
+    use serde_json::json;
+
+    const CORE: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+    const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+
+    struct UserSchema;
+
+    fn info(kind: AttrKind, case_exact: bool, multi_valued: bool) -> AttrInfo {
+        AttrInfo {
+            kind,
+            case_exact,
+            multi_valued,
+        }
+    }
+
+    impl AttrSemantics for UserSchema {
+        fn lookup(&self, path: &AttrPath) -> Option<AttrInfo> {
+            use AttrKind::*;
+            assert!(
+                path.sub.is_none(),
+                "evaluator passed a sub-attribute to lookup"
+            );
+            let name = path.attr.to_ascii_lowercase();
+            match path.urn.as_deref().map(str::to_ascii_lowercase) {
+                None => {}
+                Some(u) if u == CORE.to_ascii_lowercase() => {}
+                Some(u) if u == ENTERPRISE.to_ascii_lowercase() => {
+                    return match name.as_str() {
+                        "employeenumber" | "costcenter" => Some(info(String, false, false)),
+                        "manager" => Some(info(Complex, false, false)),
+                        _ => None,
+                    };
+                }
+                Some(_) => return None,
+            }
+            Some(match name.as_str() {
+                "id" | "externalid" => info(String, true, false),
+                "username" | "displayname" | "title" | "usertype" => info(String, false, false),
+                "schemas" => info(Reference, true, true),
+                "active" => info(Boolean, false, false),
+                "logincount" => info(Integer, false, false),
+                "score" => info(Decimal, false, false),
+                "lastlogin" => info(DateTime, false, false),
+                "nicknames" => info(String, false, true),
+                "luckynumbers" => info(Integer, false, true),
+                "photo" => info(Binary, true, false),
+                "name" | "meta" => info(Complex, false, false),
+                "emails" | "groups" | "x509certificates" | "roles" => info(Complex, false, true),
+                _ => return None,
+            })
+        }
+
+        fn lookup_sub(&self, parent: &AttrPath, sub: &str) -> Option<AttrInfo> {
+            use AttrKind::*;
+            let sub = sub.to_ascii_lowercase();
+            let parent_name = parent.attr.to_ascii_lowercase();
+            Some(match (parent_name.as_str(), sub.as_str()) {
+                ("name", "givenname" | "familyname" | "formatted") => info(String, false, false),
+                ("meta", "created" | "lastmodified") => info(DateTime, false, false),
+                ("meta", "location") => info(Reference, true, false),
+                ("emails", "value" | "type" | "display") => info(String, false, false),
+                ("emails", "primary") => info(Boolean, false, false),
+                ("groups", "value") => info(String, true, false),
+                ("groups", "$ref") => info(Reference, true, false),
+                ("x509certificates", "value") => info(Binary, true, false),
+                ("roles", "display") => info(String, false, false),
+                ("manager", "value" | "displayname") => info(String, false, false),
+                ("manager", "$ref") => info(Reference, true, false),
+                _ => return None,
+            })
+        }
+    }
+
+    fn user() -> Value {
+        json!({
+            "schemas": [CORE, ENTERPRISE],
+            "id": "2819c223-7f76-453a-919d-413861904646",
+            "externalId": "Ext-1",
+            "userName": "BJensen@Example.com",
+            "displayName": "Babs Jensen",
+            "title": "",
+            "active": true,
+            "loginCount": 42,
+            "score": 7.5,
+            "lastLogin": "2011-05-13T04:42:34Z",
+            "nickNames": ["Babs", "BJ"],
+            "luckyNumbers": [3, 7],
+            "photo": "QUJD",
+            "name": {"givenName": "Barbara", "familyName": "Jensen", "formatted": null},
+            "meta": {
+                "created": "2010-01-23T04:56:22Z",
+                "lastModified": "2011-05-13T04:42:34.500+02:00",
+                "location": "https://example.com/v2/Users/2819c223"
+            },
+            "emails": [
+                {"value": "bjensen@example.com", "type": "work", "primary": true},
+                {"value": "babs@jensen.org", "type": "home"}
+            ],
+            "groups": [],
+            "roles": [{}],
+            "x509Certificates": [{"value": "TUlJ"}],
+            ENTERPRISE: {
+                "employeeNumber": "701984",
+                "manager": {"value": "26118915-6090-4610-87e4-49d8ca9f808d", "displayName": "John Smith"}
+            }
+        })
+    }
+
+    fn eval_on(filter: &str, resource: &Value) -> Result<bool, FilterError> {
+        let parsed = parse_filter(filter, &FilterLimits::default())
+            .unwrap_or_else(|e| panic!("{filter}: {e}"));
+        matches(&parsed, resource, &UserSchema, &[ENTERPRISE])
+    }
+
+    fn check(filter: &str) -> bool {
+        eval_on(filter, &user()).unwrap_or_else(|e| panic!("{filter}: {e}"))
+    }
+
+    fn eval_error(filter: &str) -> String {
+        match eval_on(filter, &user()) {
+            Ok(b) => panic!("{filter} evaluated to {b}"),
+            Err(e) => {
+                assert!(!e.has_position());
+                e.to_string()
+            }
+        }
+    }
+
+    #[test]
+    fn eq_folds_case_unless_case_exact() {
+        assert!(check(r#"userName eq "bjensen@example.com""#));
+        assert!(check(r#"USERNAME EQ "BJENSEN@EXAMPLE.COM""#));
+        assert!(check(r#"externalId eq "Ext-1""#));
+        assert!(!check(r#"externalId eq "ext-1""#));
+        assert!(check(r#"externalId ne "ext-1""#));
+        assert!(!check(r#"userName ne "bjensen@example.com""#));
+    }
+
+    #[test]
+    fn unicode_case_folding() {
+        let r = json!({"displayName": "ÉMILE Straße"});
+        assert_eq!(eval_on(r#"displayName eq "émile straße""#, &r), Ok(true));
+        assert_eq!(eval_on(r#"displayName sw "ÉM""#, &r), Ok(true));
+    }
+
+    #[test]
+    fn substring_operators() {
+        assert!(check(r#"userName co "JENSEN@""#));
+        assert!(check(r#"userName sw "bj""#));
+        assert!(check(r#"userName ew ".COM""#));
+        assert!(!check(r#"userName sw "jensen""#));
+        assert!(!check(r#"userName ew "bj""#));
+        assert!(!check(r#"externalId co "ext""#));
+        assert!(check(r#"userName co """#));
+    }
+
+    #[test]
+    fn string_ordering() {
+        assert!(check(r#"displayName gt "babs""#));
+        assert!(check(r#"displayName ge "Babs Jensen""#));
+        assert!(check(r#"displayName lt "C""#));
+        assert!(check(r#"displayName le "babs jensen""#));
+        assert!(!check(r#"displayName lt "Babs""#));
+        assert!(!check(r#"displayName gt "c""#));
+    }
+
+    #[test]
+    fn numbers_compare_by_value() {
+        assert!(check("loginCount eq 42"));
+        assert!(check("loginCount eq 42.0"));
+        assert!(check("loginCount eq 4.2e1"));
+        assert!(check("loginCount gt 41.5"));
+        assert!(check("loginCount ge 42 and loginCount le 42"));
+        assert!(check("loginCount lt 100 and loginCount ne 43"));
+        assert!(check("score gt 7 and score lt 8 and score eq 7.5"));
+        assert!(check("loginCount gt -1"));
+        let big = json!({"loginCount": u64::MAX});
+        assert_eq!(eval_on("loginCount gt 9223372036854775807", &big), Ok(true));
+        assert_eq!(
+            eval_on("loginCount eq 18446744073709551615", &big),
+            Ok(true)
+        );
+        assert_eq!(
+            eval_on("loginCount gt -9223372036854775808", &big),
+            Ok(true)
+        );
+    }
+
+    #[test]
+    fn booleans() {
+        assert!(check("active eq true"));
+        assert!(check("active ne false"));
+        assert!(!check("active eq FALSE"));
+        assert!(check("emails.primary eq true"));
+        assert_eq!(
+            eval_error("active gt true"),
+            "'active' is a boolean and cannot be ordered, so gt does not apply; use eq or ne"
+        );
+        assert_eq!(
+            eval_error("active co true"),
+            "operator co applies only to string attributes, but 'active' is a boolean"
+        );
+    }
+
+    #[test]
+    fn date_times_compare_as_instants() {
+        // 04:42:34.5+02:00 is 02:42:34.5Z.
+        assert!(check(r#"meta.lastModified eq "2011-05-13T02:42:34.5Z""#));
+        assert!(check(
+            r#"meta.lastModified eq "2011-05-12T21:42:34.500000-05:00""#
+        ));
+        assert!(check(r#"meta.lastModified gt "2011-05-13T02:42:34Z""#));
+        assert!(check(r#"meta.lastModified lt "2011-05-13T02:42:34.501Z""#));
+        assert!(check(r#"meta.created lt "2011-05-13T04:42:34Z""#));
+        assert!(check(
+            r#"lastLogin ge "2011-05-13T04:42:34z" and lastLogin le "2011-05-13t04:42:34""#
+        ));
+        assert!(!check(r#"meta.created gt "2011-01-01T00:00:00Z""#));
+        assert_eq!(
+            eval_error(r#"meta.created gt "yesterday""#),
+            "'meta.created' is a dateTime, but \"yesterday\" is not a valid date-time; expected RFC 3339 such as \"2011-05-13T04:42:34Z\""
+        );
+        assert_eq!(
+            eval_error("meta.created gt 5"),
+            "'meta.created' is a dateTime, so the value must be a quoted date-time such as \"2011-05-13T04:42:34Z\", not 5"
+        );
+        assert!(eval_error(r#"meta.created co "2011""#)
+            .starts_with("operator co applies only to string"));
+        let bad = json!({"meta": {"created": "not a date"}});
+        assert_eq!(
+            eval_on(r#"meta.created ne "2011-01-01T00:00:00Z""#, &bad),
+            Ok(false)
+        );
+    }
+
+    #[test]
+    fn multi_valued_matches_any_value() {
+        assert!(check(r#"emails.value eq "babs@jensen.org""#));
+        assert!(check(r#"emails.type eq "work""#));
+        assert!(check(r#"nickNames eq "bj""#));
+        assert!(check("luckyNumbers gt 5"));
+        assert!(!check("luckyNumbers gt 7"));
+        assert!(check(r#"emails.value ne "babs@jensen.org""#));
+        assert!(check(
+            r#"schemas eq "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User""#
+        ));
+        assert!(!check(
+            r#"schemas eq "URN:IETF:PARAMS:SCIM:SCHEMAS:EXTENSION:ENTERPRISE:2.0:USER""#
+        ));
+    }
+
+    #[test]
+    fn complex_multi_valued_compares_its_value_sub_attribute() {
+        assert!(check(r#"emails co "jensen.org""#));
+        assert!(check(r#"emails eq "BJENSEN@example.com""#));
+        assert!(!check(r#"emails co "nowhere""#));
+        assert_eq!(
+            eval_error(r#"roles eq "x""#),
+            "'roles' is complex and has no 'value' sub-attribute to compare; compare one of its sub-attributes instead, e.g. 'roles.<name>'"
+        );
+        assert_eq!(
+            eval_error(r#"name eq "Barbara""#),
+            "'name' is a complex attribute and cannot be compared directly; compare one of its sub-attributes, e.g. 'name.<sub-attribute> eq ...'"
+        );
+        assert!(check(r#"name.givenName eq "barbara""#));
+    }
+
+    #[test]
+    fn presence() {
+        assert!(check("userName pr"));
+        assert!(check("emails pr"));
+        assert!(check("emails.value pr"));
+        assert!(check("name pr"));
+        assert!(check("x509Certificates pr"));
+        assert!(!check("title pr"), "empty string is not present");
+        assert!(!check("groups pr"), "empty array is not present");
+        assert!(!check("roles pr"), "array of empty objects is not present");
+        assert!(!check("name.formatted pr"), "null is not present");
+        assert!(!check("usertype pr"), "missing is not present");
+        assert!(!check("emails.display pr"));
+        assert!(check("name.givenName pr"));
+        assert!(check("luckyNumbers pr") && check("active pr") && check("loginCount pr"));
+    }
+
+    #[test]
+    fn absent_attributes() {
+        // Absent: eq is false, ne is true, ordering and substring are false.
+        assert!(!check(r#"userType eq "Employee""#));
+        assert!(check(r#"userType ne "Employee""#));
+        assert!(!check(r#"userType co "E""#));
+        assert!(!check(r#"userType gt "A""#));
+        assert!(check(r#"emails.display ne "x""#));
+        assert!(!check(r#"emails.display eq "x""#));
+        // eq null is "not pr", ne null is "pr".
+        assert!(check("userType eq null"));
+        assert!(check("title eq null"));
+        assert!(!check("userType ne null"));
+        assert!(check("userName ne null"));
+        assert!(!check("userName eq null"));
+        assert!(!check("name eq null"));
+        assert_eq!(
+            eval_error("userName gt null"),
+            "null can only be compared with eq or ne, not with gt (in 'userName gt null')"
+        );
+        assert_eq!(eval_on(r#"userName eq "x""#, &json!(null)), Ok(false));
+        assert_eq!(eval_on(r#"userName ne "x""#, &json!([1, 2])), Ok(true));
+    }
+
+    #[test]
+    fn unknown_attributes() {
+        assert_eq!(
+            eval_error(r#"nickname eq "x""#),
+            "unknown attribute 'nickname'"
+        );
+        assert_eq!(eval_error("nmae.givenName pr"), "unknown attribute 'nmae'");
+        assert_eq!(
+            eval_error("name.middle pr"),
+            "unknown attribute 'name.middle'"
+        );
+        assert_eq!(
+            eval_error("emails[kind pr]"),
+            "unknown attribute 'emails.kind'"
+        );
+        assert_eq!(
+            eval_error("urn:example:Foo:userName pr"),
+            "unknown attribute 'urn:example:Foo:userName'"
+        );
+        assert_eq!(
+            eval_error("userName.x pr"),
+            "'userName' is a string attribute and has no sub-attributes, so 'userName.x' does not exist"
+        );
+    }
+
+    #[test]
+    fn errors_do_not_depend_on_data_or_short_circuit() {
+        let empty = json!({});
+        assert!(eval_on("emails[kind pr]", &empty).is_err());
+        assert!(eval_on("userName pr or bogus pr", &user()).is_err());
+        assert!(eval_on("title pr and active gt true", &user()).is_err());
+    }
+
+    #[test]
+    fn schema_urns_address_core_and_extensions() {
+        assert!(check(&format!(r#"{CORE}:userName sw "bjensen""#)));
+        assert!(check(&format!(r#"{CORE}:name.familyName eq "jensen""#)));
+        assert!(check(&format!(
+            r#"{ENTERPRISE}:employeeNumber eq "701984""#
+        )));
+        assert!(check(&format!(
+            r#"{}:manager.value sw "26118915""#,
+            ENTERPRISE.to_uppercase()
+        )));
+        assert!(check(&format!(
+            r#"{ENTERPRISE}:manager.displayName eq "john smith""#
+        )));
+        assert!(check(&format!("{ENTERPRISE}:manager pr")));
+        assert!(!check(&format!("{ENTERPRISE}:costCenter pr")));
+        // Unqualified names do not reach into the extension.
+        assert!(eval_error("employeeNumber pr").starts_with("unknown attribute"));
+        let r = json!({ENTERPRISE: {"EMPLOYEENUMBER": "5"}});
+        assert_eq!(
+            eval_on(&format!(r#"{ENTERPRISE}:employeeNumber eq "5""#), &r),
+            Ok(true)
+        );
+    }
+
+    #[test]
+    fn json_keys_match_case_insensitively() {
+        let r = json!({"USERNAME": "x", "Emails": [{"VALUE": "a@b", "Type": "work"}]});
+        assert_eq!(eval_on(r#"userName eq "x""#, &r), Ok(true));
+        assert_eq!(
+            eval_on(r#"emails[type eq "work" and value eq "a@b"]"#, &r),
+            Ok(true)
+        );
+        let both = json!({"username": "lower", "userName": "exact"});
+        assert_eq!(eval_on(r#"userName eq "exact""#, &both), Ok(true));
+    }
+
+    #[test]
+    fn value_filters_select_one_element() {
+        assert!(check(
+            r#"emails[type eq "work" and value co "example.com"]"#
+        ));
+        assert!(!check(
+            r#"emails[type eq "home" and value co "example.com"]"#
+        ));
+        assert!(check(r#"emails[type eq "home" or primary eq true]"#));
+        assert!(check(r#"emails[not (type eq "work")]"#));
+        assert!(check(
+            r#"emails[type eq "work"].value eq "BJENSEN@example.com""#
+        ));
+        assert!(!check(
+            r#"emails[type eq "home"].value eq "bjensen@example.com""#
+        ));
+        assert!(check(r#"emails[type eq "home"].primary ne true"#));
+        assert!(check(&format!(
+            r#"{ENTERPRISE}:manager[displayName sw "John"]"#
+        )));
+        assert!(check(r#"name[givenName eq "Barbara"]"#));
+        assert!(!check(r#"groups[value pr]"#));
+        assert!(!eval_on(r#"emails[type eq "work"]"#, &json!({})).unwrap_or(true));
+        assert_eq!(
+            eval_error("userName[value pr]"),
+            "'userName' is a string attribute; a value filter '[...]' applies only to complex attributes"
+        );
+        assert_eq!(
+            eval_error(r#"emails[value eq 5]"#),
+            "'emails.value' is a string, so the value must be a string in double quotes, not 5"
+        );
+    }
+
+    #[test]
+    fn literal_type_mismatches() {
+        assert_eq!(
+            eval_error(r#"loginCount eq "42""#),
+            "'loginCount' is an integer, so the value must be a number, not \"42\""
+        );
+        assert_eq!(
+            eval_error(r#"score gt "1""#),
+            "'score' is a decimal, so the value must be a number, not \"1\""
+        );
+        assert_eq!(
+            eval_error(r#"active eq "true""#),
+            "'active' is a boolean, so the value must be true or false, not \"true\""
+        );
+        assert_eq!(
+            eval_error("userName eq true"),
+            "'userName' is a string, so the value must be a string in double quotes, not true"
+        );
+        assert_eq!(
+            eval_error("loginCount sw 4"),
+            "operator sw applies only to string attributes, but 'loginCount' is an integer"
+        );
+    }
+
+    #[test]
+    fn binary_and_complex_cannot_be_ordered() {
+        assert_eq!(
+            eval_error(r#"photo lt "QUJD""#),
+            "'photo' is binary and cannot be ordered, so lt does not apply; use eq or ne"
+        );
+        assert!(check(r#"photo eq "QUJD""#));
+        assert!(!check(r#"photo eq "qujd""#));
+        assert_eq!(
+            eval_error(r#"x509Certificates ge "TUlJ""#),
+            "'x509Certificates.value' is binary and cannot be ordered, so ge does not apply; use eq or ne"
+        );
+    }
+
+    #[test]
+    fn wrong_stored_types_match_nothing() {
+        let r = json!({"loginCount": "42", "active": "yes", "userName": 5});
+        assert_eq!(eval_on("loginCount eq 42", &r), Ok(false));
+        assert_eq!(eval_on("active ne true", &r), Ok(false));
+        assert_eq!(eval_on(r#"userName ne "x""#, &r), Ok(false));
+    }
+
+    #[test]
+    fn logic_and_precedence() {
+        // a or b and c == a or (b and c): with a true and c false, true.
+        assert!(check(r#"userName pr or title pr and active eq false"#));
+        assert!(!check(r#"(userName pr or title pr) and active eq false"#));
+        assert!(check(r#"not (title pr)"#));
+        assert!(!check(r#"not (userName pr) or title pr"#));
+        assert!(check(r#"userType pr or displayName pr or id pr"#));
+    }
+
+    #[test]
+    fn long_chains_evaluate_without_deep_recursion() {
+        let input = vec!["userName pr"; 900].join(" and ");
+        let limits = FilterLimits {
+            max_length: 20_000,
+            max_depth: 32,
+        };
+        let f = parse_filter(&input, &limits).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(matches(&f, &user(), &UserSchema, &[ENTERPRISE]), Ok(true));
+        let compiled = CompiledFilter::compile(&f, &UserSchema, &[ENTERPRISE]);
+        assert!(
+            matches!(compiled, Ok(CompiledFilter { root: Node::All(ref v) }) if v.len() == 900)
+        );
+    }
+
+    #[test]
+    fn hand_built_trees_are_checked() {
+        let nested = Filter::ValuePath {
+            path: AttrPath::simple("emails"),
+            filter: Box::new(Filter::ValuePath {
+                path: AttrPath::simple("value"),
+                filter: Box::new(Filter::Present(AttrPath::simple("x"))),
+            }),
+        };
+        assert!(matches(&nested, &user(), &UserSchema, &[])
+            .unwrap_err()
+            .message
+            .starts_with("value filters cannot be nested"));
+        let mut deep = Filter::Present(AttrPath::simple("userName"));
+        for _ in 0..600 {
+            deep = Filter::Not(Box::new(deep));
+        }
+        assert!(matches(&deep, &user(), &UserSchema, &[])
+            .unwrap_err()
+            .message
+            .contains("nested more than 512"));
+    }
+
+    #[test]
+    fn compiled_filter_is_reusable() {
+        let f = parse_filter(r#"emails[type eq "work"]"#, &FilterLimits::default())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let compiled =
+            CompiledFilter::compile(&f, &UserSchema, &[]).unwrap_or_else(|e| panic!("{e}"));
+        assert!(compiled.matches(&user()));
+        assert!(!compiled.matches(&json!({"emails": [{"type": "home"}]})));
+        assert!(compiled.matches(&json!({"emails": {"type": "WORK"}})));
+    }
+
+    #[test]
+    fn date_time_parsing() {
+        let t = |s: &str| parse_date_time(s);
+        assert_eq!(
+            t("1970-01-01T00:00:00Z"),
+            Some(UtcInstant { secs: 0, nanos: 0 })
+        );
+        assert_eq!(
+            t("1970-01-01T01:00:00+01:00"),
+            Some(UtcInstant { secs: 0, nanos: 0 })
+        );
+        assert_eq!(
+            t("1969-12-31T23:59:59.999999999999Z"),
+            Some(UtcInstant {
+                secs: -1,
+                nanos: 999_999_999
+            })
+        );
+        assert_eq!(t("2000-03-01T00:00:00Z").map(|i| i.secs), Some(951_868_800));
+        assert_eq!(t("2016-12-31T23:59:60Z"), t("2017-01-01T00:00:00Z"));
+        assert!(t("2024-02-29T00:00:00Z").is_some());
+        assert!(t("2000-02-29T00:00:00Z").is_some());
+        for bad in [
+            "2023-02-29T00:00:00Z",
+            "1900-02-29T00:00:00Z",
+            "2011-13-01T00:00:00Z",
+            "2011-00-01T00:00:00Z",
+            "2011-04-31T00:00:00Z",
+            "2011-05-13T24:00:00Z",
+            "2011-05-13T04:60:00Z",
+            "2011-05-13T04:42:34.Z",
+            "2011-05-13T04:42:34+2:00",
+            "2011-05-13T04:42:34+24:00",
+            "2011-05-13 04:42:34Z",
+            "2011-05-13",
+            "2011-5-13T04:42:34Z",
+            "2011-05-13T04:42:34ZZ",
+            "+2011-05-13T04:42:34Z",
+            "2011-05-13T04:42:34.5é",
+            "",
+        ] {
+            assert_eq!(t(bad), None, "{bad}");
+        }
+        let round = |s: &str| t(s).map(|i| i.to_rfc3339());
+        assert_eq!(
+            round("2011-05-13T04:42:34.5+02:00").as_deref(),
+            Some("2011-05-13T02:42:34.500000000Z")
+        );
+        assert_eq!(
+            round("0000-01-01T00:00:00Z").as_deref(),
+            Some("0000-01-01T00:00:00.000000000Z")
+        );
+        assert_eq!(
+            round("9999-12-31T23:59:59Z").as_deref(),
+            Some("9999-12-31T23:59:59.000000000Z")
+        );
+        for days in [-800_000i64, -1, 0, 59, 11_016, 2_932_896] {
+            let i = UtcInstant {
+                secs: days * 86_400 + 3_723,
+                nanos: 42,
+            };
+            if let Some(back) = t(&i.to_rfc3339()) {
+                assert_eq!(back, i);
+            }
+        }
+    }
+}

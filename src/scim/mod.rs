@@ -1,0 +1,14 @@
+//! The SCIM protocol, pure: schemas, validation, rendering, projection, paging, filters and
+//! discovery documents. Nothing here knows about HTTP frameworks or databases.
+
+pub mod discovery;
+pub mod error;
+pub mod filter;
+pub mod list;
+pub mod projection;
+pub mod resource;
+pub mod schema;
+pub mod urn;
+pub mod validate;
+
+pub use error::{ScimError, ScimType};

@@ -1,0 +1,315 @@
+//! RFC 7644 §3.4.2.5 `attributes` / `excludedAttributes` with RFC 7643 §7 `returned` semantics.
+
+use serde_json::{Map, Value};
+
+use super::error::ScimError;
+use super::schema::{Attribute, ResourceSchema, Returned, Schema};
+
+/// One name from an `attributes` list, resolved against the schemas.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Named {
+    /// Lower-cased schema URN the name belongs to.
+    urn: String,
+    /// Lower-cased attribute name; `None` names the whole extension.
+    attr: Option<String>,
+    sub: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Projection {
+    attributes: Vec<Named>,
+    excluded: Vec<Named>,
+}
+
+const COMMON: [&str; 3] = ["id", "externalid", "meta"];
+
+impl Projection {
+    pub fn parse(
+        schema: &ResourceSchema,
+        attributes: Option<&str>,
+        excluded: Option<&str>,
+    ) -> Result<Self, ScimError> {
+        Ok(Self {
+            attributes: parse_list(schema, attributes)?,
+            excluded: parse_list(schema, excluded)?,
+        })
+    }
+
+    /// Whether a core attribute (e.g. `members`, `groups`) will survive projection: lets the
+    /// service skip loading what would be thrown away.
+    pub fn includes(&self, schema: &ResourceSchema, attr: &str) -> bool {
+        let urn = schema.core.id.to_ascii_lowercase();
+        let attr_l = attr.to_ascii_lowercase();
+        let returned = schema
+            .core
+            .attr(attr)
+            .map(|a| a.returned)
+            .unwrap_or_default();
+        match returned {
+            Returned::Never => false,
+            Returned::Always => true,
+            _ if !self.attributes.is_empty() => self
+                .attributes
+                .iter()
+                .any(|n| n.urn == urn && n.attr.as_deref() == Some(&attr_l)),
+            Returned::Request => false,
+            Returned::Default => !self
+                .excluded
+                .iter()
+                .any(|n| n.urn == urn && n.attr.as_deref() == Some(&attr_l) && n.sub.is_none()),
+        }
+    }
+
+    /// Applies the projection to a rendered resource.
+    pub fn apply(&self, schema: &ResourceSchema, resource: Value) -> Value {
+        let Value::Object(obj) = resource else {
+            return resource;
+        };
+        let core_urn = schema.core.id.to_ascii_lowercase();
+        let mut out = Map::with_capacity(obj.len());
+        for (key, value) in obj {
+            if key == "schemas" || key == "id" {
+                out.insert(key, value);
+                continue;
+            }
+            if let Some(ext) = schema.extension(&key) {
+                let ext_urn = ext.id.to_ascii_lowercase();
+                let whole = self
+                    .attributes
+                    .iter()
+                    .any(|n| n.urn == ext_urn && n.attr.is_none());
+                let excluded_whole = self
+                    .excluded
+                    .iter()
+                    .any(|n| n.urn == ext_urn && n.attr.is_none());
+                if excluded_whole && self.attributes.is_empty() {
+                    continue;
+                }
+                if let Value::Object(inner) = value {
+                    let kept = self.project_object(ext, &ext_urn, inner, whole);
+                    if !kept.is_empty() {
+                        out.insert(key, Value::Object(kept));
+                    }
+                }
+                continue;
+            }
+            let lower = key.to_ascii_lowercase();
+            let returned = if COMMON.contains(&lower.as_str()) {
+                Returned::Default
+            } else {
+                match schema.core.attr(&key) {
+                    Some(a) => a.returned,
+                    None => Returned::Default,
+                }
+            };
+            if let Some(v) = self.project_attr(
+                &core_urn,
+                &lower,
+                returned,
+                schema.core.attr(&key),
+                value,
+                false,
+            ) {
+                out.insert(key, v);
+            }
+        }
+        Value::Object(out)
+    }
+
+    fn project_object(
+        &self,
+        schema: &Schema,
+        urn: &str,
+        obj: Map<String, Value>,
+        whole: bool,
+    ) -> Map<String, Value> {
+        let mut out = Map::new();
+        for (key, value) in obj {
+            let attr = schema.attr(&key);
+            let returned = attr.map(|a| a.returned).unwrap_or_default();
+            let lower = key.to_ascii_lowercase();
+            if let Some(v) = self.project_attr(urn, &lower, returned, attr, value, whole) {
+                out.insert(key, v);
+            }
+        }
+        out
+    }
+
+    fn project_attr(
+        &self,
+        urn: &str,
+        attr: &str,
+        returned: Returned,
+        def: Option<&Attribute>,
+        value: Value,
+        whole_schema_requested: bool,
+    ) -> Option<Value> {
+        let matches = |n: &&Named| n.urn == urn && n.attr.as_deref() == Some(attr);
+        match returned {
+            Returned::Never => return None,
+            Returned::Always => return Some(value),
+            _ => {}
+        }
+        if !self.attributes.is_empty() {
+            if whole_schema_requested {
+                return (returned != Returned::Request).then_some(value);
+            }
+            let named: Vec<&Named> = self.attributes.iter().filter(matches).collect();
+            if named.is_empty() {
+                return None;
+            }
+            if named.iter().any(|n| n.sub.is_none()) {
+                return Some(value);
+            }
+            let subs: Vec<&str> = named.iter().filter_map(|n| n.sub.as_deref()).collect();
+            return keep_subs(value, def, &subs, true);
+        }
+        if returned == Returned::Request {
+            return None;
+        }
+        let named: Vec<&Named> = self.excluded.iter().filter(matches).collect();
+        if named.iter().any(|n| n.sub.is_none()) {
+            return None;
+        }
+        if named.is_empty() {
+            return Some(value);
+        }
+        let subs: Vec<&str> = named.iter().filter_map(|n| n.sub.as_deref()).collect();
+        keep_subs(value, def, &subs, false)
+    }
+}
+
+/// Keeps (or, with `keep == false`, drops) the named sub-attributes of a complex value or of
+/// each element of a multi-valued complex attribute.
+fn keep_subs(value: Value, def: Option<&Attribute>, subs: &[&str], keep: bool) -> Option<Value> {
+    let always = |k: &str| {
+        def.and_then(|d| d.sub(k))
+            .is_some_and(|s| s.returned == Returned::Always)
+    };
+    let filter = |obj: Map<String, Value>| -> Map<String, Value> {
+        obj.into_iter()
+            .filter(|(k, _)| {
+                let named = subs.iter().any(|s| s.eq_ignore_ascii_case(k));
+                always(k) || named == keep
+            })
+            .collect()
+    };
+    match value {
+        Value::Object(obj) => {
+            let m = filter(obj);
+            (!m.is_empty()).then_some(Value::Object(m))
+        }
+        Value::Array(items) => {
+            let kept: Vec<Value> = items
+                .into_iter()
+                .filter_map(|item| match item {
+                    Value::Object(obj) => {
+                        let m = filter(obj);
+                        (!m.is_empty()).then_some(Value::Object(m))
+                    }
+                    other => Some(other),
+                })
+                .collect();
+            (!kept.is_empty()).then_some(Value::Array(kept))
+        }
+        other => Some(other),
+    }
+}
+
+fn parse_list(schema: &ResourceSchema, list: Option<&str>) -> Result<Vec<Named>, ScimError> {
+    let Some(list) = list else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for raw in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        out.push(resolve(schema, raw)?);
+    }
+    Ok(out)
+}
+
+fn resolve(schema: &ResourceSchema, raw: &str) -> Result<Named, ScimError> {
+    // A bare schema URN names a whole extension (or the whole core schema).
+    if let Some(s) = schema.schema(raw) {
+        return Ok(Named {
+            urn: s.id.to_ascii_lowercase(),
+            attr: None,
+            sub: None,
+        });
+    }
+    let (urn, rest) = match raw.rsplit_once(':') {
+        Some((urn, rest)) => {
+            let s = schema.schema(urn).ok_or_else(|| {
+                ScimError::invalid_value(format!(
+                    "'{raw}' names schema '{urn}', which {} resources do not have",
+                    schema.kind.name()
+                ))
+            })?;
+            (s.id.to_ascii_lowercase(), rest)
+        }
+        None => (schema.core.id.to_ascii_lowercase(), raw),
+    };
+    let (attr, sub) = match rest.split_once('.') {
+        Some((a, s)) => (a, Some(s.to_ascii_lowercase())),
+        None => (rest, None),
+    };
+    Ok(Named {
+        urn,
+        attr: Some(attr.to_ascii_lowercase()),
+        sub,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scim::schema::Registry;
+    use serde_json::json;
+
+    fn sample() -> Value {
+        json!({"schemas": ["x"], "id": "1", "userName": "a", "displayName": "A",
+            "name": {"givenName": "G", "familyName": "F"},
+            "emails": [{"value": "a@x", "type": "work"}],
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "D", "division": "V"},
+            "meta": {"resourceType": "User"}})
+    }
+
+    #[test]
+    fn attributes_keeps_only_named_ones_plus_always_returned() {
+        let s = &Registry::get().user;
+        let p = Projection::parse(s, Some("userName,name.givenName"), None).unwrap();
+        let v = p.apply(s, sample());
+        assert_eq!(v["id"], json!("1"));
+        assert_eq!(v["userName"], json!("a"));
+        assert_eq!(v["name"], json!({"givenName": "G"}));
+        assert!(v.get("displayName").is_none());
+        assert!(v.get("meta").is_none());
+        assert!(v
+            .get("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User")
+            .is_none());
+    }
+
+    #[test]
+    fn excluded_attributes_removes_default_ones_including_urn_qualified() {
+        let s = &Registry::get().user;
+        let p = Projection::parse(
+            s,
+            None,
+            Some("emails,urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department"),
+        )
+        .unwrap();
+        let v = p.apply(s, sample());
+        assert!(v.get("emails").is_none());
+        assert_eq!(
+            v["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
+            json!({"division": "V"})
+        );
+    }
+
+    #[test]
+    fn excluding_members_tells_the_service_not_to_load_them() {
+        let g = &Registry::get().group;
+        let p = Projection::parse(g, None, Some("members")).unwrap();
+        assert!(!p.includes(g, "members"));
+        assert!(Projection::default().includes(g, "members"));
+    }
+}

@@ -1,0 +1,371 @@
+//! Users and Groups use cases: create, read, replace, delete and list, with the derived
+//! `groups` / `members` attributes and `meta`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+use super::error::{ServiceError, ServiceResult};
+use super::filter::lower_filter;
+use crate::scim::filter::FilterLimits;
+use crate::scim::list::{list_response, Page, PageLimits};
+use crate::scim::projection::Projection;
+use crate::scim::resource::{location, Meta, Rendered};
+use crate::scim::schema::{Registry, ResourceKind, ResourceSchema};
+use crate::scim::validate::{enforce_immutable, parse_resource, Incoming};
+use crate::scim::ScimError;
+use crate::store::{Kind, ListQuery, NewResource, ReplaceResource, Store, StoredResource};
+
+/// The realm a request acts in, and the absolute base URL its locations are built from.
+#[derive(Debug, Clone)]
+pub struct RealmCtx {
+    pub realm_id: String,
+    pub base_url: String,
+}
+
+/// One resource as the HTTP layer sends it.
+#[derive(Debug)]
+pub struct ResourceOut {
+    pub body: Value,
+    pub etag: String,
+    pub location: String,
+}
+
+/// Query parameters of a list or search.
+#[derive(Debug, Default, Clone)]
+pub struct ListParams {
+    pub filter: Option<String>,
+    pub start_index: Option<String>,
+    pub count: Option<String>,
+    pub attributes: Option<String>,
+    pub excluded_attributes: Option<String>,
+}
+
+pub struct ResourceService {
+    store: Arc<dyn Store>,
+    page_limits: PageLimits,
+    filter_limits: FilterLimits,
+}
+
+fn what(kind: ResourceKind) -> &'static str {
+    kind.name()
+}
+
+impl ResourceService {
+    pub fn new(
+        store: Arc<dyn Store>,
+        page_limits: PageLimits,
+        filter_limits: FilterLimits,
+    ) -> Self {
+        Self {
+            store,
+            page_limits,
+            filter_limits,
+        }
+    }
+
+    fn schema(kind: ResourceKind) -> &'static ResourceSchema {
+        Registry::get().resource(kind)
+    }
+
+    pub fn projection(
+        kind: ResourceKind,
+        attributes: Option<&str>,
+        excluded: Option<&str>,
+    ) -> ServiceResult<Projection> {
+        Ok(Projection::parse(Self::schema(kind), attributes, excluded)?)
+    }
+
+    pub async fn create(
+        &self,
+        ctx: &RealmCtx,
+        kind: ResourceKind,
+        body: Value,
+        proj: &Projection,
+    ) -> ServiceResult<ResourceOut> {
+        let schema = Self::schema(kind);
+        let incoming = parse_resource(schema, body)?;
+        let name = required_name(&incoming, kind)?;
+        let password_hash = hash_password(incoming.password.clone()).await?;
+        let new = NewResource {
+            id: uuid::Uuid::now_v7().to_string(),
+            realm_id: ctx.realm_id.clone(),
+            kind,
+            name,
+            external_id: incoming.external_id,
+            data: incoming.data,
+            password_hash,
+            members: member_ids(incoming.members),
+            now: crate::clock::now(),
+        };
+        let stored = self
+            .store
+            .insert_resource(new)
+            .await
+            .map_err(|e| ServiceError::from_store(e, what(kind)))?;
+        self.render_one(ctx, stored, proj).await
+    }
+
+    pub async fn get(
+        &self,
+        ctx: &RealmCtx,
+        kind: ResourceKind,
+        id: &str,
+        proj: &Projection,
+    ) -> ServiceResult<ResourceOut> {
+        let stored = self.load(ctx, kind, id).await?;
+        self.render_one(ctx, stored, proj).await
+    }
+
+    async fn load(
+        &self,
+        ctx: &RealmCtx,
+        kind: ResourceKind,
+        id: &str,
+    ) -> ServiceResult<StoredResource> {
+        self.store
+            .get_resource(&ctx.realm_id, kind, id)
+            .await
+            .map_err(|e| ServiceError::from_store(e, what(kind)))?
+            .ok_or_else(|| {
+                ScimError::not_found(format!("{} '{id}' not found in this realm", kind.name()))
+                    .into()
+            })
+    }
+
+    pub async fn replace(
+        &self,
+        ctx: &RealmCtx,
+        kind: ResourceKind,
+        id: &str,
+        body: Value,
+        if_match: Option<i64>,
+        proj: &Projection,
+    ) -> ServiceResult<ResourceOut> {
+        let schema = Self::schema(kind);
+        let mut incoming = parse_resource(schema, body)?;
+        let existing = self.load(ctx, kind, id).await?;
+        if let Some(v) = if_match {
+            if v != existing.version {
+                return Err(precondition(kind, id));
+            }
+        }
+        enforce_immutable(schema, &existing.data, &mut incoming.data)?;
+        let name = required_name(&incoming, kind)?;
+        let password_hash = hash_password(incoming.password.clone()).await?;
+        let update = ReplaceResource {
+            realm_id: ctx.realm_id.clone(),
+            kind,
+            id: id.to_owned(),
+            name,
+            external_id: incoming.external_id,
+            data: incoming.data,
+            password_hash,
+            // RFC 7644 §3.5.1: PUT replaces; a Group PUT without members leaves it without.
+            members: (kind == ResourceKind::Group).then(|| member_ids(incoming.members)),
+            // The version read above guards the write, so a concurrent change is not lost.
+            expected_version: Some(existing.version),
+            now: crate::clock::now(),
+        };
+        let stored = self
+            .store
+            .replace_resource(update)
+            .await
+            .map_err(|e| match e {
+                crate::store::StoreError::VersionMismatch => precondition(kind, id),
+                e => ServiceError::from_store(e, what(kind)),
+            })?;
+        self.render_one(ctx, stored, proj).await
+    }
+
+    pub async fn delete(
+        &self,
+        ctx: &RealmCtx,
+        kind: ResourceKind,
+        id: &str,
+        if_match: Option<i64>,
+    ) -> ServiceResult<()> {
+        self.store
+            .delete_resource(&ctx.realm_id, kind, id, if_match)
+            .await
+            .map_err(|e| match e {
+                crate::store::StoreError::NotFound => {
+                    ScimError::not_found(format!("{} '{id}' not found in this realm", kind.name()))
+                        .into()
+                }
+                crate::store::StoreError::VersionMismatch => precondition(kind, id),
+                e => ServiceError::from_store(e, what(kind)),
+            })
+    }
+
+    pub async fn list(
+        &self,
+        ctx: &RealmCtx,
+        kind: ResourceKind,
+        params: &ListParams,
+    ) -> ServiceResult<Value> {
+        let page = Page::parse(
+            params.start_index.as_deref(),
+            params.count.as_deref(),
+            self.page_limits,
+        )?;
+        let proj = Self::projection(
+            kind,
+            params.attributes.as_deref(),
+            params.excluded_attributes.as_deref(),
+        )?;
+        let filter = match params.filter.as_deref().map(str::trim) {
+            Some(f) if !f.is_empty() => Some(lower_filter(kind, f, &self.filter_limits)?),
+            _ => None,
+        };
+        let query = ListQuery {
+            filter,
+            offset: page.offset(),
+            limit: page.count,
+        };
+        let (total, items) = self
+            .store
+            .list_resources(&ctx.realm_id, kind, &query)
+            .await
+            .map_err(|e| ServiceError::from_store(e, what(kind)))?;
+        let resources = self.render_many(ctx, kind, items, &proj).await?;
+        Ok(list_response(total, page, resources))
+    }
+
+    async fn render_one(
+        &self,
+        ctx: &RealmCtx,
+        stored: StoredResource,
+        proj: &Projection,
+    ) -> ServiceResult<ResourceOut> {
+        let kind = stored.kind;
+        let etag = crate::scim::resource::etag(stored.version);
+        let loc = location(&ctx.base_url, kind, &stored.id);
+        let mut bodies = self.render_many(ctx, kind, vec![stored], proj).await?;
+        Ok(ResourceOut {
+            body: bodies.pop().unwrap_or(Value::Null),
+            etag,
+            location: loc,
+        })
+    }
+
+    /// Renders a page, loading `groups` / `members` for all of it in one query, and only when
+    /// the projection keeps them.
+    async fn render_many(
+        &self,
+        ctx: &RealmCtx,
+        kind: ResourceKind,
+        items: Vec<StoredResource>,
+        proj: &Projection,
+    ) -> ServiceResult<Vec<Value>> {
+        let schema = Self::schema(kind);
+        let relation_attr = match kind {
+            ResourceKind::User => "groups",
+            ResourceKind::Group => "members",
+        };
+        let mut relations: HashMap<String, Vec<Value>> = HashMap::new();
+        if !items.is_empty() && proj.includes(schema, relation_attr) {
+            let ids: Vec<String> = items.iter().map(|r| r.id.clone()).collect();
+            match kind {
+                ResourceKind::User => {
+                    let rows = self
+                        .store
+                        .groups_of(&ids)
+                        .await
+                        .map_err(|e| ServiceError::from_store(e, "group membership"))?;
+                    for g in rows {
+                        relations.entry(g.member_id).or_default().push(json!({
+                            "value": g.group_id,
+                            "$ref": location(&ctx.base_url, Kind::Group, &g.group_id),
+                            "display": g.display,
+                            "type": if g.direct { "direct" } else { "indirect" },
+                        }));
+                    }
+                }
+                ResourceKind::Group => {
+                    let rows = self
+                        .store
+                        .members_of(&ids)
+                        .await
+                        .map_err(|e| ServiceError::from_store(e, "group membership"))?;
+                    for m in rows {
+                        relations.entry(m.group_id).or_default().push(json!({
+                            "value": m.member_id,
+                            "$ref": location(&ctx.base_url, m.member_kind, &m.member_id),
+                            "display": m.display,
+                            "type": m.member_kind.name(),
+                        }));
+                    }
+                }
+            }
+        }
+        Ok(items
+            .into_iter()
+            .map(|r| {
+                let meta = Meta {
+                    created: r.created.clone(),
+                    last_modified: r.last_modified.clone(),
+                    version: r.version,
+                };
+                let rel = relations.remove(&r.id).map(Value::Array);
+                let body = Rendered {
+                    schema,
+                    base: &ctx.base_url,
+                    id: &r.id,
+                    external_id: r.external_id.as_deref(),
+                    data: &r.data,
+                    meta: &meta,
+                    relations: rel,
+                }
+                .to_json();
+                proj.apply(schema, body)
+            })
+            .collect())
+    }
+}
+
+fn precondition(kind: ResourceKind, id: &str) -> ServiceError {
+    ScimError::precondition_failed(format!(
+        "{} '{id}' has changed since the version given in If-Match; read it again and retry",
+        kind.name()
+    ))
+    .into()
+}
+
+fn required_name(incoming: &Incoming, kind: ResourceKind) -> ServiceResult<String> {
+    incoming.name(kind).map(str::to_owned).ok_or_else(|| {
+        let attr = match kind {
+            ResourceKind::User => "userName",
+            ResourceKind::Group => "displayName",
+        };
+        ScimError::invalid_value(format!("attribute '{attr}' is required")).into()
+    })
+}
+
+fn member_ids(members: Option<Vec<crate::scim::validate::MemberRef>>) -> Vec<String> {
+    members
+        .unwrap_or_default()
+        .into_iter()
+        .map(|m| m.value)
+        .collect()
+}
+
+/// Argon2id, on the blocking pool: hashing is deliberately slow and must not stall the
+/// async workers serving other requests.
+async fn hash_password(password: Option<String>) -> ServiceResult<Option<String>> {
+    let Some(password) = password else {
+        return Ok(None);
+    };
+    let hash = tokio::task::spawn_blocking(move || {
+        use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
+        let salt = SaltString::generate(&mut OsRng);
+        argon2::Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| anyhow::anyhow!("hashing a password: {e}"))
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("password hashing task failed: {e}"))??;
+    Ok(Some(hash))
+}

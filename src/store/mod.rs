@@ -1,0 +1,75 @@
+//! Persistence: the storage-neutral `Store` trait, its record and query types, and the SQL
+//! implementation that serves both PostgreSQL and SQLite.
+
+pub mod error;
+pub mod model;
+pub mod query;
+pub mod sql;
+
+use async_trait::async_trait;
+
+pub use error::StoreError;
+pub use model::*;
+pub use query::ListQuery;
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Succeeds when the database answers a trivial query.
+    async fn ping(&self) -> StoreResult<()>;
+
+    async fn create_tenant(&self, name: &str) -> StoreResult<Tenant>;
+    async fn list_tenants(&self) -> StoreResult<Vec<Tenant>>;
+    async fn create_realm(&self, tenant: &str, name: &str) -> StoreResult<Realm>;
+    async fn list_realms(&self, tenant: Option<&str>) -> StoreResult<Vec<Realm>>;
+    async fn find_realm(&self, tenant: &str, name: &str) -> StoreResult<Option<Realm>>;
+    async fn set_realm_state(
+        &self,
+        tenant: &str,
+        name: &str,
+        state: RealmState,
+    ) -> StoreResult<Realm>;
+    /// Creates tenant, realm and token in one transaction when the database has no tenant yet;
+    /// returns false (and changes nothing) otherwise, so only the first start prints a token.
+    async fn bootstrap(&self, tenant: &str, realm: &str, token: NewToken) -> StoreResult<bool>;
+
+    async fn create_token(&self, token: NewToken) -> StoreResult<TokenInfo>;
+    async fn list_tokens(&self, realm_id: &str) -> StoreResult<Vec<TokenInfo>>;
+    async fn revoke_token(&self, realm_id: &str, token_id: &str) -> StoreResult<bool>;
+    /// Resolves a realm by path and, in the same round trip, the token with this hash in it.
+    async fn authenticate(
+        &self,
+        tenant: &str,
+        realm: &str,
+        token_hash: Option<&str>,
+    ) -> StoreResult<Option<(Realm, Option<TokenInfo>)>>;
+    async fn record_token_use(&self, uses: &[(String, String)]) -> StoreResult<()>;
+
+    async fn insert_resource(&self, new: NewResource) -> StoreResult<StoredResource>;
+    async fn get_resource(
+        &self,
+        realm_id: &str,
+        kind: Kind,
+        id: &str,
+    ) -> StoreResult<Option<StoredResource>>;
+    /// Replaces attributes (and members, when given) if the version still matches.
+    async fn replace_resource(&self, update: ReplaceResource) -> StoreResult<StoredResource>;
+    async fn delete_resource(
+        &self,
+        realm_id: &str,
+        kind: Kind,
+        id: &str,
+        expected_version: Option<i64>,
+    ) -> StoreResult<()>;
+    async fn list_resources(
+        &self,
+        realm_id: &str,
+        kind: Kind,
+        query: &ListQuery,
+    ) -> StoreResult<(u64, Vec<StoredResource>)>;
+    /// Direct members of the given groups, with their kind and display name.
+    async fn members_of(&self, group_ids: &[String]) -> StoreResult<Vec<MemberRow>>;
+    /// Direct and indirect groups of the given resources.
+    async fn groups_of(&self, member_ids: &[String]) -> StoreResult<Vec<GroupRow>>;
+}

@@ -1,0 +1,129 @@
+//! Records as the store reads and writes them.
+
+use serde_json::{Map, Value};
+
+pub use crate::scim::schema::ResourceKind as Kind;
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Tenant {
+    pub name: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RealmState {
+    Enabled,
+    Paused,
+    Disabled,
+}
+
+impl RealmState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RealmState::Enabled => "enabled",
+            RealmState::Paused => "paused",
+            RealmState::Disabled => "disabled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "enabled" => Some(RealmState::Enabled),
+            "paused" => Some(RealmState::Paused),
+            "disabled" => Some(RealmState::Disabled),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Realm {
+    pub id: String,
+    pub tenant: String,
+    pub name: String,
+    pub state: RealmState,
+    pub created_at: String,
+}
+
+/// A token to create: the hash of its secret, never the secret.
+#[derive(Debug, Clone)]
+pub struct NewToken {
+    pub id: String,
+    pub realm_id: String,
+    pub name: String,
+    pub token_hash: String,
+    pub scopes: Vec<String>,
+    pub created_at: String,
+    pub expires_at: Option<String>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TokenInfo {
+    pub id: String,
+    pub realm_id: String,
+    pub name: String,
+    #[serde(skip)]
+    pub token_hash: String,
+    pub scopes: Vec<String>,
+    pub created_at: String,
+    pub expires_at: Option<String>,
+    pub revoked_at: Option<String>,
+    pub last_used_at: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewResource {
+    pub id: String,
+    pub realm_id: String,
+    pub kind: Kind,
+    pub name: String,
+    pub external_id: Option<String>,
+    pub data: Map<String, Value>,
+    pub password_hash: Option<String>,
+    pub members: Vec<String>,
+    pub now: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct ReplaceResource {
+    pub realm_id: String,
+    pub kind: Kind,
+    pub id: String,
+    pub name: String,
+    pub external_id: Option<String>,
+    pub data: Map<String, Value>,
+    /// `None` keeps the stored hash: clients do not echo a write-only password back.
+    pub password_hash: Option<String>,
+    /// `None` leaves membership untouched.
+    pub members: Option<Vec<String>>,
+    pub expected_version: Option<i64>,
+    pub now: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct StoredResource {
+    pub id: String,
+    pub kind: Kind,
+    pub external_id: Option<String>,
+    pub data: Map<String, Value>,
+    pub version: i64,
+    pub created: String,
+    pub last_modified: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct MemberRow {
+    pub group_id: String,
+    pub member_id: String,
+    pub member_kind: Kind,
+    pub display: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct GroupRow {
+    pub member_id: String,
+    pub group_id: String,
+    pub display: String,
+    pub direct: bool,
+}

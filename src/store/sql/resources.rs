@@ -1,0 +1,411 @@
+//! Users and Groups: one table, membership rows beside it.
+
+use serde_json::{Map, Value};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Transaction};
+
+use super::filter::{compile, Bind};
+use super::{get, placeholders, Dialect, SqlStore};
+use crate::store::{
+    GroupRow, Kind, ListQuery, MemberRow, NewResource, ReplaceResource, StoreError, StoreResult,
+    StoredResource,
+};
+
+/// Rows per multi-row INSERT or IN list: far below both backends' bound-parameter limits.
+const CHUNK: usize = 500;
+
+fn cols(d: Dialect) -> String {
+    format!(
+        "id, kind, external_id, {}, version, created, last_modified",
+        d.data_col()
+    )
+}
+
+fn resource_from_row(row: &AnyRow) -> StoreResult<StoredResource> {
+    let kind: String = get(row, "kind")?;
+    let data: String = get(row, "data")?;
+    let data: Map<String, Value> = serde_json::from_str(&data)
+        .map_err(|e| StoreError::Corrupt(format!("resource data is not a JSON object: {e}")))?;
+    Ok(StoredResource {
+        id: get(row, "id")?,
+        kind: Kind::parse(&kind)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown resource kind {kind}")))?,
+        external_id: get(row, "external_id")?,
+        data,
+        version: get(row, "version")?,
+        created: get(row, "created")?,
+        last_modified: get(row, "last_modified")?,
+    })
+}
+
+/// Folds a name for the case-insensitive uniqueness index. Done here, not in SQL, so both
+/// backends fold Unicode the same way.
+pub(crate) fn fold(s: &str) -> String {
+    s.to_lowercase()
+}
+
+impl SqlStore {
+    pub(super) async fn insert_resource_impl(&self, r: NewResource) -> StoreResult<StoredResource> {
+        let d = self.dialect;
+        let data = Value::Object(r.data.clone()).to_string();
+        let mut tx = self.pool.begin().await.map_err(StoreError::from_sqlx)?;
+        sqlx::query(&format!(
+            "INSERT INTO resources (id, realm_id, kind, name, name_ci, external_id, data, \
+             password_hash, version, created, last_modified) \
+             VALUES ($1, $2, $3, $4, $5, $6, {}, $8, 1, $9, $9)",
+            d.json_param(7)
+        ))
+        .bind(&r.id)
+        .bind(&r.realm_id)
+        .bind(r.kind.name())
+        .bind(&r.name)
+        .bind(fold(&r.name))
+        .bind(&r.external_id)
+        .bind(&data)
+        .bind(&r.password_hash)
+        .bind(&r.now)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::from_sqlx)?;
+        if !r.members.is_empty() {
+            add_members(&mut tx, &r.realm_id, &r.id, &r.members).await?;
+        }
+        tx.commit().await.map_err(StoreError::from_sqlx)?;
+        Ok(StoredResource {
+            id: r.id,
+            kind: r.kind,
+            external_id: r.external_id,
+            data: r.data,
+            version: 1,
+            created: r.now.clone(),
+            last_modified: r.now,
+        })
+    }
+
+    pub(super) async fn get_resource_impl(
+        &self,
+        realm_id: &str,
+        kind: Kind,
+        id: &str,
+    ) -> StoreResult<Option<StoredResource>> {
+        let row = sqlx::query(&format!(
+            "SELECT {} FROM resources WHERE id = $1 AND realm_id = $2 AND kind = $3",
+            cols(self.dialect)
+        ))
+        .bind(id)
+        .bind(realm_id)
+        .bind(kind.name())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::from_sqlx)?;
+        row.as_ref().map(resource_from_row).transpose()
+    }
+
+    pub(super) async fn replace_resource_impl(
+        &self,
+        u: ReplaceResource,
+    ) -> StoreResult<StoredResource> {
+        let d = self.dialect;
+        let data = Value::Object(u.data).to_string();
+        let mut tx = self.pool.begin().await.map_err(StoreError::from_sqlx)?;
+        // The version check is part of the write itself: no read-then-write race.
+        let row = sqlx::query(&format!(
+            "UPDATE resources SET name = $1, name_ci = $2, external_id = $3, data = {}, \
+             password_hash = COALESCE($5, password_hash), version = version + 1, \
+             last_modified = $6 \
+             WHERE id = $7 AND realm_id = $8 AND kind = $9 AND ($10 < 0 OR version = $10) \
+             RETURNING {}",
+            d.json_param(4),
+            cols(d)
+        ))
+        .bind(&u.name)
+        .bind(fold(&u.name))
+        .bind(&u.external_id)
+        .bind(&data)
+        .bind(&u.password_hash)
+        .bind(&u.now)
+        .bind(&u.id)
+        .bind(&u.realm_id)
+        .bind(u.kind.name())
+        .bind(u.expected_version.unwrap_or(-1))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(StoreError::from_sqlx)?;
+        let Some(row) = row else {
+            return Err(self
+                .missing_or_stale(&mut tx, &u.realm_id, u.kind, &u.id)
+                .await);
+        };
+        let stored = resource_from_row(&row)?;
+        if let Some(members) = &u.members {
+            sqlx::query("DELETE FROM members WHERE group_id = $1")
+                .bind(&u.id)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::from_sqlx)?;
+            if !members.is_empty() {
+                add_members(&mut tx, &u.realm_id, &u.id, members).await?;
+            }
+        }
+        tx.commit().await.map_err(StoreError::from_sqlx)?;
+        Ok(stored)
+    }
+
+    /// After a conditional write matched nothing: was the row gone, or its version moved on?
+    async fn missing_or_stale(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        realm_id: &str,
+        kind: Kind,
+        id: &str,
+    ) -> StoreError {
+        let exists =
+            sqlx::query("SELECT 1 FROM resources WHERE id = $1 AND realm_id = $2 AND kind = $3")
+                .bind(id)
+                .bind(realm_id)
+                .bind(kind.name())
+                .fetch_optional(&mut **tx)
+                .await;
+        match exists {
+            Ok(Some(_)) => StoreError::VersionMismatch,
+            Ok(None) => StoreError::NotFound,
+            Err(e) => StoreError::from_sqlx(e),
+        }
+    }
+
+    pub(super) async fn delete_resource_impl(
+        &self,
+        realm_id: &str,
+        kind: Kind,
+        id: &str,
+        expected_version: Option<i64>,
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(StoreError::from_sqlx)?;
+        let done = sqlx::query(
+            "DELETE FROM resources WHERE id = $1 AND realm_id = $2 AND kind = $3 \
+             AND ($4 < 0 OR version = $4)",
+        )
+        .bind(id)
+        .bind(realm_id)
+        .bind(kind.name())
+        .bind(expected_version.unwrap_or(-1))
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::from_sqlx)?;
+        if done.rows_affected() == 0 {
+            return Err(self.missing_or_stale(&mut tx, realm_id, kind, id).await);
+        }
+        // Memberships in both directions go in the same transaction. The foreign keys would
+        // cascade too; saying it here keeps that true whatever a SQLite connection's pragmas.
+        sqlx::query("DELETE FROM members WHERE group_id = $1 OR member_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        tx.commit().await.map_err(StoreError::from_sqlx)?;
+        Ok(())
+    }
+
+    pub(super) async fn list_resources_impl(
+        &self,
+        realm_id: &str,
+        kind: Kind,
+        q: &ListQuery,
+    ) -> StoreResult<(u64, Vec<StoredResource>)> {
+        let d = self.dialect;
+        let mut binds = vec![
+            Bind::Str(realm_id.to_owned()),
+            Bind::Str(kind.name().to_owned()),
+        ];
+        let mut where_sql = "realm_id = $1 AND kind = $2".to_owned();
+        if let Some(f) = &q.filter {
+            let sql = compile(f, d, &mut binds);
+            where_sql.push_str(" AND (");
+            where_sql.push_str(&sql);
+            where_sql.push(')');
+        }
+        let count_sql = format!("SELECT COUNT(*) AS n FROM resources WHERE {where_sql}");
+        let mut count_q = sqlx::query(&count_sql);
+        for b in &binds {
+            count_q = b.bind(count_q);
+        }
+        let total: i64 = get(
+            &count_q
+                .fetch_one(&self.pool)
+                .await
+                .map_err(StoreError::from_sqlx)?,
+            "n",
+        )?;
+        if q.limit == 0 || q.offset >= total as u64 {
+            return Ok((total as u64, Vec::new()));
+        }
+        let n = binds.len();
+        let page_sql = format!(
+            "SELECT {} FROM resources WHERE {where_sql} ORDER BY id LIMIT ${} OFFSET ${}",
+            cols(d),
+            n + 1,
+            n + 2
+        );
+        let mut page_q = sqlx::query(&page_sql);
+        for b in &binds {
+            page_q = b.bind(page_q);
+        }
+        let rows = page_q
+            .bind(i64::from(q.limit))
+            .bind(q.offset as i64)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        let items = rows
+            .iter()
+            .map(resource_from_row)
+            .collect::<StoreResult<_>>()?;
+        Ok((total as u64, items))
+    }
+
+    pub(super) async fn members_of_impl(
+        &self,
+        group_ids: &[String],
+    ) -> StoreResult<Vec<MemberRow>> {
+        let mut out = Vec::new();
+        for chunk in group_ids.chunks(CHUNK) {
+            let sql = format!(
+                "SELECT m.group_id, m.member_id, r.kind, r.name FROM members m \
+                 JOIN resources r ON r.id = m.member_id \
+                 WHERE m.group_id IN ({}) ORDER BY m.group_id, m.member_id",
+                placeholders(1, chunk.len())
+            );
+            let mut q = sqlx::query(&sql);
+            for id in chunk {
+                q = q.bind(id);
+            }
+            for row in q
+                .fetch_all(&self.pool)
+                .await
+                .map_err(StoreError::from_sqlx)?
+            {
+                let kind: String = get(&row, "kind")?;
+                out.push(MemberRow {
+                    group_id: get(&row, "group_id")?,
+                    member_id: get(&row, "member_id")?,
+                    member_kind: Kind::parse(&kind)
+                        .ok_or_else(|| StoreError::Corrupt(format!("unknown kind {kind}")))?,
+                    display: get(&row, "name")?,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    pub(super) async fn groups_of_impl(&self, member_ids: &[String]) -> StoreResult<Vec<GroupRow>> {
+        let mut out = Vec::new();
+        for chunk in member_ids.chunks(CHUNK) {
+            // UNION (not UNION ALL) ends the walk even if a cycle ever slipped in.
+            let sql = format!(
+                "WITH RECURSIVE up(member_id, group_id, direct) AS ( \
+                   SELECT member_id, group_id, CAST(1 AS BIGINT) FROM members \
+                   WHERE member_id IN ({}) \
+                   UNION \
+                   SELECT up.member_id, m.group_id, CAST(0 AS BIGINT) FROM members m \
+                   JOIN up ON m.member_id = up.group_id \
+                 ) \
+                 SELECT up.member_id, up.group_id, MAX(up.direct) AS direct, r.name \
+                 FROM up JOIN resources r ON r.id = up.group_id \
+                 GROUP BY up.member_id, up.group_id, r.name \
+                 ORDER BY up.member_id, r.name, up.group_id",
+                placeholders(1, chunk.len())
+            );
+            let mut q = sqlx::query(&sql);
+            for id in chunk {
+                q = q.bind(id);
+            }
+            for row in q
+                .fetch_all(&self.pool)
+                .await
+                .map_err(StoreError::from_sqlx)?
+            {
+                let direct: i64 = get(&row, "direct")?;
+                out.push(GroupRow {
+                    member_id: get(&row, "member_id")?,
+                    group_id: get(&row, "group_id")?,
+                    display: get(&row, "name")?,
+                    direct: direct == 1,
+                });
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Adds members after checking they exist in the realm and that no group would contain itself.
+async fn add_members(
+    tx: &mut Transaction<'_, Any>,
+    realm_id: &str,
+    group_id: &str,
+    members: &[String],
+) -> StoreResult<()> {
+    let mut found: Vec<(String, String)> = Vec::with_capacity(members.len());
+    for chunk in members.chunks(CHUNK) {
+        let sql = format!(
+            "SELECT id, kind FROM resources WHERE realm_id = $1 AND id IN ({})",
+            placeholders(2, chunk.len())
+        );
+        let mut q = sqlx::query(&sql).bind(realm_id);
+        for id in chunk {
+            q = q.bind(id);
+        }
+        for row in q
+            .fetch_all(&mut **tx)
+            .await
+            .map_err(StoreError::from_sqlx)?
+        {
+            found.push((get(&row, "id")?, get(&row, "kind")?));
+        }
+    }
+    let missing: Vec<String> = members
+        .iter()
+        .filter(|m| !found.iter().any(|(id, _)| id == *m))
+        .cloned()
+        .collect();
+    if !missing.is_empty() {
+        return Err(StoreError::UnknownMembers(missing));
+    }
+    for (id, kind) in &found {
+        if kind != "Group" {
+            continue;
+        }
+        if id == group_id {
+            return Err(StoreError::MembershipCycle(id.clone()));
+        }
+        // Adding group `id` under `group_id` closes a loop if `group_id` is already below `id`.
+        let cycle = sqlx::query(
+            "WITH RECURSIVE down(id) AS ( \
+               SELECT member_id FROM members WHERE group_id = $1 \
+               UNION SELECT m.member_id FROM members m JOIN down ON m.group_id = down.id \
+             ) SELECT 1 FROM down WHERE id = $2",
+        )
+        .bind(id)
+        .bind(group_id)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(StoreError::from_sqlx)?;
+        if cycle.is_some() {
+            return Err(StoreError::MembershipCycle(id.clone()));
+        }
+    }
+    for chunk in members.chunks(CHUNK) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| format!("($1, ${})", i + 2))
+            .collect();
+        let sql = format!(
+            "INSERT INTO members (group_id, member_id) VALUES {} ON CONFLICT DO NOTHING",
+            values.join(", ")
+        );
+        let mut q = sqlx::query(&sql).bind(group_id);
+        for id in chunk {
+            q = q.bind(id);
+        }
+        q.execute(&mut **tx).await.map_err(StoreError::from_sqlx)?;
+    }
+    Ok(())
+}

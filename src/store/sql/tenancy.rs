@@ -1,0 +1,178 @@
+//! Tenants and realms.
+
+use sqlx::any::AnyRow;
+
+use super::{get, SqlStore};
+use crate::store::{NewToken, Realm, RealmState, StoreError, StoreResult, Tenant};
+
+pub(super) fn realm_from_row(row: &AnyRow) -> StoreResult<Realm> {
+    let state: String = get(row, "state")?;
+    Ok(Realm {
+        id: get(row, "id")?,
+        tenant: get(row, "tenant")?,
+        name: get(row, "name")?,
+        state: RealmState::parse(&state)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown realm state {state}")))?,
+        created_at: get(row, "created_at")?,
+    })
+}
+
+impl SqlStore {
+    pub(super) async fn create_tenant_impl(&self, name: &str) -> StoreResult<Tenant> {
+        let now = crate::clock::now();
+        sqlx::query("INSERT INTO tenants (name, created_at) VALUES ($1, $2)")
+            .bind(name)
+            .bind(&now)
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        Ok(Tenant {
+            name: name.to_owned(),
+            created_at: now,
+        })
+    }
+
+    pub(super) async fn list_tenants_impl(&self) -> StoreResult<Vec<Tenant>> {
+        let rows = sqlx::query("SELECT name, created_at FROM tenants ORDER BY name")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        rows.iter()
+            .map(|r| {
+                Ok(Tenant {
+                    name: get(r, "name")?,
+                    created_at: get(r, "created_at")?,
+                })
+            })
+            .collect()
+    }
+
+    pub(super) async fn create_realm_impl(&self, tenant: &str, name: &str) -> StoreResult<Realm> {
+        let exists = sqlx::query("SELECT 1 FROM tenants WHERE name = $1")
+            .bind(tenant)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        if exists.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        let realm = Realm {
+            id: uuid::Uuid::now_v7().to_string(),
+            tenant: tenant.to_owned(),
+            name: name.to_owned(),
+            state: RealmState::Enabled,
+            created_at: crate::clock::now(),
+        };
+        sqlx::query(
+            "INSERT INTO realms (id, tenant, name, state, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&realm.id)
+        .bind(&realm.tenant)
+        .bind(&realm.name)
+        .bind(realm.state.as_str())
+        .bind(&realm.created_at)
+        .execute(&self.pool)
+        .await
+        .map_err(StoreError::from_sqlx)?;
+        Ok(realm)
+    }
+
+    pub(super) async fn list_realms_impl(&self, tenant: Option<&str>) -> StoreResult<Vec<Realm>> {
+        let rows =
+            match tenant {
+                Some(t) => {
+                    sqlx::query(
+                        "SELECT id, tenant, name, state, created_at FROM realms WHERE tenant = $1 \
+                     ORDER BY tenant, name",
+                    )
+                    .bind(t)
+                    .fetch_all(&self.pool)
+                    .await
+                }
+                None => sqlx::query(
+                    "SELECT id, tenant, name, state, created_at FROM realms ORDER BY tenant, name",
+                )
+                .fetch_all(&self.pool)
+                .await,
+            }
+            .map_err(StoreError::from_sqlx)?;
+        rows.iter().map(realm_from_row).collect()
+    }
+
+    pub(super) async fn find_realm_impl(
+        &self,
+        tenant: &str,
+        name: &str,
+    ) -> StoreResult<Option<Realm>> {
+        let row = sqlx::query(
+            "SELECT id, tenant, name, state, created_at FROM realms WHERE tenant = $1 AND name = $2",
+        )
+        .bind(tenant)
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::from_sqlx)?;
+        row.as_ref().map(realm_from_row).transpose()
+    }
+
+    pub(super) async fn set_realm_state_impl(
+        &self,
+        tenant: &str,
+        name: &str,
+        state: RealmState,
+    ) -> StoreResult<Realm> {
+        let done = sqlx::query("UPDATE realms SET state = $1 WHERE tenant = $2 AND name = $3")
+            .bind(state.as_str())
+            .bind(tenant)
+            .bind(name)
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        self.find_realm_impl(tenant, name)
+            .await?
+            .ok_or(StoreError::NotFound)
+    }
+
+    pub(super) async fn bootstrap_impl(
+        &self,
+        tenant: &str,
+        realm: &str,
+        mut token: NewToken,
+    ) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await.map_err(StoreError::from_sqlx)?;
+        let now = crate::clock::now();
+        // The insert comes first so SQLite takes its write lock before the emptiness check.
+        let inserted = sqlx::query(
+            "INSERT INTO tenants (name, created_at) SELECT $1, $2 \
+             WHERE NOT EXISTS (SELECT 1 FROM tenants)",
+        )
+        .bind(tenant)
+        .bind(&now)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::from_sqlx)?;
+        if inserted.rows_affected() == 0 {
+            tx.rollback().await.map_err(StoreError::from_sqlx)?;
+            return Ok(false);
+        }
+        let realm_id = uuid::Uuid::now_v7().to_string();
+        sqlx::query(
+            "INSERT INTO realms (id, tenant, name, state, created_at) \
+             VALUES ($1, $2, $3, 'enabled', $4)",
+        )
+        .bind(&realm_id)
+        .bind(tenant)
+        .bind(realm)
+        .bind(&now)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::from_sqlx)?;
+        token.realm_id = realm_id;
+        super::tokens::insert_token(&mut tx, &token).await?;
+        tx.commit().await.map_err(StoreError::from_sqlx)?;
+        Ok(true)
+    }
+}

@@ -1,0 +1,143 @@
+//! Bearer tokens: stored by hash, looked up together with their realm in one query.
+
+use sqlx::any::AnyRow;
+use sqlx::{Any, Transaction};
+
+use super::tenancy::realm_from_row;
+use super::{get, SqlStore};
+use crate::store::{NewToken, Realm, StoreError, StoreResult, TokenInfo};
+
+pub(super) async fn insert_token(tx: &mut Transaction<'_, Any>, t: &NewToken) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO tokens (id, realm_id, name, token_hash, scopes, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&t.id)
+    .bind(&t.realm_id)
+    .bind(&t.name)
+    .bind(&t.token_hash)
+    .bind(t.scopes.join(" "))
+    .bind(&t.created_at)
+    .bind(&t.expires_at)
+    .execute(&mut **tx)
+    .await
+    .map_err(StoreError::from_sqlx)?;
+    Ok(())
+}
+
+const TOKEN_COLS: &str = "t.id AS t_id, t.realm_id AS t_realm_id, t.name AS t_name, \
+    t.token_hash AS t_hash, t.scopes AS t_scopes, t.created_at AS t_created_at, \
+    t.expires_at AS t_expires_at, t.revoked_at AS t_revoked_at, t.last_used_at AS t_last_used_at";
+
+fn token_from_row(row: &AnyRow) -> StoreResult<TokenInfo> {
+    let scopes: String = get(row, "t_scopes")?;
+    Ok(TokenInfo {
+        id: get(row, "t_id")?,
+        realm_id: get(row, "t_realm_id")?,
+        name: get(row, "t_name")?,
+        token_hash: get(row, "t_hash")?,
+        scopes: scopes.split_whitespace().map(str::to_owned).collect(),
+        created_at: get(row, "t_created_at")?,
+        expires_at: get(row, "t_expires_at")?,
+        revoked_at: get(row, "t_revoked_at")?,
+        last_used_at: get(row, "t_last_used_at")?,
+    })
+}
+
+impl SqlStore {
+    pub(super) async fn create_token_impl(&self, t: NewToken) -> StoreResult<TokenInfo> {
+        let mut tx = self.pool.begin().await.map_err(StoreError::from_sqlx)?;
+        insert_token(&mut tx, &t).await?;
+        tx.commit().await.map_err(StoreError::from_sqlx)?;
+        Ok(TokenInfo {
+            id: t.id,
+            realm_id: t.realm_id,
+            name: t.name,
+            token_hash: t.token_hash,
+            scopes: t.scopes,
+            created_at: t.created_at,
+            expires_at: t.expires_at,
+            revoked_at: None,
+            last_used_at: None,
+        })
+    }
+
+    pub(super) async fn list_tokens_impl(&self, realm_id: &str) -> StoreResult<Vec<TokenInfo>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {TOKEN_COLS} FROM tokens t WHERE t.realm_id = $1 ORDER BY t.created_at, t.id"
+        ))
+        .bind(realm_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::from_sqlx)?;
+        rows.iter().map(token_from_row).collect()
+    }
+
+    pub(super) async fn revoke_token_impl(
+        &self,
+        realm_id: &str,
+        token_id: &str,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE tokens SET revoked_at = $1 \
+             WHERE realm_id = $2 AND id = $3 AND revoked_at IS NULL",
+        )
+        .bind(crate::clock::now())
+        .bind(realm_id)
+        .bind(token_id)
+        .execute(&self.pool)
+        .await
+        .map_err(StoreError::from_sqlx)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    pub(super) async fn authenticate_impl(
+        &self,
+        tenant: &str,
+        realm: &str,
+        token_hash: Option<&str>,
+    ) -> StoreResult<Option<(Realm, Option<TokenInfo>)>> {
+        // A LEFT JOIN so one round trip tells "no such realm" (404) from "bad token" (401).
+        let row = sqlx::query(&format!(
+            "SELECT r.id, r.tenant, r.name, r.state, r.created_at, {TOKEN_COLS} \
+             FROM realms r LEFT JOIN tokens t ON t.realm_id = r.id AND t.token_hash = $3 \
+             WHERE r.tenant = $1 AND r.name = $2"
+        ))
+        .bind(tenant)
+        .bind(realm)
+        .bind(token_hash.unwrap_or(""))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::from_sqlx)?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let realm = realm_from_row(&row)?;
+        let token_id: Option<String> = get(&row, "t_id")?;
+        let token = match token_id {
+            Some(_) => Some(token_from_row(&row)?),
+            None => None,
+        };
+        Ok(Some((realm, token)))
+    }
+
+    pub(super) async fn record_token_use_impl(&self, uses: &[(String, String)]) -> StoreResult<()> {
+        if uses.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await.map_err(StoreError::from_sqlx)?;
+        for (id, at) in uses {
+            sqlx::query(
+                "UPDATE tokens SET last_used_at = $1 \
+                 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $1)",
+            )
+            .bind(at)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        }
+        tx.commit().await.map_err(StoreError::from_sqlx)?;
+        Ok(())
+    }
+}

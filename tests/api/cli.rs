@@ -1,0 +1,130 @@
+//! The admin command line, run as a user would, against the server's database.
+
+use std::process::Command;
+
+use reqwest::StatusCode;
+
+use crate::both_backends;
+use crate::helpers::{send, TestApp};
+
+both_backends!(admin_commands_manage_tenants_realms_and_tokens);
+
+fn scimd(app: &TestApp, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_scimd"))
+        .args(args)
+        .env("SCIMD_DATABASE_URL", &app.database_url)
+        .env("SCIMD_CONFIG", "/nonexistent-is-not-read")
+        .env_remove("SCIMD_CONFIG")
+        .current_dir(std::env::temp_dir())
+        .output()
+        .expect("run scimd");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+async fn admin_commands_manage_tenants_realms_and_tokens(app: &TestApp) {
+    let (ok, _, err) = scimd(app, &["tenant", "create", "--name", "globex"]);
+    assert!(ok, "{err}");
+    let (ok, out, _) = scimd(app, &["tenant", "list"]);
+    assert!(
+        ok && out.contains("globex") && out.contains("default"),
+        "{out}"
+    );
+    let (ok, _, err) = scimd(app, &["tenant", "create", "--name", "globex"]);
+    assert!(!ok && err.contains("already exists"), "{err}");
+    let (ok, _, err) = scimd(
+        app,
+        &["realm", "create", "--tenant", "globex", "--name", "eu"],
+    );
+    assert!(ok, "{err}");
+    let (ok, out, _) = scimd(app, &["realm", "list", "--tenant", "globex"]);
+    assert!(ok && out.contains("eu") && out.contains("enabled"), "{out}");
+
+    let (ok, secret, err) = scimd(
+        app,
+        &[
+            "token",
+            "create",
+            "--tenant",
+            "globex",
+            "--realm",
+            "eu",
+            "--name",
+            "okta",
+            "--expires-in-days",
+            "90",
+        ],
+    );
+    assert!(ok, "{err}");
+    let secret = secret.trim().to_owned();
+    assert_eq!(secret.lines().count(), 1);
+    assert!(secret.starts_with("scimd_"));
+    let base = format!("{}/v1/tenants/globex/realms/eu/scim/v2", app.origin);
+    let r = send(app.client.get(format!("{base}/Users")).bearer_auth(&secret)).await;
+    assert_eq!(r.status, StatusCode::OK);
+
+    let (ok, listed, _) = scimd(
+        app,
+        &["token", "list", "--tenant", "globex", "--realm", "eu"],
+    );
+    assert!(
+        ok && listed.contains("okta") && listed.contains("active"),
+        "{listed}"
+    );
+    assert!(
+        !listed.contains(&secret),
+        "token list must never show a secret"
+    );
+    let id = listed
+        .lines()
+        .find(|l| l.contains("okta"))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap()
+        .to_owned();
+
+    let (ok, _, err) = scimd(
+        app,
+        &[
+            "realm",
+            "set-state",
+            "--tenant",
+            "globex",
+            "--realm",
+            "eu",
+            "paused",
+        ],
+    );
+    assert!(ok, "{err}");
+    let r = send(app.client.get(format!("{base}/Users")).bearer_auth(&secret)).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    scimd(
+        app,
+        &[
+            "realm",
+            "set-state",
+            "--tenant",
+            "globex",
+            "--realm",
+            "eu",
+            "enabled",
+        ],
+    );
+
+    let (ok, _, err) = scimd(
+        app,
+        &[
+            "token", "revoke", "--tenant", "globex", "--realm", "eu", &id,
+        ],
+    );
+    assert!(ok, "{err}");
+    let r = send(app.client.get(format!("{base}/Users")).bearer_auth(&secret)).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let (_, listed, _) = scimd(
+        app,
+        &["token", "list", "--tenant", "globex", "--realm", "eu"],
+    );
+    assert!(listed.contains("revoked"), "{listed}");
+}

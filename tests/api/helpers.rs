@@ -1,0 +1,245 @@
+//! Test harness: a real scimd on a port-0 listener, over SQLite or a fresh Postgres database.
+
+use std::sync::Arc;
+
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use tokio::sync::oneshot;
+
+use scimd::config::Config;
+use scimd::service::admin::AdminService;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Postgres is tested whenever `SCIMD_TEST_POSTGRES_URL` is set (scripts/test.sh sets it);
+/// in CI its absence is a failure, not a skip.
+pub fn postgres_admin_url() -> Option<String> {
+    match std::env::var("SCIMD_TEST_POSTGRES_URL") {
+        Ok(u) if !u.is_empty() => Some(u),
+        _ => {
+            assert!(
+                std::env::var("CI").is_err(),
+                "CI must test Postgres: run the tests through scripts/test.sh"
+            );
+            eprintln!("SCIMD_TEST_POSTGRES_URL unset: skipping the Postgres run of this test");
+            None
+        }
+    }
+}
+
+pub struct TestApp {
+    pub origin: String,
+    pub base: String,
+    pub token: String,
+    pub client: reqwest::Client,
+    pub database_url: String,
+    pub admin: AdminService,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    _dir: tempfile::TempDir,
+}
+
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+async fn fresh_database(backend: Backend, dir: &tempfile::TempDir) -> Option<String> {
+    match backend {
+        Backend::Sqlite => Some(format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("scimd.db").display()
+        )),
+        Backend::Postgres => {
+            let admin_url = postgres_admin_url()?;
+            sqlx::any::install_default_drivers();
+            let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+            let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin_url)
+                .await
+                .expect("connect to the test cluster");
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&mut conn)
+                .await
+                .expect("create test database");
+            let (prefix, _) = admin_url.rsplit_once('/').expect("url has a database");
+            Some(format!("{prefix}/{name}"))
+        }
+    }
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Option<TestApp> {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Option<TestApp> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let database_url = fresh_database(backend, &dir).await?;
+        let mut cfg = Config {
+            database_url: database_url.clone(),
+            database_max_connections: 8,
+            shutdown_grace_seconds: 5,
+            ..Config::default()
+        };
+        tweak(&mut cfg);
+        let store = scimd::app::open_store(&cfg).await.expect("open store");
+        let admin = AdminService::new(store as Arc<dyn scimd::store::Store>);
+        let token = admin
+            .create_token("default", "default", "tests", None)
+            .await
+            .expect("create token")
+            .secret;
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(scimd::app::serve(cfg, listener, async move {
+            let _ = rx.await;
+        }));
+        let origin = format!("http://{addr}");
+        Some(TestApp {
+            base: format!("{origin}/v1/tenants/default/realms/default/scim/v2"),
+            origin,
+            token,
+            client: reqwest::Client::new(),
+            database_url,
+            admin,
+            shutdown: Some(tx),
+            server: Some(server),
+            _dir: dir,
+        })
+    }
+
+    /// A request to `path` under the realm's base URL (or an absolute URL), with the token.
+    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Resp {
+        self.call_with(method, path, body, &[]).await
+    }
+
+    pub async fn call_with(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Resp {
+        let url = if path.starts_with("http") {
+            path.to_owned()
+        } else {
+            format!("{}{path}", self.base)
+        };
+        let mut req = self.client.request(method, url).bearer_auth(&self.token);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        if let Some(b) = body {
+            req = req
+                .header("content-type", "application/scim+json")
+                .body(b.to_string());
+        }
+        send(req).await
+    }
+
+    pub async fn get(&self, path: &str) -> Resp {
+        self.call(Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Resp {
+        self.call(Method::POST, path, Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, body: Value) -> Resp {
+        self.call(Method::PUT, path, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Resp {
+        self.call(Method::DELETE, path, None).await
+    }
+
+    /// Creates a user and returns its id.
+    pub async fn user(&self, user_name: &str) -> String {
+        let r = self
+            .post("/Users", serde_json::json!({"userName": user_name}))
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        r.body["id"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn group(&self, name: &str, members: &[&str]) -> String {
+        let members: Vec<Value> = members
+            .iter()
+            .map(|m| serde_json::json!({"value": m}))
+            .collect();
+        let r = self
+            .post(
+                "/Groups",
+                serde_json::json!({"displayName": name, "members": members}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        r.body["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Stops the server gracefully; the admin service (and the database) stay usable.
+    pub async fn stop(mut self) -> (AdminService, tempfile::TempDir) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(s) = self.server.take() {
+            s.await.expect("server task").expect("server exits cleanly");
+        }
+        (self.admin, self._dir)
+    }
+}
+
+pub async fn send(req: reqwest::RequestBuilder) -> Resp {
+    let resp = req.send().await.expect("request");
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let text = resp.text().await.expect("body");
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
+    Resp {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// Runs a test body against both backends.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    if let Some(app) = $crate::helpers::TestApp::spawn($crate::helpers::Backend::Sqlite).await {
+                        super::$name(&app).await;
+                        app.stop().await;
+                    }
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    if let Some(app) = $crate::helpers::TestApp::spawn($crate::helpers::Backend::Postgres).await {
+                        super::$name(&app).await;
+                        app.stop().await;
+                    }
+                }
+            }
+        )*
+    };
+}

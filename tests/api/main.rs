@@ -1,0 +1,10 @@
+//! The black-box API suite: every test runs against SQLite and against Postgres.
+
+mod helpers;
+
+mod auth;
+mod cli;
+mod discovery;
+mod groups;
+mod http_edge;
+mod users;
