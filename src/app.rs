@@ -36,6 +36,7 @@ pub fn services(cfg: &Config, store: Arc<dyn Store>) -> Services {
                 max_depth: cfg.filter_max_depth,
             },
             max_body_bytes: cfg.max_body_bytes,
+            max_patch_operations: cfg.patch_max_operations,
         },
     )
 }

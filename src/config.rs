@@ -34,6 +34,8 @@ pub struct Config {
     pub filter_max_length: usize,
     /// Deepest nesting of parentheses / not / value filters accepted.
     pub filter_max_depth: usize,
+    /// Most operations one PATCH request may carry (400 tooMany beyond).
+    pub patch_max_operations: usize,
     /// Whether /ServiceProviderConfig, /ResourceTypes and /Schemas need a token.
     pub discovery_requires_auth: bool,
     /// How often token last-use times are written, in seconds.
@@ -58,6 +60,7 @@ impl Default for Config {
             max_body_bytes: 1024 * 1024,
             filter_max_length: 4096,
             filter_max_depth: 32,
+            patch_max_operations: 1000,
             discovery_requires_auth: false,
             token_usage_flush_seconds: 30,
             shutdown_grace_seconds: 30,
@@ -137,6 +140,7 @@ impl fmt::Debug for Config {
             .field("max_body_bytes", &self.max_body_bytes)
             .field("filter_max_length", &self.filter_max_length)
             .field("filter_max_depth", &self.filter_max_depth)
+            .field("patch_max_operations", &self.patch_max_operations)
             .field("discovery_requires_auth", &self.discovery_requires_auth)
             .field("token_usage_flush_seconds", &self.token_usage_flush_seconds)
             .field("shutdown_grace_seconds", &self.shutdown_grace_seconds)

@@ -13,7 +13,7 @@ use axum::extract::Request;
 use axum::http::{HeaderName, Method, StatusCode, Uri};
 use axum::middleware;
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Extension, Router};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -32,10 +32,12 @@ fn resource_routes(kind: ResourceKind) -> Router<AppState> {
     let collection = kind.endpoint();
     Router::new()
         .route(collection, get(resources::list).post(resources::create))
+        .route(&format!("{collection}/.search"), post(resources::search))
         .route(
             &format!("{collection}/{{id}}"),
             get(resources::get)
                 .put(resources::replace)
+                .patch(resources::patch)
                 .delete(resources::delete),
         )
         .layer(Extension(kind))
@@ -56,6 +58,7 @@ fn scim_routes(state: &AppState) -> Router<AppState> {
         .route_layer(Extension(Discovery));
     let resource_routes = resource_routes(ResourceKind::User)
         .merge(resource_routes(ResourceKind::Group))
+        .route("/.search", post(resources::search_root))
         .route_layer(middleware::from_fn_with_state(state.clone(), resolve_realm));
     discovery_routes.merge(resource_routes)
 }

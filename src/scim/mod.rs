@@ -5,9 +5,11 @@ pub mod discovery;
 pub mod error;
 pub mod filter;
 pub mod list;
+pub mod patch;
 pub mod projection;
 pub mod resource;
 pub mod schema;
+pub mod semantics;
 pub mod urn;
 pub mod validate;
 

@@ -145,6 +145,14 @@ impl Projection {
         whole_schema_requested: bool,
     ) -> Option<Value> {
         let matches = |n: &&Named| n.urn == urn && n.attr.as_deref() == Some(attr);
+        // Sub-attributes returned only on request (members.display) stay out unless named.
+        let requested: Vec<&str> = self
+            .attributes
+            .iter()
+            .filter(matches)
+            .filter_map(|n| n.sub.as_deref())
+            .collect();
+        let value = strip_request_only(value, def, &requested);
         match returned {
             Returned::Never => return None,
             Returned::Always => return Some(value),
@@ -176,6 +184,42 @@ impl Projection {
         }
         let subs: Vec<&str> = named.iter().filter_map(|n| n.sub.as_deref()).collect();
         keep_subs(value, def, &subs, false)
+    }
+}
+
+fn strip_request_only(value: Value, def: Option<&Attribute>, requested: &[&str]) -> Value {
+    let Some(def) = def else { return value };
+    let hidden: Vec<&str> = def
+        .sub_attributes
+        .iter()
+        .filter(|s| s.returned == Returned::Request || s.returned == Returned::Never)
+        .filter(|s| {
+            s.returned == Returned::Never
+                || !requested.iter().any(|r| r.eq_ignore_ascii_case(&s.name))
+        })
+        .map(|s| s.name.as_str())
+        .collect();
+    if hidden.is_empty() {
+        return value;
+    }
+    let strip = |o: &mut Map<String, Value>| o.retain(|k, _| !hidden.contains(&k.as_str()));
+    match value {
+        Value::Object(mut o) => {
+            strip(&mut o);
+            Value::Object(o)
+        }
+        Value::Array(items) => Value::Array(
+            items
+                .into_iter()
+                .map(|mut i| {
+                    if let Some(o) = i.as_object_mut() {
+                        strip(o);
+                    }
+                    i
+                })
+                .collect(),
+        ),
+        other => other,
     }
 }
 
@@ -237,15 +281,12 @@ fn resolve(schema: &ResourceSchema, raw: &str) -> Result<Named, ScimError> {
         });
     }
     let (urn, rest) = match raw.rsplit_once(':') {
-        Some((urn, rest)) => {
-            let s = schema.schema(urn).ok_or_else(|| {
-                ScimError::invalid_value(format!(
-                    "'{raw}' names schema '{urn}', which {} resources do not have",
-                    schema.kind.name()
-                ))
-            })?;
-            (s.id.to_ascii_lowercase(), rest)
-        }
+        // A name from another resource type's schema (a root /.search names both) selects
+        // nothing here; it is not an error.
+        Some((urn, rest)) => match schema.schema(urn) {
+            Some(s) => (s.id.to_ascii_lowercase(), rest),
+            None => (urn.to_ascii_lowercase(), rest),
+        },
         None => (schema.core.id.to_ascii_lowercase(), raw),
     };
     let (attr, sub) = match rest.split_once('.') {

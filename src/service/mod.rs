@@ -29,19 +29,20 @@ pub struct Limits {
     pub page: PageLimits,
     pub filter: FilterLimits,
     pub max_body_bytes: u64,
+    pub max_patch_operations: usize,
 }
 
 impl Services {
     pub fn new(store: Arc<dyn Store>, limits: Limits) -> Self {
         let usage = Arc::new(auth::UsageTracker::default());
         let capabilities = Capabilities {
-            patch: false,
+            patch: true,
             bulk: false,
             filter: true,
             filter_max_results: limits.page.max_count,
             change_password: false,
             sort: false,
-            etag: false,
+            etag: true,
             max_payload_bytes: limits.max_body_bytes,
             default_page_size: limits.page.default_count,
             max_page_size: limits.page.max_count,
@@ -50,7 +51,12 @@ impl Services {
         Self {
             auth: auth::AuthService::new(store.clone(), usage.clone()),
             admin: admin::AdminService::new(store.clone()),
-            resources: resources::ResourceService::new(store.clone(), limits.page, limits.filter),
+            resources: resources::ResourceService::new(
+                store.clone(),
+                limits.page,
+                limits.filter,
+                limits.max_patch_operations,
+            ),
             store,
             usage,
             capabilities,

@@ -46,7 +46,12 @@ pub struct ResourceService {
     store: Arc<dyn Store>,
     page_limits: PageLimits,
     filter_limits: FilterLimits,
+    max_patch_operations: usize,
 }
+
+/// How many times a PATCH without If-Match re-reads and re-applies after losing a race with a
+/// concurrent writer; each attempt is a fresh read, so no acknowledged change is lost.
+const PATCH_ATTEMPTS: usize = 8;
 
 fn what(kind: ResourceKind) -> &'static str {
     kind.name()
@@ -57,11 +62,13 @@ impl ResourceService {
         store: Arc<dyn Store>,
         page_limits: PageLimits,
         filter_limits: FilterLimits,
+        max_patch_operations: usize,
     ) -> Self {
         Self {
             store,
             page_limits,
             filter_limits,
+            max_patch_operations,
         }
     }
 
@@ -177,6 +184,148 @@ impl ResourceService {
                 e => ServiceError::from_store(e, what(kind)),
             })?;
         self.render_one(ctx, stored, proj).await
+    }
+
+    /// RFC 7644 §3.5.2 PATCH: the operations apply to the current document, which is then
+    /// validated as a PUT body would be and written only if nobody changed it meanwhile.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn patch(
+        &self,
+        ctx: &RealmCtx,
+        kind: ResourceKind,
+        id: &str,
+        body: Value,
+        if_match: Option<i64>,
+        proj: &Projection,
+    ) -> ServiceResult<ResourceOut> {
+        let schema = Self::schema(kind);
+        let ops = crate::scim::patch::parse_request(body, self.max_patch_operations)?;
+        let patcher = crate::scim::patch::Patcher {
+            schema,
+            limits: &self.filter_limits,
+        };
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let existing = self.load(ctx, kind, id).await?;
+            if let Some(v) = if_match {
+                if v != existing.version {
+                    return Err(precondition(kind, id));
+                }
+            }
+            let mut doc = existing.data.clone();
+            if let Some(e) = &existing.external_id {
+                doc.insert("externalId".into(), Value::String(e.clone()));
+            }
+            let old_members = match kind {
+                ResourceKind::Group => {
+                    let rows = self
+                        .store
+                        .members_of(&[id.to_owned()])
+                        .await
+                        .map_err(|e| ServiceError::from_store(e, "group membership"))?;
+                    let ids: Vec<String> = rows.into_iter().map(|m| m.member_id).collect();
+                    doc.insert(
+                        "members".into(),
+                        Value::Array(ids.iter().map(|m| json!({"value": m})).collect()),
+                    );
+                    Some(ids)
+                }
+                ResourceKind::User => None,
+            };
+            patcher.apply(&mut doc, &ops)?;
+            let mut incoming = parse_resource(schema, Value::Object(doc))?;
+            enforce_immutable(schema, &existing.data, &mut incoming.data)?;
+            let name = required_name(&incoming, kind)?;
+            let password_hash = hash_password(incoming.password.clone()).await?;
+            let members = match old_members {
+                Some(old) => {
+                    let new = member_ids(incoming.members);
+                    let mut a = old.clone();
+                    let mut b = new.clone();
+                    a.sort();
+                    b.sort();
+                    (a != b).then_some(new)
+                }
+                None => None,
+            };
+            let update = ReplaceResource {
+                realm_id: ctx.realm_id.clone(),
+                kind,
+                id: id.to_owned(),
+                name,
+                external_id: incoming.external_id,
+                data: incoming.data,
+                password_hash,
+                members,
+                expected_version: Some(existing.version),
+                now: crate::clock::now(),
+            };
+            match self.store.replace_resource(update).await {
+                Ok(stored) => return self.render_one(ctx, stored, proj).await,
+                Err(crate::store::StoreError::VersionMismatch)
+                    if if_match.is_none() && attempt < PATCH_ATTEMPTS =>
+                {
+                    continue
+                }
+                Err(crate::store::StoreError::VersionMismatch) => {
+                    return Err(precondition(kind, id))
+                }
+                Err(e) => return Err(ServiceError::from_store(e, what(kind))),
+            }
+        }
+    }
+
+    /// `POST /.search` at the realm root: both resource types, Users first, paged as one list.
+    pub async fn search_all(&self, ctx: &RealmCtx, params: &ListParams) -> ServiceResult<Value> {
+        let page = Page::parse(
+            params.start_index.as_deref(),
+            params.count.as_deref(),
+            self.page_limits,
+        )?;
+        let mut total = 0u64;
+        let mut resources = Vec::new();
+        let mut first_error = None;
+        let mut searched = 0;
+        for kind in [ResourceKind::User, ResourceKind::Group] {
+            // A filter naming attributes only one type has selects nothing of the other.
+            let filter = match params.filter.as_deref().map(str::trim) {
+                Some(f) if !f.is_empty() => match lower_filter(kind, f, &self.filter_limits) {
+                    Ok(p) => Some(p),
+                    Err(e) => {
+                        first_error.get_or_insert(e);
+                        continue;
+                    }
+                },
+                _ => None,
+            };
+            searched += 1;
+            let proj = Self::projection(
+                kind,
+                params.attributes.as_deref(),
+                params.excluded_attributes.as_deref(),
+            )?;
+            let offset = page.offset().saturating_sub(total);
+            let limit = page.count.saturating_sub(resources.len() as u32);
+            let query = ListQuery {
+                filter,
+                offset,
+                limit,
+            };
+            let (n, items) = self
+                .store
+                .list_resources(&ctx.realm_id, kind, &query)
+                .await
+                .map_err(|e| ServiceError::from_store(e, what(kind)))?;
+            total += n;
+            resources.extend(self.render_many(ctx, kind, items, &proj).await?);
+        }
+        if searched == 0 {
+            if let Some(e) = first_error {
+                return Err(e.into());
+            }
+        }
+        Ok(list_response(total, page, resources))
     }
 
     pub async fn delete(

@@ -27,7 +27,8 @@ async fn service_provider_config_is_readable_without_a_token_and_truthful(app: &
     );
     assert_eq!(b["filter"]["supported"], true);
     assert_eq!(b["filter"]["maxResults"], 1000);
-    assert_eq!(b["patch"]["supported"], false);
+    assert_eq!(b["patch"]["supported"], true);
+    assert_eq!(b["etag"]["supported"], true);
     assert_eq!(b["bulk"]["supported"], false);
     assert_eq!(b["sort"]["supported"], false);
     assert_eq!(b["changePassword"]["supported"], false);

@@ -7,4 +7,6 @@ mod cli;
 mod discovery;
 mod groups;
 mod http_edge;
+mod patch;
+mod search;
 mod users;

@@ -134,3 +134,104 @@ pub async fn delete(
         .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
+
+/// `Prefer: return=minimal` asks for 204 instead of the resource (COMPAT 24).
+fn wants_minimal(headers: &HeaderMap) -> bool {
+    headers
+        .get_all("prefer")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|p| p.trim().eq_ignore_ascii_case("return=minimal"))
+}
+
+pub async fn patch(
+    State(state): State<AppState>,
+    Extension(kind): Extension<ResourceKind>,
+    Extension(ctx): Extension<RealmCtx>,
+    Path(params): Path<HashMap<String, String>>,
+    headers: HeaderMap,
+    q: QueryParams,
+    ScimBody(body): ScimBody,
+) -> ApiResult<Response> {
+    let proj = projection(kind, &q)?;
+    let if_match = Precondition::from_header(&headers, header::IF_MATCH);
+    let out = state
+        .services
+        .resources
+        .patch(
+            &ctx,
+            kind,
+            id_of(&params),
+            body,
+            if_match.expected_version(),
+            &proj,
+        )
+        .await?;
+    if wants_minimal(&headers) {
+        let mut resp = StatusCode::NO_CONTENT.into_response();
+        if let Ok(v) = HeaderValue::from_str(&out.etag) {
+            resp.headers_mut().insert(header::ETAG, v);
+        }
+        return Ok(resp);
+    }
+    Ok(resource(out, false))
+}
+
+/// Reads a SearchRequest (RFC 7644 §3.4.3) into list parameters. `attributes` may be an array
+/// or a comma-separated string; numbers may arrive as strings.
+fn search_params(body: serde_json::Value) -> ApiResult<ListParams> {
+    let serde_json::Value::Object(obj) = body else {
+        return Err(crate::scim::ScimError::invalid_syntax(
+            "a search body is a JSON object (a SearchRequest)",
+        )
+        .into());
+    };
+    let get = |name: &str| {
+        obj.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    };
+    let text = |name: &str| -> Option<String> {
+        match get(name)? {
+            serde_json::Value::String(s) => Some(s.clone()),
+            serde_json::Value::Number(n) => Some(n.to_string()),
+            serde_json::Value::Array(items) => Some(
+                items
+                    .iter()
+                    .filter_map(|i| i.as_str())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+            _ => None,
+        }
+    };
+    Ok(ListParams {
+        filter: text("filter"),
+        start_index: text("startIndex"),
+        count: text("count"),
+        attributes: text("attributes"),
+        excluded_attributes: text("excludedAttributes"),
+    })
+}
+
+pub async fn search(
+    State(state): State<AppState>,
+    Extension(kind): Extension<ResourceKind>,
+    Extension(ctx): Extension<RealmCtx>,
+    ScimBody(body): ScimBody,
+) -> ApiResult<Response> {
+    let params = search_params(body)?;
+    let body = state.services.resources.list(&ctx, kind, &params).await?;
+    Ok(scim_json(StatusCode::OK, &body))
+}
+
+pub async fn search_root(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RealmCtx>,
+    ScimBody(body): ScimBody,
+) -> ApiResult<Response> {
+    let params = search_params(body)?;
+    let body = state.services.resources.search_all(&ctx, &params).await?;
+    Ok(scim_json(StatusCode::OK, &body))
+}
