@@ -873,3 +873,219 @@ mod tests {
         );
     }
 }
+
+/// Membership changes of one PATCH, as a delta: applied to the membership rows without
+/// reading the member list, so a change costs the same for ten members or a hundred thousand.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MemberDelta {
+    /// Remove every member first (a replace, or a remove without value).
+    pub clear: bool,
+    pub add: Vec<String>,
+    pub remove: Vec<String>,
+}
+
+impl MemberDelta {
+    fn add(&mut self, id: String) {
+        self.remove.retain(|r| *r != id);
+        if !self.add.contains(&id) {
+            self.add.push(id);
+        }
+    }
+
+    fn remove(&mut self, id: String) {
+        self.add.retain(|a| *a != id);
+        if !self.remove.contains(&id) {
+            self.remove.push(id);
+        }
+    }
+
+    fn clear(&mut self) {
+        self.clear = true;
+        self.add.clear();
+        self.remove.clear();
+    }
+}
+
+/// A Group PATCH split into attribute operations and a membership delta; `None` when some
+/// membership operation needs the member list itself (a filter on `type`, a sub-attribute).
+pub struct MemberSplit {
+    pub doc_ops: Vec<PatchOp>,
+    pub delta: Option<MemberDelta>,
+}
+
+fn is_members(path: &str) -> bool {
+    let p = path.trim();
+    p.eq_ignore_ascii_case("members")
+        || p.eq_ignore_ascii_case("urn:ietf:params:scim:schemas:core:2.0:Group:members")
+}
+
+fn member_ids(value: Value) -> Result<Vec<String>, ScimError> {
+    as_items(value)
+        .into_iter()
+        .map(|v| match v {
+            Value::String(s) => Ok(s),
+            Value::Object(o) => o
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("value"))
+                .and_then(|(_, v)| v.as_str())
+                .map(str::to_owned)
+                .ok_or_else(|| {
+                    ScimError::invalid_value(
+                        "every member needs a \"value\": the id of a user or group",
+                    )
+                }),
+            other => Err(ScimError::invalid_value(format!(
+                "a member is an object with a \"value\", got {other}"
+            ))),
+        })
+        .collect()
+}
+
+/// Ids named by `value eq "x" or value eq "y"`, or `None` for any other filter.
+fn ids_in_filter(f: &Filter, out: &mut Vec<String>) -> bool {
+    match f {
+        Filter::Or(a, b) => ids_in_filter(a, out) && ids_in_filter(b, out),
+        Filter::Compare {
+            path,
+            op: CompareOp::Eq,
+            value: CompValue::String(s),
+        } if path.attr.eq_ignore_ascii_case("value") && path.sub.is_none() => {
+            out.push(s.clone());
+            true
+        }
+        _ => false,
+    }
+}
+
+pub fn split_members(
+    ops: &[PatchOp],
+    limits: &FilterLimits,
+) -> Result<Option<MemberSplit>, ScimError> {
+    let mut delta = MemberDelta::default();
+    let mut touched = false;
+    let mut doc_ops = Vec::with_capacity(ops.len());
+    for op in ops {
+        match (&op.path, op.kind) {
+            (Some(p), kind) if is_members(p) => {
+                touched = true;
+                let value = op.value.clone().unwrap_or(Value::Null);
+                match kind {
+                    OpKind::Add => member_ids(value)?.into_iter().for_each(|id| delta.add(id)),
+                    OpKind::Replace => {
+                        let ids = member_ids(value)?;
+                        delta.clear();
+                        ids.into_iter().for_each(|id| delta.add(id));
+                    }
+                    OpKind::Remove if is_clear(&value) => delta.clear(),
+                    // Entra lists the members to remove (COMPAT 27).
+                    OpKind::Remove => member_ids(value)?
+                        .into_iter()
+                        .for_each(|id| delta.remove(id)),
+                }
+            }
+            (Some(p), kind) if p.trim_start().to_ascii_lowercase().starts_with("members") => {
+                let Ok(pp) = parse_patch_path(p, limits) else {
+                    return Ok(None);
+                };
+                let mut ids = Vec::new();
+                let simple = kind == OpKind::Remove
+                    && pp.sub.is_none()
+                    && pp.path.sub.is_none()
+                    && pp
+                        .filter
+                        .as_ref()
+                        .is_some_and(|f| ids_in_filter(f, &mut ids));
+                if !simple {
+                    return Ok(None);
+                }
+                touched = true;
+                ids.into_iter().for_each(|id| delta.remove(id));
+            }
+            (None, kind) if kind != OpKind::Remove => {
+                let Some(Value::Object(obj)) = &op.value else {
+                    doc_ops.push(op.clone());
+                    continue;
+                };
+                let mut rest = Map::new();
+                for (k, v) in obj {
+                    if is_members(k) {
+                        touched = true;
+                        let ids = member_ids(v.clone())?;
+                        if kind == OpKind::Replace {
+                            delta.clear();
+                        }
+                        ids.into_iter().for_each(|id| delta.add(id));
+                    } else {
+                        rest.insert(k.clone(), v.clone());
+                    }
+                }
+                if !rest.is_empty() {
+                    doc_ops.push(PatchOp {
+                        kind,
+                        path: None,
+                        value: Some(Value::Object(rest)),
+                    });
+                }
+            }
+            _ => doc_ops.push(op.clone()),
+        }
+    }
+    Ok(Some(MemberSplit {
+        doc_ops,
+        delta: touched.then_some(delta),
+    }))
+}
+
+#[cfg(test)]
+mod member_tests {
+    use super::*;
+    use serde_json::json;
+
+    fn split(list: Value) -> Option<MemberSplit> {
+        let ops = parse_request(json!({ "Operations": list }), 100).unwrap();
+        split_members(&ops, &FilterLimits::default()).unwrap()
+    }
+
+    #[test]
+    fn entra_and_okta_member_forms_become_a_delta() {
+        let s = split(json!([
+            {"op": "Add", "path": "members", "value": [{"value": "a"}, {"value": "b"}]},
+            {"op": "Remove", "path": "members", "value": [{"value": "b"}]},
+            {"op": "remove", "path": "members[value eq \"c\" or value eq \"d\"]"},
+            {"op": "replace", "path": "displayName", "value": "x"}
+        ]))
+        .unwrap();
+        let d = s.delta.unwrap();
+        assert!(!d.clear);
+        assert_eq!(d.add, vec!["a"]);
+        assert_eq!(d.remove, vec!["b", "c", "d"]);
+        assert_eq!(s.doc_ops.len(), 1);
+    }
+
+    #[test]
+    fn replace_and_pathless_members_clear_first() {
+        let s = split(json!([
+            {"op": "replace", "value": {"displayName": "n", "members": [{"value": "z"}]}}
+        ]))
+        .unwrap();
+        let d = s.delta.unwrap();
+        assert!(d.clear);
+        assert_eq!(d.add, vec!["z"]);
+        assert_eq!(s.doc_ops.len(), 1);
+        assert!(s.doc_ops[0]
+            .value
+            .as_ref()
+            .unwrap()
+            .get("members")
+            .is_none());
+    }
+
+    #[test]
+    fn filters_on_other_sub_attributes_need_the_member_list() {
+        assert!(split(json!([{"op": "remove", "path": "members[type eq \"Group\"]"}])).is_none());
+        assert!(split(
+            json!([{"op": "add", "path": "members[value eq \"a\"].display", "value": "x"}])
+        )
+        .is_none());
+    }
+}

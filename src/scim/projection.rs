@@ -60,6 +60,26 @@ impl Projection {
         }
     }
 
+    /// Whether `attributes` names this core attribute (or one of its sub-attributes).
+    pub fn names(&self, schema: &ResourceSchema, attr: &str) -> bool {
+        let urn = schema.core.id.to_ascii_lowercase();
+        let attr = attr.to_ascii_lowercase();
+        self.attributes
+            .iter()
+            .any(|n| n.urn == urn && n.attr.as_deref() == Some(attr.as_str()))
+    }
+
+    /// This projection with one more core attribute excluded.
+    pub fn excluding(&self, schema: &ResourceSchema, attr: &str) -> Projection {
+        let mut p = self.clone();
+        p.excluded.push(Named {
+            urn: schema.core.id.to_ascii_lowercase(),
+            attr: Some(attr.to_ascii_lowercase()),
+            sub: None,
+        });
+        p
+    }
+
     /// Applies the projection to a rendered resource.
     pub fn apply(&self, schema: &ResourceSchema, resource: Value) -> Value {
         let Value::Object(obj) = resource else {

@@ -40,7 +40,7 @@ impl Services {
             bulk: false,
             filter: true,
             filter_max_results: limits.page.max_count,
-            change_password: false,
+            change_password: true,
             sort: false,
             etag: true,
             max_payload_bytes: limits.max_body_bytes,

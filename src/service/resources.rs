@@ -15,7 +15,9 @@ use crate::scim::resource::{location, Meta, Rendered};
 use crate::scim::schema::{Registry, ResourceKind, ResourceSchema};
 use crate::scim::validate::{enforce_immutable, parse_resource, Incoming};
 use crate::scim::ScimError;
-use crate::store::{Kind, ListQuery, NewResource, ReplaceResource, Store, StoredResource};
+use crate::store::{
+    Kind, ListQuery, MemberChange, NewResource, ReplaceResource, Store, StoredResource,
+};
 
 /// The realm a request acts in, and the absolute base URL its locations are built from.
 #[derive(Debug, Clone)]
@@ -52,6 +54,10 @@ pub struct ResourceService {
 /// How many times a PATCH without If-Match re-reads and re-applies after losing a race with a
 /// concurrent writer; each attempt is a fresh read, so no acknowledged change is lost.
 const PATCH_ATTEMPTS: usize = 8;
+
+/// A written group's response lists its members only up to this many, unless the request
+/// names `members` in `attributes`.
+pub const RESPONSE_MEMBER_LIMIT: u64 = 1000;
 
 fn what(kind: ResourceKind) -> &'static str {
     kind.name()
@@ -171,6 +177,7 @@ impl ResourceService {
             password_hash,
             // RFC 7644 §3.5.1: PUT replaces; a Group PUT without members leaves it without.
             members: (kind == ResourceKind::Group).then(|| member_ids(incoming.members)),
+            member_change: None,
             // The version read above guards the write, so a concurrent change is not lost.
             expected_version: Some(existing.version),
             now: crate::clock::now(),
@@ -186,9 +193,9 @@ impl ResourceService {
         self.render_one(ctx, stored, proj).await
     }
 
-    /// RFC 7644 §3.5.2 PATCH: the operations apply to the current document, which is then
-    /// validated as a PUT body would be and written only if nobody changed it meanwhile.
-    #[allow(clippy::too_many_arguments)]
+    /// RFC 7644 §3.5.2 PATCH. Membership changes go to the membership rows as a delta;
+    /// everything else applies to the current document, which is then validated as a PUT body
+    /// would be and written only if nobody changed it meanwhile.
     pub async fn patch(
         &self,
         ctx: &RealmCtx,
@@ -198,8 +205,109 @@ impl ResourceService {
         if_match: Option<i64>,
         proj: &Projection,
     ) -> ServiceResult<ResourceOut> {
-        let schema = Self::schema(kind);
         let ops = crate::scim::patch::parse_request(body, self.max_patch_operations)?;
+        if kind == ResourceKind::Group {
+            match crate::scim::patch::split_members(&ops, &self.filter_limits)? {
+                Some(split) => {
+                    let change = split.delta.map(|d| MemberChange {
+                        clear: d.clear,
+                        add: d.add,
+                        remove: d.remove,
+                    });
+                    if let (Some(change), true) = (&change, split.doc_ops.is_empty()) {
+                        // Membership only: no read of the group or of its members.
+                        let stored = self
+                            .store
+                            .change_members(
+                                &ctx.realm_id,
+                                id,
+                                change.clone(),
+                                if_match,
+                                &crate::clock::now(),
+                            )
+                            .await
+                            .map_err(|e| self.write_error(e, kind, id))?;
+                        return self.render_written(ctx, stored, proj).await;
+                    }
+                    return self
+                        .patch_document(
+                            ctx,
+                            kind,
+                            id,
+                            &split.doc_ops,
+                            change,
+                            false,
+                            if_match,
+                            proj,
+                        )
+                        .await;
+                }
+                None => {
+                    return self
+                        .patch_document(ctx, kind, id, &ops, None, true, if_match, proj)
+                        .await
+                }
+            }
+        }
+        self.patch_document(ctx, kind, id, &ops, None, false, if_match, proj)
+            .await
+    }
+
+    fn write_error(
+        &self,
+        e: crate::store::StoreError,
+        kind: ResourceKind,
+        id: &str,
+    ) -> ServiceError {
+        match e {
+            crate::store::StoreError::NotFound => {
+                ScimError::not_found(format!("{} '{id}' not found in this realm", kind.name()))
+                    .into()
+            }
+            crate::store::StoreError::VersionMismatch => precondition(kind, id),
+            e => ServiceError::from_store(e, what(kind)),
+        }
+    }
+
+    /// Renders a resource just written. A large group's member list is left out unless the
+    /// request names `members`: the write stays cheap whatever the group's size.
+    async fn render_written(
+        &self,
+        ctx: &RealmCtx,
+        stored: StoredResource,
+        proj: &Projection,
+    ) -> ServiceResult<ResourceOut> {
+        let schema = Self::schema(stored.kind);
+        if stored.kind == ResourceKind::Group
+            && proj.includes(schema, "members")
+            && !proj.names(schema, "members")
+            && self
+                .store
+                .has_more_members_than(&stored.id, RESPONSE_MEMBER_LIMIT)
+                .await
+                .map_err(|e| ServiceError::from_store(e, "group membership"))?
+        {
+            let lean = proj.excluding(schema, "members");
+            return self.render_one(ctx, stored, &lean).await;
+        }
+        self.render_one(ctx, stored, proj).await
+    }
+
+    /// Applies attribute operations to the stored document. `with_members` puts the member
+    /// list into the document (for membership operations a delta cannot express).
+    #[allow(clippy::too_many_arguments)]
+    async fn patch_document(
+        &self,
+        ctx: &RealmCtx,
+        kind: ResourceKind,
+        id: &str,
+        ops: &[crate::scim::patch::PatchOp],
+        member_change: Option<MemberChange>,
+        with_members: bool,
+        if_match: Option<i64>,
+        proj: &Projection,
+    ) -> ServiceResult<ResourceOut> {
+        let schema = Self::schema(kind);
         let patcher = crate::scim::patch::Patcher {
             schema,
             limits: &self.filter_limits,
@@ -218,7 +326,7 @@ impl ResourceService {
                 doc.insert("externalId".into(), Value::String(e.clone()));
             }
             let old_members = match kind {
-                ResourceKind::Group => {
+                ResourceKind::Group if with_members => {
                     let rows = self
                         .store
                         .members_of(&[id.to_owned()])
@@ -231,9 +339,9 @@ impl ResourceService {
                     );
                     Some(ids)
                 }
-                ResourceKind::User => None,
+                _ => None,
             };
-            patcher.apply(&mut doc, &ops)?;
+            patcher.apply(&mut doc, ops)?;
             let mut incoming = parse_resource(schema, Value::Object(doc))?;
             enforce_immutable(schema, &existing.data, &mut incoming.data)?;
             let name = required_name(&incoming, kind)?;
@@ -258,11 +366,12 @@ impl ResourceService {
                 data: incoming.data,
                 password_hash,
                 members,
+                member_change: member_change.clone(),
                 expected_version: Some(existing.version),
                 now: crate::clock::now(),
             };
             match self.store.replace_resource(update).await {
-                Ok(stored) => return self.render_one(ctx, stored, proj).await,
+                Ok(stored) => return self.render_written(ctx, stored, proj).await,
                 Err(crate::store::StoreError::VersionMismatch)
                     if if_match.is_none() && attempt < PATCH_ATTEMPTS =>
                 {

@@ -68,6 +68,18 @@ pub trait Store: Send + Sync + 'static {
         kind: Kind,
         query: &ListQuery,
     ) -> StoreResult<(u64, Vec<StoredResource>)>;
+    /// Applies a membership delta and bumps the group's version, without reading or rewriting
+    /// its attributes or its other members.
+    async fn change_members(
+        &self,
+        realm_id: &str,
+        group_id: &str,
+        change: MemberChange,
+        expected_version: Option<i64>,
+        now: &str,
+    ) -> StoreResult<StoredResource>;
+    /// Whether the group has more than `n` direct members (a bounded probe, not a count).
+    async fn has_more_members_than(&self, group_id: &str, n: u64) -> StoreResult<bool>;
     /// Direct members of the given groups, with their kind and display name.
     async fn members_of(&self, group_ids: &[String]) -> StoreResult<Vec<MemberRow>>;
     /// Direct and indirect groups of the given resources.

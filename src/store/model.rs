@@ -97,6 +97,8 @@ pub struct ReplaceResource {
     pub password_hash: Option<String>,
     /// `None` leaves membership untouched.
     pub members: Option<Vec<String>>,
+    /// A delta applied to the membership rows after `members` (if any).
+    pub member_change: Option<MemberChange>,
     pub expected_version: Option<i64>,
     pub now: String,
 }
@@ -126,4 +128,13 @@ pub struct GroupRow {
     pub group_id: String,
     pub display: String,
     pub direct: bool,
+}
+
+/// Membership rows to change, without reading the others.
+#[derive(Debug, Clone, Default)]
+pub struct MemberChange {
+    /// Delete every membership row of the group first.
+    pub clear: bool,
+    pub add: Vec<String>,
+    pub remove: Vec<String>,
 }

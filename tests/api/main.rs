@@ -4,6 +4,7 @@ mod helpers;
 
 mod auth;
 mod cli;
+mod concurrency;
 mod discovery;
 mod groups;
 mod http_edge;

@@ -239,6 +239,20 @@ impl super::Store for SqlStore {
     ) -> super::StoreResult<(u64, Vec<super::StoredResource>)> {
         self.list_resources_impl(realm_id, kind, query).await
     }
+    async fn change_members(
+        &self,
+        realm_id: &str,
+        group_id: &str,
+        change: super::MemberChange,
+        expected_version: Option<i64>,
+        now: &str,
+    ) -> super::StoreResult<super::StoredResource> {
+        self.change_members_impl(realm_id, group_id, change, expected_version, now)
+            .await
+    }
+    async fn has_more_members_than(&self, group_id: &str, n: u64) -> super::StoreResult<bool> {
+        self.has_more_members_than_impl(group_id, n).await
+    }
     async fn members_of(&self, group_ids: &[String]) -> super::StoreResult<Vec<super::MemberRow>> {
         self.members_of_impl(group_ids).await
     }

@@ -7,8 +7,8 @@ use sqlx::{Any, Transaction};
 use super::filter::{compile, Bind};
 use super::{get, placeholders, Dialect, SqlStore};
 use crate::store::{
-    GroupRow, Kind, ListQuery, MemberRow, NewResource, ReplaceResource, StoreError, StoreResult,
-    StoredResource,
+    GroupRow, Kind, ListQuery, MemberChange, MemberRow, NewResource, ReplaceResource, StoreError,
+    StoreResult, StoredResource,
 };
 
 /// Rows per multi-row INSERT or IN list: far below both backends' bound-parameter limits.
@@ -147,8 +147,61 @@ impl SqlStore {
                 add_members(&mut tx, &u.realm_id, &u.id, members).await?;
             }
         }
+        if let Some(change) = &u.member_change {
+            apply_member_change(&mut tx, &u.realm_id, &u.id, change).await?;
+        }
         tx.commit().await.map_err(StoreError::from_sqlx)?;
         Ok(stored)
+    }
+
+    pub(super) async fn change_members_impl(
+        &self,
+        realm_id: &str,
+        group_id: &str,
+        change: MemberChange,
+        expected_version: Option<i64>,
+        now: &str,
+    ) -> StoreResult<StoredResource> {
+        let mut tx = self.pool.begin().await.map_err(StoreError::from_sqlx)?;
+        // The version bump comes first: it takes the group's row lock (and SQLite's write
+        // lock), so concurrent membership changes to one group queue here instead of racing.
+        let row = sqlx::query(&format!(
+            "UPDATE resources SET version = version + 1, last_modified = $1 \
+             WHERE id = $2 AND realm_id = $3 AND kind = 'Group' AND ($4 < 0 OR version = $4) \
+             RETURNING {}",
+            cols(self.dialect)
+        ))
+        .bind(now)
+        .bind(group_id)
+        .bind(realm_id)
+        .bind(expected_version.unwrap_or(-1))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(StoreError::from_sqlx)?;
+        let Some(row) = row else {
+            return Err(self
+                .missing_or_stale(&mut tx, realm_id, Kind::Group, group_id)
+                .await);
+        };
+        let stored = resource_from_row(&row)?;
+        apply_member_change(&mut tx, realm_id, group_id, &change).await?;
+        tx.commit().await.map_err(StoreError::from_sqlx)?;
+        Ok(stored)
+    }
+
+    pub(super) async fn has_more_members_than_impl(
+        &self,
+        group_id: &str,
+        n: u64,
+    ) -> StoreResult<bool> {
+        let row =
+            sqlx::query("SELECT member_id FROM members WHERE group_id = $1 LIMIT 1 OFFSET $2")
+                .bind(group_id)
+                .bind(n as i64)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(StoreError::from_sqlx)?;
+        Ok(row.is_some())
     }
 
     /// After a conditional write matched nothing: was the row gone, or its version moved on?
@@ -335,6 +388,36 @@ impl SqlStore {
         }
         Ok(out)
     }
+}
+
+async fn apply_member_change(
+    tx: &mut Transaction<'_, Any>,
+    realm_id: &str,
+    group_id: &str,
+    change: &MemberChange,
+) -> StoreResult<()> {
+    if change.clear {
+        sqlx::query("DELETE FROM members WHERE group_id = $1")
+            .bind(group_id)
+            .execute(&mut **tx)
+            .await
+            .map_err(StoreError::from_sqlx)?;
+    }
+    for chunk in change.remove.chunks(CHUNK) {
+        let sql = format!(
+            "DELETE FROM members WHERE group_id = $1 AND member_id IN ({})",
+            placeholders(2, chunk.len())
+        );
+        let mut q = sqlx::query(&sql).bind(group_id);
+        for id in chunk {
+            q = q.bind(id);
+        }
+        q.execute(&mut **tx).await.map_err(StoreError::from_sqlx)?;
+    }
+    if !change.add.is_empty() {
+        add_members(tx, realm_id, group_id, &change.add).await?;
+    }
+    Ok(())
 }
 
 /// Adds members after checking they exist in the realm and that no group would contain itself.

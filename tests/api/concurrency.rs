@@ -1,0 +1,122 @@
+//! No lost update: concurrent PATCHes all take effect or fail cleanly.
+
+use std::collections::BTreeSet;
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::both_backends;
+use crate::helpers::{send, TestApp};
+
+both_backends!(
+    concurrent_membership_patches_keep_every_acknowledged_member,
+    concurrent_attribute_patches_to_one_user_lose_nothing_acknowledged,
+    large_group_patch_response_leaves_members_out_unless_asked,
+);
+
+async fn concurrent_membership_patches_keep_every_acknowledged_member(app: &TestApp) {
+    let group = app.group("busy", &[]).await;
+    let mut users = Vec::new();
+    for i in 0..32 {
+        users.push(app.user(&format!("c{i}")).await);
+    }
+    let mut tasks = Vec::new();
+    for u in users.clone() {
+        let req = app
+            .client
+            .request(Method::PATCH, format!("{}/Groups/{group}", app.base))
+            .bearer_auth(&app.token)
+            .body(
+                json!({"Operations": [{"op": "add", "path": "members", "value": [{"value": u}]}]})
+                    .to_string(),
+            );
+        tasks.push(tokio::spawn(async move { (u, send(req).await) }));
+    }
+    let mut acked = BTreeSet::new();
+    for t in tasks {
+        let (u, r) = t.await.unwrap();
+        assert!(
+            r.status == StatusCode::OK || r.status == StatusCode::PRECONDITION_FAILED,
+            "{}: {}",
+            r.status,
+            r.body
+        );
+        if r.status == StatusCode::OK {
+            acked.insert(u);
+        }
+    }
+    assert_eq!(acked.len(), 32, "membership deltas never conflict");
+    let g = app.get(&format!("/Groups/{group}")).await;
+    let got: BTreeSet<String> = g.body["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["value"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(got, acked);
+    assert_eq!(g.body["meta"]["version"], "W/\"33\"");
+}
+
+async fn concurrent_attribute_patches_to_one_user_lose_nothing_acknowledged(app: &TestApp) {
+    let id = app.user("contended").await;
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let addr = format!("a{i}@example.com");
+        let req = app
+            .client
+            .request(Method::PATCH, format!("{}/Users/{id}", app.base))
+            .bearer_auth(&app.token)
+            .body(
+                json!({"Operations": [{"op": "add", "path": "emails", "value": [{"value": addr}]}]})
+                    .to_string(),
+            );
+        tasks.push(tokio::spawn(async move { (addr, send(req).await) }));
+    }
+    let mut acked = BTreeSet::new();
+    for t in tasks {
+        let (addr, r) = t.await.unwrap();
+        assert!(
+            r.status == StatusCode::OK || r.status == StatusCode::PRECONDITION_FAILED,
+            "{}: {}",
+            r.status,
+            r.body
+        );
+        if r.status == StatusCode::OK {
+            acked.insert(addr);
+        }
+    }
+    let got: BTreeSet<String> = app.get(&format!("/Users/{id}")).await.body["emails"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["value"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(!acked.is_empty());
+    assert_eq!(got, acked, "exactly the acknowledged changes are stored");
+}
+
+async fn large_group_patch_response_leaves_members_out_unless_asked(app: &TestApp) {
+    let group = app.group("large", &[]).await;
+    let mut ids = Vec::new();
+    for i in 0..1001 {
+        ids.push(json!({"value": app.user(&format!("l{i}")).await}));
+    }
+    let r = app
+        .call(
+            Method::PATCH,
+            &format!("/Groups/{group}"),
+            Some(json!({"Operations": [{"op": "add", "path": "members", "value": ids}]})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.get("members").is_none());
+    assert_eq!(r.body["displayName"], "large");
+    let r = app
+        .call(
+            Method::PATCH,
+            &format!("/Groups/{group}?attributes=members"),
+            Some(json!({"Operations": [{"op": "remove", "path": "members[value eq \"nobody\"]"}]})),
+        )
+        .await;
+    assert_eq!(r.body["members"].as_array().unwrap().len(), 1001);
+}
