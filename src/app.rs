@@ -37,6 +37,7 @@ pub fn services(cfg: &Config, store: Arc<dyn Store>) -> Services {
             },
             max_body_bytes: cfg.max_body_bytes,
             max_patch_operations: cfg.patch_max_operations,
+            cursor_timeout_secs: cfg.cursor_timeout_seconds,
         },
     )
 }

@@ -34,6 +34,8 @@ pub struct Config {
     pub filter_max_length: usize,
     /// Deepest nesting of parentheses / not / value filters accepted.
     pub filter_max_depth: usize,
+    /// Seconds a pagination cursor stays valid after it is issued (400 expiredCursor after).
+    pub cursor_timeout_seconds: u64,
     /// Most operations one PATCH request may carry (400 tooMany beyond).
     pub patch_max_operations: usize,
     /// Whether /ServiceProviderConfig, /ResourceTypes and /Schemas need a token.
@@ -60,6 +62,7 @@ impl Default for Config {
             max_body_bytes: 1024 * 1024,
             filter_max_length: 4096,
             filter_max_depth: 32,
+            cursor_timeout_seconds: 3600,
             patch_max_operations: 1000,
             discovery_requires_auth: false,
             token_usage_flush_seconds: 30,
@@ -140,6 +143,7 @@ impl fmt::Debug for Config {
             .field("max_body_bytes", &self.max_body_bytes)
             .field("filter_max_length", &self.filter_max_length)
             .field("filter_max_depth", &self.filter_max_depth)
+            .field("cursor_timeout_seconds", &self.cursor_timeout_seconds)
             .field("patch_max_operations", &self.patch_max_operations)
             .field("discovery_requires_auth", &self.discovery_requires_auth)
             .field("token_usage_flush_seconds", &self.token_usage_flush_seconds)

@@ -14,6 +14,7 @@ pub struct Capabilities {
     pub filter_max_results: u32,
     pub change_password: bool,
     pub sort: bool,
+    pub cursor_timeout_secs: u64,
     pub etag: bool,
     pub max_payload_bytes: u64,
     pub default_page_size: u32,
@@ -31,11 +32,12 @@ pub fn service_provider_config(c: &Capabilities, base: &str) -> Value {
         "sort": {"supported": c.sort},
         "etag": {"supported": c.etag},
         "pagination": {
-            "cursor": false,
+            "cursor": true,
             "index": true,
             "defaultPaginationMethod": "index",
             "defaultPageSize": c.default_page_size,
             "maxPageSize": c.max_page_size,
+            "cursorTimeout": c.cursor_timeout_secs,
         },
         "authenticationSchemes": [{
             "type": "oauthbearertoken",

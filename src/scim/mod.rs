@@ -1,6 +1,7 @@
 //! The SCIM protocol, pure: schemas, validation, rendering, projection, paging, filters and
 //! discovery documents. Nothing here knows about HTTP frameworks or databases.
 
+pub mod cursor;
 pub mod discovery;
 pub mod error;
 pub mod filter;

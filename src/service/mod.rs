@@ -5,6 +5,7 @@ pub mod auth;
 pub mod error;
 pub mod filter;
 pub mod resources;
+pub mod sort;
 
 use std::sync::Arc;
 
@@ -30,6 +31,7 @@ pub struct Limits {
     pub filter: FilterLimits,
     pub max_body_bytes: u64,
     pub max_patch_operations: usize,
+    pub cursor_timeout_secs: u64,
 }
 
 impl Services {
@@ -41,7 +43,8 @@ impl Services {
             filter: true,
             filter_max_results: limits.page.max_count,
             change_password: true,
-            sort: false,
+            sort: true,
+            cursor_timeout_secs: limits.cursor_timeout_secs,
             etag: true,
             max_payload_bytes: limits.max_body_bytes,
             default_page_size: limits.page.default_count,
@@ -56,6 +59,7 @@ impl Services {
                 limits.page,
                 limits.filter,
                 limits.max_patch_operations,
+                limits.cursor_timeout_secs as i64,
             ),
             store,
             usage,

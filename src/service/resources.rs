@@ -8,6 +8,10 @@ use serde_json::{json, Value};
 
 use super::error::{ServiceError, ServiceResult};
 use super::filter::lower_filter;
+use super::sort::resolve_sort;
+use crate::scim::cursor::{
+    decode as decode_cursor, encode as encode_cursor, fingerprint, Position,
+};
 use crate::scim::filter::FilterLimits;
 use crate::scim::list::{list_response, Page, PageLimits};
 use crate::scim::projection::Projection;
@@ -15,6 +19,8 @@ use crate::scim::resource::{location, Meta, Rendered};
 use crate::scim::schema::{Registry, ResourceKind, ResourceSchema};
 use crate::scim::validate::{enforce_immutable, parse_resource, Incoming};
 use crate::scim::ScimError;
+use crate::scim::ScimType;
+use crate::store::query::{Literal, Seek};
 use crate::store::{
     Kind, ListQuery, MemberChange, NewResource, ReplaceResource, Store, StoredResource,
 };
@@ -42,6 +48,10 @@ pub struct ListParams {
     pub count: Option<String>,
     pub attributes: Option<String>,
     pub excluded_attributes: Option<String>,
+    pub sort_by: Option<String>,
+    pub sort_order: Option<String>,
+    /// RFC 9865: present (even empty) selects cursor paging.
+    pub cursor: Option<String>,
 }
 
 pub struct ResourceService {
@@ -49,6 +59,8 @@ pub struct ResourceService {
     page_limits: PageLimits,
     filter_limits: FilterLimits,
     max_patch_operations: usize,
+    cursor_timeout_secs: i64,
+    cursor_key: tokio::sync::OnceCell<Vec<u8>>,
 }
 
 /// How many times a PATCH without If-Match re-reads and re-applies after losing a race with a
@@ -69,13 +81,25 @@ impl ResourceService {
         page_limits: PageLimits,
         filter_limits: FilterLimits,
         max_patch_operations: usize,
+        cursor_timeout_secs: i64,
     ) -> Self {
         Self {
             store,
             page_limits,
             filter_limits,
             max_patch_operations,
+            cursor_timeout_secs,
+            cursor_key: tokio::sync::OnceCell::new(),
         }
+    }
+
+    async fn cursor_key(&self) -> ServiceResult<&[u8]> {
+        let key = self
+            .cursor_key
+            .get_or_try_init(|| async { self.store.secret("cursor_signing_key").await })
+            .await
+            .map_err(|e| ServiceError::from_store(e, "cursor key"))?;
+        Ok(key.as_slice())
     }
 
     fn schema(kind: ResourceKind) -> &'static ResourceSchema {
@@ -420,14 +444,20 @@ impl ResourceService {
                 filter,
                 offset,
                 limit,
+                sort: resolve_sort(
+                    kind,
+                    params.sort_by.as_deref(),
+                    params.sort_order.as_deref(),
+                )?,
+                seek: None,
             };
-            let (n, items) = self
+            let listed = self
                 .store
                 .list_resources(&ctx.realm_id, kind, &query)
                 .await
                 .map_err(|e| ServiceError::from_store(e, what(kind)))?;
-            total += n;
-            resources.extend(self.render_many(ctx, kind, items, &proj).await?);
+            total += listed.total;
+            resources.extend(self.render_many(ctx, kind, listed.items, &proj).await?);
         }
         if searched == 0 {
             if let Some(e) = first_error {
@@ -463,32 +493,174 @@ impl ResourceService {
         kind: ResourceKind,
         params: &ListParams,
     ) -> ServiceResult<Value> {
-        let page = Page::parse(
-            params.start_index.as_deref(),
-            params.count.as_deref(),
-            self.page_limits,
-        )?;
         let proj = Self::projection(
             kind,
             params.attributes.as_deref(),
             params.excluded_attributes.as_deref(),
         )?;
-        let filter = match params.filter.as_deref().map(str::trim) {
-            Some(f) if !f.is_empty() => Some(lower_filter(kind, f, &self.filter_limits)?),
-            _ => None,
+        let filter_text = params.filter.as_deref().map(str::trim).unwrap_or_default();
+        let filter = match filter_text {
+            "" => None,
+            f => Some(lower_filter(kind, f, &self.filter_limits)?),
         };
+        let sort = resolve_sort(
+            kind,
+            params.sort_by.as_deref(),
+            params.sort_order.as_deref(),
+        )?;
+        if let Some(cursor) = &params.cursor {
+            return self
+                .list_by_cursor(ctx, kind, params, cursor, filter, sort, &proj)
+                .await;
+        }
+        let page = Page::parse(
+            params.start_index.as_deref(),
+            params.count.as_deref(),
+            self.page_limits,
+        )?;
         let query = ListQuery {
             filter,
             offset: page.offset(),
             limit: page.count,
+            sort,
+            seek: None,
         };
-        let (total, items) = self
+        let listed = self
             .store
             .list_resources(&ctx.realm_id, kind, &query)
             .await
             .map_err(|e| ServiceError::from_store(e, what(kind)))?;
-        let resources = self.render_many(ctx, kind, items, &proj).await?;
-        Ok(list_response(total, page, resources))
+        let resources = self.render_many(ctx, kind, listed.items, &proj).await?;
+        Ok(list_response(listed.total, page, resources))
+    }
+
+    /// RFC 9865 cursor paging: a keyset seek from the position the cursor carries, so the
+    /// thousandth page costs what the first does and concurrent writes skip or repeat nothing.
+    #[allow(clippy::too_many_arguments)]
+    async fn list_by_cursor(
+        &self,
+        ctx: &RealmCtx,
+        kind: ResourceKind,
+        params: &ListParams,
+        cursor: &str,
+        filter: Option<crate::store::query::Predicate>,
+        sort: Option<crate::store::query::Sort>,
+        proj: &Projection,
+    ) -> ServiceResult<Value> {
+        let count = match params
+            .count
+            .as_deref()
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+        {
+            None => self.page_limits.default_count,
+            Some(c) => match c.parse::<i64>() {
+                Ok(n) if n >= 0 => n.min(i64::from(self.page_limits.max_count)) as u32,
+                _ => {
+                    return Err(ScimError::bad_request(
+                        ScimType::InvalidCount,
+                        format!("count must be a non-negative integer, got \"{c}\""),
+                    )
+                    .into())
+                }
+            },
+        };
+        let fp = fingerprint(&[
+            kind.name(),
+            params.filter.as_deref().map(str::trim).unwrap_or_default(),
+            &params
+                .sort_by
+                .as_deref()
+                .unwrap_or_default()
+                .to_ascii_lowercase(),
+            &params
+                .sort_order
+                .as_deref()
+                .unwrap_or_default()
+                .to_ascii_lowercase(),
+        ]);
+        let key = self.cursor_key().await?.to_vec();
+        let now = chrono::Utc::now().timestamp();
+        let position = match cursor.trim() {
+            "" => None,
+            c => Some(decode_cursor(&key, c, &fp, now, self.cursor_timeout_secs)?),
+        };
+        let backward = position.as_ref().is_some_and(|p| p.backward);
+        let seek = position.as_ref().map(|p| Seek {
+            key: json_to_literal(&p.key),
+            id: p.id.clone(),
+            backward: p.backward,
+        });
+        let query = ListQuery {
+            filter,
+            offset: 0,
+            // One extra row tells whether another page follows.
+            limit: if count == 0 { 0 } else { count + 1 },
+            sort,
+            seek,
+        };
+        let mut listed = self
+            .store
+            .list_resources(&ctx.realm_id, kind, &query)
+            .await
+            .map_err(|e| ServiceError::from_store(e, what(kind)))?;
+        let more = listed.items.len() > count as usize;
+        if more {
+            if backward {
+                listed.items.remove(0);
+                listed.keys.remove(0);
+            } else {
+                listed.items.truncate(count as usize);
+                listed.keys.truncate(count as usize);
+            }
+        }
+        let cursor_at = |i: usize, backward: bool| {
+            let pos = Position {
+                key: listed
+                    .keys
+                    .get(i)
+                    .cloned()
+                    .flatten()
+                    .map(literal_to_json)
+                    .unwrap_or(Value::Null),
+                id: listed
+                    .items
+                    .get(i)
+                    .map(|r| r.id.clone())
+                    .unwrap_or_default(),
+                backward,
+            };
+            encode_cursor(&key, &fp, pos, now)
+        };
+        let n = listed.items.len();
+        let (next, previous) = if n == 0 {
+            (None, None)
+        } else if backward {
+            (
+                Some(cursor_at(n - 1, false)),
+                more.then(|| cursor_at(0, true)),
+            )
+        } else {
+            (
+                more.then(|| cursor_at(n - 1, false)),
+                position.is_some().then(|| cursor_at(0, true)),
+            )
+        };
+        let total = listed.total;
+        let resources = self.render_many(ctx, kind, listed.items, proj).await?;
+        let mut body = json!({
+            "schemas": [crate::scim::urn::LIST_RESPONSE],
+            "totalResults": total,
+            "itemsPerPage": resources.len(),
+            "Resources": resources,
+        });
+        if let Some(c) = next {
+            body["nextCursor"] = Value::String(c);
+        }
+        if let Some(c) = previous {
+            body["previousCursor"] = Value::String(c);
+        }
+        Ok(body)
     }
 
     async fn render_one(
@@ -626,4 +798,23 @@ async fn hash_password(password: Option<String>) -> ServiceResult<Option<String>
     .await
     .map_err(|e| anyhow::anyhow!("password hashing task failed: {e}"))??;
     Ok(Some(hash))
+}
+
+fn json_to_literal(v: &Value) -> Option<Literal> {
+    match v {
+        Value::String(s) => Some(Literal::String(s.clone())),
+        Value::Number(n) => n.as_f64().map(Literal::Number),
+        Value::Bool(b) => Some(Literal::Bool(*b)),
+        _ => None,
+    }
+}
+
+fn literal_to_json(l: Literal) -> Value {
+    match l {
+        Literal::String(s) => Value::String(s),
+        Literal::Number(n) => serde_json::Number::from_f64(n)
+            .map(Value::Number)
+            .unwrap_or(Value::Null),
+        Literal::Bool(b) => Value::Bool(b),
+    }
 }

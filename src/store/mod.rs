@@ -10,7 +10,7 @@ use async_trait::async_trait;
 
 pub use error::StoreError;
 pub use model::*;
-pub use query::ListQuery;
+pub use query::{ListPage, ListQuery};
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
@@ -67,7 +67,9 @@ pub trait Store: Send + Sync + 'static {
         realm_id: &str,
         kind: Kind,
         query: &ListQuery,
-    ) -> StoreResult<(u64, Vec<StoredResource>)>;
+    ) -> StoreResult<ListPage>;
+    /// A server-wide secret by name, created at random on first use (shared by replicas).
+    async fn secret(&self, name: &str) -> StoreResult<Vec<u8>>;
     /// Applies a membership delta and bumps the group's version, without reading or rewriting
     /// its attributes or its other members.
     async fn change_members(

@@ -7,6 +7,44 @@ pub struct ListQuery {
     pub offset: u64,
     /// Zero asks for the total only.
     pub limit: u32,
+    /// `None`: by id.
+    pub sort: Option<Sort>,
+    /// Keyset position (cursor paging); `offset` is then ignored.
+    pub seek: Option<Seek>,
+}
+
+/// How a sort key compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKind {
+    Text,
+    Number,
+}
+
+/// Order by one field, nulls last, ties broken by id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sort {
+    pub field: Field,
+    pub descending: bool,
+    /// Compare case-insensitively (caseExact=false).
+    pub fold: bool,
+    pub kind: SortKind,
+}
+
+/// A keyset position: the sort key and id of the row a page starts after (or, `backward`,
+/// ends before).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Seek {
+    pub key: Option<Literal>,
+    pub id: String,
+    pub backward: bool,
+}
+
+/// A page of a list, with the sort key of each row (for cursors).
+#[derive(Debug, Clone, Default)]
+pub struct ListPage {
+    pub total: u64,
+    pub items: Vec<crate::store::StoredResource>,
+    pub keys: Vec<Option<Literal>>,
 }
 
 /// Where a compared value lives.

@@ -30,7 +30,7 @@ async fn service_provider_config_is_readable_without_a_token_and_truthful(app: &
     assert_eq!(b["patch"]["supported"], true);
     assert_eq!(b["etag"]["supported"], true);
     assert_eq!(b["bulk"]["supported"], false);
-    assert_eq!(b["sort"]["supported"], false);
+    assert_eq!(b["sort"]["supported"], true);
     assert_eq!(b["changePassword"]["supported"], true);
     assert_eq!(b["authenticationSchemes"][0]["type"], "oauthbearertoken");
     assert_eq!(b["pagination"]["maxPageSize"], 1000);

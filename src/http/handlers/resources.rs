@@ -41,6 +41,9 @@ pub async fn list(
         count: q.get("count").map(str::to_owned),
         attributes: q.get("attributes").map(str::to_owned),
         excluded_attributes: q.get("excludedAttributes").map(str::to_owned),
+        sort_by: q.get("sortBy").map(str::to_owned),
+        sort_order: q.get("sortOrder").map(str::to_owned),
+        cursor: q.get("cursor").map(str::to_owned),
     };
     let body = state.services.resources.list(&ctx, kind, &params).await?;
     Ok(scim_json(StatusCode::OK, &body))
@@ -212,6 +215,9 @@ fn search_params(body: serde_json::Value) -> ApiResult<ListParams> {
         count: text("count"),
         attributes: text("attributes"),
         excluded_attributes: text("excludedAttributes"),
+        sort_by: text("sortBy"),
+        sort_order: text("sortOrder"),
+        cursor: text("cursor"),
     })
 }
 

@@ -7,6 +7,7 @@
 
 mod filter;
 mod resources;
+mod sort;
 mod tenancy;
 mod tokens;
 
@@ -236,8 +237,11 @@ impl super::Store for SqlStore {
         realm_id: &str,
         kind: super::Kind,
         query: &super::ListQuery,
-    ) -> super::StoreResult<(u64, Vec<super::StoredResource>)> {
+    ) -> super::StoreResult<super::ListPage> {
         self.list_resources_impl(realm_id, kind, query).await
+    }
+    async fn secret(&self, name: &str) -> super::StoreResult<Vec<u8>> {
+        self.secret_impl(name).await
     }
     async fn change_members(
         &self,

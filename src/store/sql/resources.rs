@@ -5,10 +5,12 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Transaction};
 
 use super::filter::{compile, Bind};
+use super::sort::{key_expr, order_by, seek_condition};
 use super::{get, placeholders, Dialect, SqlStore};
+use crate::store::query::{Literal, SortKind};
 use crate::store::{
-    GroupRow, Kind, ListQuery, MemberChange, MemberRow, NewResource, ReplaceResource, StoreError,
-    StoreResult, StoredResource,
+    GroupRow, Kind, ListPage, ListQuery, MemberChange, MemberRow, NewResource, ReplaceResource,
+    StoreError, StoreResult, StoredResource,
 };
 
 /// Rows per multi-row INSERT or IN list: far below both backends' bound-parameter limits.
@@ -264,7 +266,7 @@ impl SqlStore {
         realm_id: &str,
         kind: Kind,
         q: &ListQuery,
-    ) -> StoreResult<(u64, Vec<StoredResource>)> {
+    ) -> StoreResult<ListPage> {
         let d = self.dialect;
         let mut binds = vec![
             Bind::Str(realm_id.to_owned()),
@@ -289,31 +291,89 @@ impl SqlStore {
                 .map_err(StoreError::from_sqlx)?,
             "n",
         )?;
-        if q.limit == 0 || q.offset >= total as u64 {
-            return Ok((total as u64, Vec::new()));
+        let total = total as u64;
+        if q.limit == 0 || (q.seek.is_none() && q.offset >= total) {
+            return Ok(ListPage {
+                total,
+                ..ListPage::default()
+            });
         }
+        let backward = q.seek.as_ref().is_some_and(|s| s.backward);
+        if let Some(seek) = &q.seek {
+            let cond = seek_condition(d, q.sort.as_ref(), seek, &mut binds);
+            where_sql.push_str(" AND ");
+            where_sql.push_str(&cond);
+        }
+        let key_col = match &q.sort {
+            Some(sort) => format!(", {} AS sort_key", key_expr(d, sort)),
+            None => String::new(),
+        };
         let n = binds.len();
+        let (limit_offset, extra) = if q.seek.is_some() {
+            (format!("LIMIT ${}", n + 1), None)
+        } else {
+            (
+                format!("LIMIT ${} OFFSET ${}", n + 1, n + 2),
+                Some(q.offset as i64),
+            )
+        };
         let page_sql = format!(
-            "SELECT {} FROM resources WHERE {where_sql} ORDER BY id LIMIT ${} OFFSET ${}",
+            "SELECT {}{key_col} FROM resources WHERE {where_sql} ORDER BY {} {limit_offset}",
             cols(d),
-            n + 1,
-            n + 2
+            order_by(d, q.sort.as_ref(), backward),
         );
         let mut page_q = sqlx::query(&page_sql);
         for b in &binds {
             page_q = b.bind(page_q);
         }
-        let rows = page_q
-            .bind(i64::from(q.limit))
-            .bind(q.offset as i64)
+        page_q = page_q.bind(i64::from(q.limit));
+        if let Some(off) = extra {
+            page_q = page_q.bind(off);
+        }
+        let mut rows = page_q
             .fetch_all(&self.pool)
             .await
             .map_err(StoreError::from_sqlx)?;
-        let items = rows
-            .iter()
-            .map(resource_from_row)
-            .collect::<StoreResult<_>>()?;
-        Ok((total as u64, items))
+        if backward {
+            rows.reverse();
+        }
+        let mut items = Vec::with_capacity(rows.len());
+        let mut keys = Vec::with_capacity(rows.len());
+        for row in &rows {
+            items.push(resource_from_row(row)?);
+            keys.push(match &q.sort {
+                None => None,
+                Some(sort) => match sort.kind {
+                    SortKind::Text => get::<Option<String>>(row, "sort_key")?.map(Literal::String),
+                    SortKind::Number => get::<Option<f64>>(row, "sort_key")?.map(Literal::Number),
+                },
+            });
+        }
+        Ok(ListPage { total, items, keys })
+    }
+
+    pub(super) async fn secret_impl(&self, name: &str) -> StoreResult<Vec<u8>> {
+        use base64::Engine;
+        use rand::RngCore;
+        let mut fresh = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut fresh);
+        let encoded = base64::engine::general_purpose::STANDARD.encode(fresh);
+        // Insert-if-absent then read: every replica ends up with the first value written.
+        sqlx::query("INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(name)
+            .bind(&encoded)
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        let row = sqlx::query("SELECT value FROM settings WHERE name = $1")
+            .bind(name)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        let value: String = get(&row, "value")?;
+        base64::engine::general_purpose::STANDARD
+            .decode(value)
+            .map_err(|e| StoreError::Corrupt(format!("setting {name} is not base64: {e}")))
     }
 
     pub(super) async fn members_of_impl(

@@ -1,0 +1,110 @@
+//! ORDER BY and keyset-seek SQL for sorted and cursor-paged lists. Sort keys come from the
+//! schema (never from client text), so they are written into the SQL as quoted literals.
+
+use super::filter::Bind;
+use super::Dialect;
+use crate::store::query::{Field, Literal, Seek, Sort, SortKind};
+
+fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// The sort key expression; text keys compare in byte order on both backends.
+pub(super) fn key_expr(d: Dialect, sort: &Sort) -> String {
+    let raw = match &sort.field {
+        Field::Id => "id".to_owned(),
+        Field::NameFolded => "name_ci".to_owned(),
+        Field::ExternalId => "external_id".to_owned(),
+        Field::Created => "created".to_owned(),
+        Field::LastModified => "last_modified".to_owned(),
+        Field::Json(path) => match d {
+            Dialect::Postgres => format!(
+                "jsonb_extract_path_text(data, {})",
+                path.iter().map(|k| quote(k)).collect::<Vec<_>>().join(", ")
+            ),
+            Dialect::Sqlite => {
+                let mut p = String::from("$");
+                for k in path {
+                    p.push_str(".\"");
+                    p.push_str(&k.replace('"', "\\\""));
+                    p.push('"');
+                }
+                format!("json_extract(data, {})", quote(&p))
+            }
+        },
+        // Membership and array elements are not sortable; the service never asks.
+        Field::Element(_) | Field::GroupIds | Field::MemberIds => "NULL".to_owned(),
+    };
+    match (sort.kind, d) {
+        (SortKind::Number, Dialect::Postgres) => format!(
+            "(CASE {raw} WHEN 'true' THEN 1.0 WHEN 'false' THEN 0.0 \
+             ELSE CAST({raw} AS double precision) END)"
+        ),
+        (SortKind::Number, Dialect::Sqlite) => format!("CAST({raw} AS REAL)"),
+        (SortKind::Text, _) => {
+            let folded = if sort.fold && !matches!(sort.field, Field::NameFolded) {
+                format!("lower({raw})")
+            } else {
+                raw
+            };
+            match d {
+                Dialect::Postgres => format!("({folded} COLLATE \"C\")"),
+                Dialect::Sqlite => format!("({folded})"),
+            }
+        }
+    }
+}
+
+/// ORDER BY for a page; `backward` reverses it exactly (for a previous-page cursor).
+pub(super) fn order_by(d: Dialect, sort: Option<&Sort>, backward: bool) -> String {
+    let Some(sort) = sort else {
+        return if backward { "id DESC" } else { "id ASC" }.to_owned();
+    };
+    let e = key_expr(d, sort);
+    let (dir, nulls, id) = match (sort.descending, backward) {
+        (false, false) => ("ASC", "NULLS LAST", "ASC"),
+        (true, false) => ("DESC", "NULLS LAST", "ASC"),
+        (false, true) => ("DESC", "NULLS FIRST", "DESC"),
+        (true, true) => ("ASC", "NULLS FIRST", "DESC"),
+    };
+    format!("{e} {dir} {nulls}, id {id}")
+}
+
+/// The condition selecting rows after (or before) the seek position in the forward order.
+pub(super) fn seek_condition(
+    d: Dialect,
+    sort: Option<&Sort>,
+    seek: &Seek,
+    binds: &mut Vec<Bind>,
+) -> String {
+    binds.push(Bind::Str(seek.id.clone()));
+    let id = format!("${}", binds.len());
+    let Some(sort) = sort else {
+        return if seek.backward {
+            format!("id < {id}")
+        } else {
+            format!("id > {id}")
+        };
+    };
+    let e = key_expr(d, sort);
+    // In the forward order a "later" key is greater when ascending, smaller when descending.
+    let later = if sort.descending { "<" } else { ">" };
+    let earlier = if sort.descending { ">" } else { "<" };
+    match &seek.key {
+        None if !seek.backward => format!("({e} IS NULL AND id > {id})"),
+        None => format!("({e} IS NOT NULL OR ({e} IS NULL AND id < {id}))"),
+        Some(k) => {
+            binds.push(match k {
+                Literal::Number(n) => Bind::F64(*n),
+                Literal::String(s) => Bind::Str(s.clone()),
+                Literal::Bool(b) => Bind::F64(if *b { 1.0 } else { 0.0 }),
+            });
+            let k = format!("${}", binds.len());
+            if seek.backward {
+                format!("({e} IS NOT NULL AND ({e} {earlier} {k} OR ({e} = {k} AND id < {id})))")
+            } else {
+                format!("({e} {later} {k} OR ({e} = {k} AND id > {id}) OR {e} IS NULL)")
+            }
+        }
+    }
+}
