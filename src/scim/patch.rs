@@ -454,6 +454,14 @@ impl Patcher<'_> {
             if matched == 0 && kind != OpKind::Remove && !clear {
                 let mut fresh = Map::new();
                 seed_from_filter(&filter, &mut fresh);
+                // Without an `eq` to describe the new entry, RFC 7644 §3.5.2.3 applies: a
+                // replace whose filter matches nothing fails.
+                if fresh.is_empty() && kind == OpKind::Replace {
+                    return Err(ScimError::bad_request(
+                        ScimType::NoTarget,
+                        format!("\"{path}\" matches no value to replace"),
+                    ));
+                }
                 match (sub, value.clone()) {
                     (Some(s), Some(v)) => {
                         fresh.insert(s.name.clone(), v);
@@ -856,6 +864,100 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.status, 400);
+    }
+
+    #[test]
+    fn filtered_replace_matching_nothing_without_an_eq_is_no_target() {
+        let e = run(
+            true,
+            json!({"userName": "a", "emails": [{"value": "x@y"}]}),
+            json!({"Operations": [{"op": "replace", "path": "emails[value co \"zzz\"].type",
+                                   "value": "work"}]}),
+        )
+        .unwrap_err();
+        assert_eq!(e.scim_type, Some(ScimType::NoTarget));
+        // A filtered remove that matches nothing is not an error: removal is idempotent.
+        run(
+            true,
+            json!({"userName": "a", "emails": [{"value": "x@y"}]}),
+            json!({"Operations": [{"op": "remove", "path": "emails[value co \"zzz\"]"}]}),
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn add_appends_without_duplicates_and_replace_swaps_the_list() {
+        let doc = json!({"userName": "a", "roles": [{"value": "r1"}]});
+        let d = run(
+            true,
+            doc.clone(),
+            json!({"Operations": [{"op": "add", "path": "roles",
+                                   "value": [{"value": "r1"}, {"value": "r2"}]}]}),
+        )
+        .unwrap();
+        assert_eq!(d["roles"], json!([{"value": "r1"}, {"value": "r2"}]));
+        let d = run(
+            true,
+            doc,
+            json!({"Operations": [{"op": "replace", "path": "roles", "value": [{"value": "r3"}]}]}),
+        )
+        .unwrap();
+        assert_eq!(d["roles"], json!([{"value": "r3"}]));
+    }
+
+    #[test]
+    fn remove_without_filter_clears_and_replace_merges_complex() {
+        let doc = json!({"userName": "a", "emails": [{"value": "1"}, {"value": "2"}],
+                         "name": {"givenName": "G", "familyName": "F"}});
+        let d = run(
+            true,
+            doc,
+            json!({"Operations": [
+                {"op": "remove", "path": "emails"},
+                {"op": "replace", "path": "name", "value": {"givenName": "H"}}
+            ]}),
+        )
+        .unwrap();
+        assert!(d.get("emails").is_none());
+        assert_eq!(d["name"], json!({"givenName": "H", "familyName": "F"}));
+    }
+
+    #[test]
+    fn add_on_single_valued_replaces_and_null_clears() {
+        let d = run(
+            true,
+            json!({"userName": "a", "title": "Old", "nickName": "n"}),
+            json!({"Operations": [
+                {"op": "add", "path": "title", "value": "New"},
+                {"op": "replace", "path": "nickName", "value": null}
+            ]}),
+        )
+        .unwrap();
+        assert_eq!(d["title"], "New");
+        assert!(d.get("nickName").is_none());
+    }
+
+    #[test]
+    fn whole_extension_path_ignores_nested_schemas_and_removes_cleanly() {
+        let ent = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+        let d = run(
+            true,
+            json!({"userName": "a"}),
+            json!({"Operations": [{"op": "add", "path": ent,
+                "value": {"schemas": [ent], "department": "D"}}]}),
+        )
+        .unwrap();
+        assert_eq!(d[ent], json!({"department": "D"}));
+        let d = run(
+            true,
+            d,
+            json!({"Operations": [
+                {"op": "remove", "path": ent},
+                {"op": "remove", "path": format!("{ent}:department")}
+            ]}),
+        )
+        .unwrap();
+        assert!(d.get(ent).is_none());
     }
 
     #[test]

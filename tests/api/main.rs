@@ -10,5 +10,6 @@ mod groups;
 mod http_edge;
 mod paging;
 mod patch;
+mod patch_property;
 mod search;
 mod users;
