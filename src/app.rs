@@ -70,11 +70,34 @@ pub async fn serve(
         })
     };
 
+    crate::http::metrics::handle();
     let state = AppState {
         services: services.clone(),
         public_url: cfg.public_url.clone().into(),
         max_body_bytes: cfg.max_body_bytes,
         discovery_requires_auth: cfg.discovery_requires_auth,
+        limits: Arc::new(crate::http::limits::Limits::new(
+            crate::http::limits::LimitConfig {
+                token_per_second: cfg.rate_limit_token_per_second,
+                token_burst: cfg.rate_limit_token_burst,
+                realm_per_second: cfg.rate_limit_realm_per_second,
+                realm_burst: cfg.rate_limit_realm_burst,
+                max_concurrent_requests: cfg.max_concurrent_requests,
+                request_timeout: Duration::from_secs(cfg.request_timeout_seconds),
+            },
+        )),
+    };
+    let metrics_task = if cfg.metrics_listen.is_empty() {
+        None
+    } else {
+        let l = TcpListener::bind(&cfg.metrics_listen)
+            .await
+            .with_context(|| format!("binding the metrics listener {}", cfg.metrics_listen))?;
+        tracing::info!(addr = %l.local_addr()?, "metrics listening");
+        let router = crate::http::metrics_router(state.clone());
+        Some(tokio::spawn(async move {
+            let _ = axum::serve(l, router).await;
+        }))
     };
     let app = tower::util::MapRequestLayer::new(crate::http::normalize_path)
         .layer(crate::http::router(state));
@@ -104,6 +127,9 @@ pub async fn serve(
         }
     }
     flusher.abort();
+    if let Some(t) = metrics_task {
+        t.abort();
+    }
     if let Err(e) = services.usage.flush(services.store.as_ref()).await {
         tracing::warn!(error = %e, "recording token last use at shutdown failed");
     }

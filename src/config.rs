@@ -38,6 +38,20 @@ pub struct Config {
     pub cursor_timeout_seconds: u64,
     /// Most operations one PATCH request may carry (400 tooMany beyond).
     pub patch_max_operations: usize,
+    /// Requests per second allowed per token (0: no limit).
+    pub rate_limit_token_per_second: u32,
+    /// Requests a token may send in a burst above its rate.
+    pub rate_limit_token_burst: u32,
+    /// Requests per second allowed per realm, all tokens together (0: no limit).
+    pub rate_limit_realm_per_second: u32,
+    /// Requests a realm may receive in a burst above its rate.
+    pub rate_limit_realm_burst: u32,
+    /// Requests handled at once; more get 503 with Retry-After.
+    pub max_concurrent_requests: usize,
+    /// Seconds a request may take before it is abandoned with a 503 SCIM error.
+    pub request_timeout_seconds: u64,
+    /// Address of the Prometheus /metrics listener; empty disables it.
+    pub metrics_listen: String,
     /// Whether /ServiceProviderConfig, /ResourceTypes and /Schemas need a token.
     pub discovery_requires_auth: bool,
     /// How often token last-use times are written, in seconds.
@@ -64,6 +78,13 @@ impl Default for Config {
             filter_max_depth: 32,
             cursor_timeout_seconds: 3600,
             patch_max_operations: 1000,
+            rate_limit_token_per_second: 100,
+            rate_limit_token_burst: 200,
+            rate_limit_realm_per_second: 500,
+            rate_limit_realm_burst: 1000,
+            max_concurrent_requests: 1024,
+            request_timeout_seconds: 30,
+            metrics_listen: "127.0.0.1:9090".into(),
             discovery_requires_auth: false,
             token_usage_flush_seconds: 30,
             shutdown_grace_seconds: 30,
@@ -145,6 +166,13 @@ impl fmt::Debug for Config {
             .field("filter_max_depth", &self.filter_max_depth)
             .field("cursor_timeout_seconds", &self.cursor_timeout_seconds)
             .field("patch_max_operations", &self.patch_max_operations)
+            .field("rate_limit_token_per_second", &self.rate_limit_token_per_second)
+            .field("rate_limit_token_burst", &self.rate_limit_token_burst)
+            .field("rate_limit_realm_per_second", &self.rate_limit_realm_per_second)
+            .field("rate_limit_realm_burst", &self.rate_limit_realm_burst)
+            .field("max_concurrent_requests", &self.max_concurrent_requests)
+            .field("request_timeout_seconds", &self.request_timeout_seconds)
+            .field("metrics_listen", &self.metrics_listen)
             .field("discovery_requires_auth", &self.discovery_requires_auth)
             .field("token_usage_flush_seconds", &self.token_usage_flush_seconds)
             .field("shutdown_grace_seconds", &self.shutdown_grace_seconds)

@@ -3,6 +3,8 @@
 pub mod error;
 pub mod extract;
 pub mod handlers;
+pub mod limits;
+pub mod metrics;
 pub mod realm;
 pub mod response;
 pub mod state;
@@ -63,6 +65,13 @@ fn scim_routes(state: &AppState) -> Router<AppState> {
     discovery_routes.merge(resource_routes)
 }
 
+/// The metrics listener's router: /metrics only.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(self::metrics::render))
+        .with_state(state)
+}
+
 pub fn router(state: AppState) -> Router {
     let scim = scim_routes(&state);
     Router::new()
@@ -72,6 +81,8 @@ pub fn router(state: AppState) -> Router {
         .nest("/scim/v2", scim)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn(self::metrics::observe))
+        .layer(middleware::from_fn_with_state(state.clone(), limits::guard))
         .with_state(state)
         .layer(CatchPanicLayer::custom(|_| {
             error_response(&ScimError::new(

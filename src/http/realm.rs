@@ -44,6 +44,12 @@ pub async fn resolve_realm(
         .auth
         .authorize(&tenant, &realm, bearer(req.headers()), token_required)
         .await?;
+    if let Err(wait) = state
+        .limits
+        .check_rate(&principal.realm.id, principal.token_id.as_deref())
+    {
+        return Ok(super::limits::too_many_requests(wait));
+    }
     let span = tracing::Span::current();
     span.record("tenant", &tenant[..]);
     span.record("realm", &realm[..]);

@@ -11,4 +11,5 @@ pub struct AppState {
     pub public_url: Arc<str>,
     pub max_body_bytes: u64,
     pub discovery_requires_auth: bool,
+    pub limits: Arc<super::limits::Limits>,
 }

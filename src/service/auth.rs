@@ -97,6 +97,7 @@ impl AuthService {
             .await
             .map_err(|e| ServiceError::from_store(e, "realm"))?;
         let Some((realm, token)) = found else {
+            auth_failure("unknown_realm");
             return Err(ScimError::not_found(format!(
                 "there is no realm '{realm}' in tenant '{tenant}'"
             ))
@@ -106,28 +107,33 @@ impl AuthService {
             (None, _) if !token_required => None,
             (None, _) => {
                 return Err(unauthorized(
+                    "missing_token",
                     "this endpoint needs a bearer token: send 'Authorization: Bearer <token>'",
                 ))
             }
             (Some(_), None) => {
-                return Err(unauthorized("the bearer token is not valid for this realm"))
+                return Err(unauthorized("invalid_token", "the bearer token is not valid for this realm"))
             }
             (Some(_), Some(t)) => {
                 let expected = hash.unwrap_or_default();
                 // The lookup was by hash; comparing again in constant time keeps timing from
                 // saying anything even if the index ever changed.
                 if !bool::from(expected.as_bytes().ct_eq(t.token_hash.as_bytes())) {
-                    return Err(unauthorized("the bearer token is not valid for this realm"));
+                    return Err(unauthorized(
+                        "invalid_token",
+                        "the bearer token is not valid for this realm",
+                    ));
                 }
                 if t.revoked_at.is_some() {
-                    return Err(unauthorized("the bearer token has been revoked"));
+                    return Err(unauthorized("revoked", "the bearer token has been revoked"));
                 }
                 if let Some(exp) = &t.expires_at {
                     if *exp <= crate::clock::now() {
-                        return Err(unauthorized("the bearer token has expired"));
+                        return Err(unauthorized("expired", "the bearer token has expired"));
                     }
                 }
                 if !t.scopes.iter().any(|s| s == SCIM_SCOPE) {
+                    auth_failure("insufficient_scope");
                     return Err(ScimError::new(
                         403,
                         None,
@@ -142,6 +148,7 @@ impl AuthService {
         match realm.state {
             RealmState::Enabled => {}
             RealmState::Paused => {
+                auth_failure("realm_paused");
                 return Err(ScimError::new(
                     403,
                     None,
@@ -155,6 +162,7 @@ impl AuthService {
                 .into())
             }
             RealmState::Disabled => {
+                auth_failure("realm_disabled");
                 return Err(ScimError::new(
                     403,
                     None,
@@ -170,8 +178,13 @@ impl AuthService {
     }
 }
 
-fn unauthorized(detail: &str) -> ServiceError {
+fn unauthorized(reason: &'static str, detail: &str) -> ServiceError {
+    auth_failure(reason);
     ScimError::new(401, None, detail).into()
+}
+
+fn auth_failure(reason: &'static str) {
+    metrics::counter!("scimd_auth_failures_total", "reason" => reason).increment(1);
 }
 
 #[cfg(test)]

@@ -16,6 +16,9 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    /// Connections open in the pool, and how many of them are idle.
+    fn pool_stats(&self) -> (u32, usize);
+
     /// Succeeds when the database answers a trivial query.
     async fn ping(&self) -> StoreResult<()>;
 

@@ -31,7 +31,14 @@ pub fn postgres_admin_url() -> Option<String> {
     }
 }
 
+/// A loopback address with a port that was free a moment ago.
+fn free_addr() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").to_string()
+}
+
 pub struct TestApp {
+    pub metrics_origin: String,
     pub origin: String,
     pub base: String,
     pub token: String,
@@ -90,9 +97,15 @@ impl TestApp {
             database_url: database_url.clone(),
             database_max_connections: 8,
             shutdown_grace_seconds: 5,
+            metrics_listen: free_addr(),
+            // Tests send bursts far above an identity provider's rate; the rate-limit test
+            // turns limits back on.
+            rate_limit_token_per_second: 0,
+            rate_limit_realm_per_second: 0,
             ..Config::default()
         };
         tweak(&mut cfg);
+        let metrics_origin = format!("http://{}", cfg.metrics_listen);
         let store = scimd::app::open_store(&cfg).await.expect("open store");
         let admin = AdminService::new(store as Arc<dyn scimd::store::Store>);
         let token = admin
@@ -109,6 +122,7 @@ impl TestApp {
         }));
         let origin = format!("http://{addr}");
         Some(TestApp {
+            metrics_origin,
             base: format!("{origin}/v1/tenants/default/realms/default/scim/v2"),
             origin,
             token,

@@ -8,6 +8,7 @@ mod concurrency;
 mod discovery;
 mod groups;
 mod http_edge;
+mod limits;
 mod paging;
 mod patch;
 mod patch_property;

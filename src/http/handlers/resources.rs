@@ -12,7 +12,20 @@ use crate::http::extract::{Precondition, QueryParams, ScimBody};
 use crate::http::response::{resource, scim_json};
 use crate::http::state::AppState;
 use crate::scim::schema::ResourceKind;
+use crate::service::auth::Principal;
 use crate::service::resources::{ListParams, RealmCtx, ResourceService};
+
+/// Per-realm SCIM operation counters for the metrics endpoint.
+fn count_op(p: &Principal, kind: ResourceKind, op: &'static str) {
+    metrics::counter!(
+        "scimd_scim_operations_total",
+        "tenant" => p.realm.tenant.clone(),
+        "realm" => p.realm.name.clone(),
+        "resource" => kind.name(),
+        "op" => op
+    )
+    .increment(1);
+}
 
 fn id_of(params: &HashMap<String, String>) -> &str {
     params.get("id").map(String::as_str).unwrap_or_default()
@@ -53,6 +66,7 @@ pub async fn create(
     State(state): State<AppState>,
     Extension(kind): Extension<ResourceKind>,
     Extension(ctx): Extension<RealmCtx>,
+    Extension(principal): Extension<Principal>,
     q: QueryParams,
     ScimBody(body): ScimBody,
 ) -> ApiResult<Response> {
@@ -62,6 +76,7 @@ pub async fn create(
         .resources
         .create(&ctx, kind, body, &proj)
         .await?;
+    count_op(&principal, kind, "create");
     Ok(resource(out, true))
 }
 
@@ -100,6 +115,7 @@ pub async fn replace(
     State(state): State<AppState>,
     Extension(kind): Extension<ResourceKind>,
     Extension(ctx): Extension<RealmCtx>,
+    Extension(principal): Extension<Principal>,
     Path(params): Path<HashMap<String, String>>,
     headers: HeaderMap,
     q: QueryParams,
@@ -119,6 +135,7 @@ pub async fn replace(
             &proj,
         )
         .await?;
+    count_op(&principal, kind, "replace");
     Ok(resource(out, false))
 }
 
@@ -126,6 +143,7 @@ pub async fn delete(
     State(state): State<AppState>,
     Extension(kind): Extension<ResourceKind>,
     Extension(ctx): Extension<RealmCtx>,
+    Extension(principal): Extension<Principal>,
     Path(params): Path<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
@@ -135,6 +153,7 @@ pub async fn delete(
         .resources
         .delete(&ctx, kind, id_of(&params), if_match.expected_version())
         .await?;
+    count_op(&principal, kind, "delete");
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -152,6 +171,7 @@ pub async fn patch(
     State(state): State<AppState>,
     Extension(kind): Extension<ResourceKind>,
     Extension(ctx): Extension<RealmCtx>,
+    Extension(principal): Extension<Principal>,
     Path(params): Path<HashMap<String, String>>,
     headers: HeaderMap,
     q: QueryParams,
@@ -171,6 +191,7 @@ pub async fn patch(
             &proj,
         )
         .await?;
+    count_op(&principal, kind, "patch");
     if wants_minimal(&headers) {
         let mut resp = StatusCode::NO_CONTENT.into_response();
         if let Ok(v) = HeaderValue::from_str(&out.etag) {

@@ -139,6 +139,10 @@ fn placeholders(start: usize, n: usize) -> String {
 
 #[async_trait::async_trait]
 impl super::Store for SqlStore {
+    fn pool_stats(&self) -> (u32, usize) {
+        (self.pool.size(), self.pool.num_idle())
+    }
+
     async fn ping(&self) -> super::StoreResult<()> {
         sqlx::query("SELECT 1")
             .execute(&self.pool)

@@ -1,0 +1,121 @@
+//! Request limits at the edge: rate limits per token and per realm, a cap on concurrent
+//! requests, and a deadline per request. Each answers with a SCIM Error, never a hung or
+//! empty response. Limits live in this process: every replica enforces its own share.
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue};
+use axum::middleware::Next;
+use axum::response::Response;
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use tokio::sync::Semaphore;
+
+use super::error::error_response;
+use super::state::AppState;
+use crate::scim::ScimError;
+
+#[derive(Debug, Clone, Copy)]
+pub struct LimitConfig {
+    pub token_per_second: u32,
+    pub token_burst: u32,
+    pub realm_per_second: u32,
+    pub realm_burst: u32,
+    pub max_concurrent_requests: usize,
+    pub request_timeout: Duration,
+}
+
+pub struct Limits {
+    per_token: Option<DefaultKeyedRateLimiter<String>>,
+    per_realm: Option<DefaultKeyedRateLimiter<String>>,
+    in_flight: Arc<Semaphore>,
+    pub request_timeout: Duration,
+}
+
+fn limiter(per_second: u32, burst: u32) -> Option<DefaultKeyedRateLimiter<String>> {
+    let rate = NonZeroU32::new(per_second)?;
+    let burst = NonZeroU32::new(burst.max(per_second)).unwrap_or(rate);
+    Some(RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)))
+}
+
+impl Limits {
+    pub fn new(c: LimitConfig) -> Self {
+        Self {
+            per_token: limiter(c.token_per_second, c.token_burst),
+            per_realm: limiter(c.realm_per_second, c.realm_burst),
+            in_flight: Arc::new(Semaphore::new(c.max_concurrent_requests.max(1))),
+            request_timeout: c.request_timeout,
+        }
+    }
+
+    /// `Err(seconds to wait)` when the token's or the realm's rate is exceeded.
+    pub fn check_rate(&self, realm_id: &str, token_id: Option<&str>) -> Result<(), u64> {
+        let clock = DefaultClock::default();
+        let wait = |l: &DefaultKeyedRateLimiter<String>, key: &str| {
+            l.check_key(&key.to_owned())
+                .map_err(|not_until| not_until.wait_time_from(clock.now()))
+        };
+        let mut worst = Duration::ZERO;
+        if let (Some(l), Some(t)) = (&self.per_token, token_id) {
+            if let Err(w) = wait(l, t) {
+                worst = worst.max(w);
+            }
+        }
+        if let Some(l) = &self.per_realm {
+            if let Err(w) = wait(l, realm_id) {
+                worst = worst.max(w);
+            }
+        }
+        if worst.is_zero() {
+            Ok(())
+        } else {
+            Err(worst.as_secs() + 1)
+        }
+    }
+}
+
+pub fn too_many_requests(retry_after: u64) -> Response {
+    metrics::counter!("scimd_rate_limited_total").increment(1);
+    let mut resp = error_response(&ScimError::new(
+        429,
+        None,
+        format!("rate limit exceeded for this token or realm; retry after {retry_after} s"),
+    ));
+    if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
+        resp.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    resp
+}
+
+/// Caps concurrent requests (503 beyond, without queueing) and bounds each request's time.
+pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let Ok(_permit) = state.limits.in_flight.clone().try_acquire_owned() else {
+        let mut resp = error_response(&ScimError::new(
+            503,
+            None,
+            "the server is at its limit of concurrent requests; retry shortly",
+        ));
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return resp;
+    };
+    let timeout = state.limits.request_timeout;
+    match tokio::time::timeout(timeout, next.run(req)).await {
+        Ok(resp) => resp,
+        Err(_) => {
+            tracing::warn!(timeout_s = timeout.as_secs_f64(), "request timed out");
+            error_response(&ScimError::new(
+                503,
+                None,
+                format!(
+                    "the request did not complete within {} s and was abandoned; nothing of \
+                     it was committed unless its write had already finished",
+                    timeout.as_secs_f64()
+                ),
+            ))
+        }
+    }
+}
