@@ -166,9 +166,15 @@ impl fmt::Debug for Config {
             .field("filter_max_depth", &self.filter_max_depth)
             .field("cursor_timeout_seconds", &self.cursor_timeout_seconds)
             .field("patch_max_operations", &self.patch_max_operations)
-            .field("rate_limit_token_per_second", &self.rate_limit_token_per_second)
+            .field(
+                "rate_limit_token_per_second",
+                &self.rate_limit_token_per_second,
+            )
             .field("rate_limit_token_burst", &self.rate_limit_token_burst)
-            .field("rate_limit_realm_per_second", &self.rate_limit_realm_per_second)
+            .field(
+                "rate_limit_realm_per_second",
+                &self.rate_limit_realm_per_second,
+            )
             .field("rate_limit_realm_burst", &self.rate_limit_realm_burst)
             .field("max_concurrent_requests", &self.max_concurrent_requests)
             .field("request_timeout_seconds", &self.request_timeout_seconds)

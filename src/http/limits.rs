@@ -38,7 +38,9 @@ pub struct Limits {
 fn limiter(per_second: u32, burst: u32) -> Option<DefaultKeyedRateLimiter<String>> {
     let rate = NonZeroU32::new(per_second)?;
     let burst = NonZeroU32::new(burst.max(per_second)).unwrap_or(rate);
-    Some(RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)))
+    Some(RateLimiter::keyed(
+        Quota::per_second(rate).allow_burst(burst),
+    ))
 }
 
 impl Limits {

@@ -38,13 +38,10 @@ pub async fn observe(req: Request, next: Next) -> Response {
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".to_owned());
+    tracing::Span::current().record("route", route.as_str());
     let resp = next.run(req).await;
     let status = resp.status().as_u16().to_string();
-    let labels = [
-        ("route", route),
-        ("method", method),
-        ("status", status),
-    ];
+    let labels = [("route", route), ("method", method), ("status", status)];
     metrics::counter!("scimd_http_requests_total", &labels).increment(1);
     metrics::histogram!("scimd_http_request_duration_seconds", &labels[..2])
         .record(start.elapsed().as_secs_f64());

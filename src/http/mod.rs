@@ -104,6 +104,7 @@ pub fn router(state: AppState) -> Router {
                         request_id = %id,
                         method = %req.method(),
                         path = %req.uri().path(),
+                        route = tracing::field::Empty,
                         tenant = tracing::field::Empty,
                         realm = tracing::field::Empty,
                         token_id = tracing::field::Empty,

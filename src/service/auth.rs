@@ -112,7 +112,10 @@ impl AuthService {
                 ))
             }
             (Some(_), None) => {
-                return Err(unauthorized("invalid_token", "the bearer token is not valid for this realm"))
+                return Err(unauthorized(
+                    "invalid_token",
+                    "the bearer token is not valid for this realm",
+                ))
             }
             (Some(_), Some(t)) => {
                 let expected = hash.unwrap_or_default();
@@ -159,7 +162,7 @@ impl AuthService {
                         realm.name, realm.tenant, realm.tenant, realm.name
                     ),
                 )
-                .into())
+                .into());
             }
             RealmState::Disabled => {
                 auth_failure("realm_disabled");
@@ -171,7 +174,7 @@ impl AuthService {
                         realm.name, realm.tenant
                     ),
                 )
-                .into())
+                .into());
             }
         }
         Ok(Principal { realm, token_id })

@@ -26,7 +26,10 @@ async fn over_the_token_rate_a_client_gets_429_with_retry_after() {
         statuses.push(r.status);
     }
     assert_eq!(statuses[0], StatusCode::OK);
-    assert!(statuses.contains(&StatusCode::TOO_MANY_REQUESTS), "{statuses:?}");
+    assert!(
+        statuses.contains(&StatusCode::TOO_MANY_REQUESTS),
+        "{statuses:?}"
+    );
     // Another token of the same realm has its own budget.
     let other = app
         .admin
@@ -34,7 +37,12 @@ async fn over_the_token_rate_a_client_gets_429_with_retry_after() {
         .await
         .unwrap()
         .secret;
-    let r = send(app.client.get(format!("{}/Users", app.base)).bearer_auth(other)).await;
+    let r = send(
+        app.client
+            .get(format!("{}/Users", app.base))
+            .bearer_auth(other),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK);
     app.stop().await;
 }
@@ -43,7 +51,10 @@ async fn over_the_token_rate_a_client_gets_429_with_retry_after() {
 async fn metrics_count_requests_by_route_template_on_their_own_listener() {
     let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
     let id = app.user("metered").await;
-    assert_eq!(app.get(&format!("/Users/{id}")).await.status, StatusCode::OK);
+    assert_eq!(
+        app.get(&format!("/Users/{id}")).await.status,
+        StatusCode::OK
+    );
     let _ = send(app.client.get(format!("{}/Users", app.base))).await; // 401
     let text = app
         .client

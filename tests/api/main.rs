@@ -9,6 +9,7 @@ mod discovery;
 mod groups;
 mod http_edge;
 mod limits;
+mod logs;
 mod paging;
 mod patch;
 mod patch_property;
