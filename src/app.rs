@@ -49,6 +49,25 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let metrics = if cfg.metrics_listen.is_empty() {
+        None
+    } else {
+        Some(
+            TcpListener::bind(&cfg.metrics_listen)
+                .await
+                .with_context(|| format!("binding the metrics listener {}", cfg.metrics_listen))?,
+        )
+    };
+    serve_with_metrics(cfg, listener, metrics, shutdown).await
+}
+
+/// `serve` with the metrics listener bound by the caller (tests bind port 0 for both).
+pub async fn serve_with_metrics(
+    cfg: Config,
+    listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let store = open_store(&cfg).await?;
     let services = Arc::new(services(&cfg, store.clone()));
     if let Some(t) = services.admin.bootstrap().await? {
@@ -87,17 +106,14 @@ pub async fn serve(
             },
         )),
     };
-    let metrics_task = if cfg.metrics_listen.is_empty() {
-        None
-    } else {
-        let l = TcpListener::bind(&cfg.metrics_listen)
-            .await
-            .with_context(|| format!("binding the metrics listener {}", cfg.metrics_listen))?;
+    let metrics_task = if let Some(l) = metrics_listener {
         tracing::info!(addr = %l.local_addr()?, "metrics listening");
         let router = crate::http::metrics_router(state.clone());
         Some(tokio::spawn(async move {
             let _ = axum::serve(l, router).await;
         }))
+    } else {
+        None
     };
     let app = tower::util::MapRequestLayer::new(crate::http::normalize_path)
         .layer(crate::http::router(state));

@@ -1,7 +1,9 @@
 //! Lowers a parsed SCIM filter onto storage fields, using the schema registry for each
 //! attribute's place, type and case rules. The store then compiles the result to SQL.
 
-use crate::scim::filter::{parse_filter, AttrPath, CompValue, CompareOp, Filter, FilterLimits};
+use crate::scim::filter::{
+    parse_date_time, parse_filter, AttrPath, CompValue, CompareOp, Filter, FilterLimits, UtcInstant,
+};
 use crate::scim::schema::{AttrType, Attribute, Registry, ResourceKind, ResourceSchema};
 use crate::scim::ScimError;
 use crate::store::query::{Field, Literal, Op, Predicate};
@@ -32,15 +34,21 @@ fn lower(schema: &ResourceSchema, f: &Filter) -> Result<Predicate, ScimError> {
         Filter::And(a, b) => Predicate::And(vec![lower(schema, a)?, lower(schema, b)?]),
         Filter::Or(a, b) => Predicate::Or(vec![lower(schema, a)?, lower(schema, b)?]),
         Filter::Not(a) => Predicate::Not(Box::new(lower(schema, a)?)),
-        Filter::Present(path) => match resolve(schema, path)? {
-            Target::Column(field, _, _) => Predicate::Present(field),
-            Target::Json(p, _) => Predicate::Present(Field::Json(p)),
-            Target::Elements(array, sub, _) => Predicate::AnyElement {
-                array,
-                pred: Box::new(Predicate::Present(Field::Element(sub))),
-            },
-            Target::Relation(field) => Predicate::Present(field),
-            Target::ResourceType => Predicate::True,
+        Filter::Present(path) => present(schema, path)?,
+        // `eq null` is exactly "not pr" and `ne null` exactly "pr", of the attribute as named:
+        // `emails eq null` asks about the emails, not about their `value`s.
+        Filter::Compare {
+            path,
+            op,
+            value: CompValue::Null,
+        } => match op {
+            CompareOp::Eq => Predicate::Not(Box::new(present(schema, path)?)),
+            CompareOp::Ne => present(schema, path)?,
+            _ => {
+                return Err(ScimError::invalid_filter(format!(
+                    "'{path}' can be compared with null only by eq or ne"
+                )))
+            }
         },
         Filter::Compare { path, op, value } => {
             let target = resolve(schema, path)?;
@@ -48,6 +56,15 @@ fn lower(schema: &ResourceSchema, f: &Filter) -> Result<Predicate, ScimError> {
         }
         Filter::ValuePath { path, filter } => match resolve(schema, path)? {
             Target::Relation(field) => lower_relation(field, filter)?,
+            // `name[givenName eq "x"]`: a singular complex attribute is its own one element.
+            Target::Json(object, def) if def.kind == AttrType::Complex && !def.multi_valued => {
+                let inner = lower_element(def, filter, &|sub| {
+                    let mut p = object.clone();
+                    p.push(sub.to_owned());
+                    Field::Json(p)
+                })?;
+                Predicate::And(vec![Predicate::Present(Field::Json(object)), inner])
+            }
             Target::Elements(array, _, _) | Target::Json(array, _) => {
                 let def = array_attr(schema, path).ok_or_else(|| {
                     ScimError::invalid_filter(format!(
@@ -56,7 +73,9 @@ fn lower(schema: &ResourceSchema, f: &Filter) -> Result<Predicate, ScimError> {
                 })?;
                 Predicate::AnyElement {
                     array,
-                    pred: Box::new(lower_element(def, filter)?),
+                    pred: Box::new(lower_element(def, filter, &|sub| {
+                        Field::Element(Some(sub.to_owned()))
+                    })?),
                 }
             }
             _ => {
@@ -109,20 +128,31 @@ fn lower_relation(field: Field, f: &Filter) -> Result<Predicate, ScimError> {
     }
 }
 
-/// The filter inside `attr[...]`, whose names are sub-attributes of `attr`.
-fn lower_element(def: &Attribute, f: &Filter) -> Result<Predicate, ScimError> {
+/// The filter inside `attr[...]`, whose names are sub-attributes of `attr`; `field` says where
+/// a sub-attribute of the element being tested lives.
+fn lower_element(
+    def: &Attribute,
+    f: &Filter,
+    field: &dyn Fn(&str) -> Field,
+) -> Result<Predicate, ScimError> {
     Ok(match f {
-        Filter::And(a, b) => Predicate::And(vec![lower_element(def, a)?, lower_element(def, b)?]),
-        Filter::Or(a, b) => Predicate::Or(vec![lower_element(def, a)?, lower_element(def, b)?]),
-        Filter::Not(a) => Predicate::Not(Box::new(lower_element(def, a)?)),
+        Filter::And(a, b) => Predicate::And(vec![
+            lower_element(def, a, field)?,
+            lower_element(def, b, field)?,
+        ]),
+        Filter::Or(a, b) => Predicate::Or(vec![
+            lower_element(def, a, field)?,
+            lower_element(def, b, field)?,
+        ]),
+        Filter::Not(a) => Predicate::Not(Box::new(lower_element(def, a, field)?)),
         Filter::Present(p) => {
             let sub = element_sub(def, p)?;
-            Predicate::Present(Field::Element(Some(sub.name.clone())))
+            Predicate::Present(field(&sub.name))
         }
         Filter::Compare { path, op, value } => {
             let sub = element_sub(def, path)?;
             compare_typed(
-                Field::Element(Some(sub.name.clone())),
+                field(&sub.name),
                 sub.kind,
                 sub.case_exact,
                 &format!("{}.{}", def.name, sub.name),
@@ -144,6 +174,24 @@ fn element_sub<'a>(def: &'a Attribute, p: &AttrPath) -> Result<&'a Attribute, Sc
             "unknown attribute '{}.{}' in filter",
             def.name, p.attr
         ))
+    })
+}
+
+/// `attr pr`: whether the attribute as named has a value. `emails pr` asks for any email at
+/// all, unlike `emails eq "x"`, which compares the emails' `value`s.
+fn present(schema: &ResourceSchema, path: &AttrPath) -> Result<Predicate, ScimError> {
+    Ok(match resolve(schema, path)? {
+        Target::Column(field, _, _) | Target::Relation(field) => Predicate::Present(field),
+        Target::Json(p, _) => Predicate::Present(Field::Json(p)),
+        // Stored multi-valued attributes are never empty arrays (see `validate`).
+        Target::Elements(array, _, _) if path.sub.is_none() => {
+            Predicate::Present(Field::Json(array))
+        }
+        Target::Elements(array, sub, _) => Predicate::AnyElement {
+            array,
+            pred: Box::new(Predicate::Present(Field::Element(sub))),
+        },
+        Target::ResourceType => Predicate::True,
     })
 }
 
@@ -252,28 +300,25 @@ fn compare(
             compare_typed(Field::Json(p), def.kind, def.case_exact, &name, op, value)
         }
         Target::Elements(array, sub, def) => {
-            if matches!(value, CompValue::Null) {
-                // "emails.value eq null": no element has one.
-                let has = Predicate::AnyElement {
+            let field = Field::Element(sub);
+            let cmp = compare_typed(field.clone(), def.kind, def.case_exact, &name, op, value)?;
+            if op != CompareOp::Ne {
+                return Ok(Predicate::AnyElement {
                     array,
-                    pred: Box::new(Predicate::Present(Field::Element(sub))),
-                };
-                return Ok(match op {
-                    CompareOp::Eq => Predicate::Not(Box::new(has)),
-                    _ => has,
+                    pred: Box::new(cmp),
                 });
             }
-            Ok(Predicate::AnyElement {
+            // A multi-valued `ne` holds when ANY value differs, or when there is no value at
+            // all: `emails.value ne "a"` is false only when every address present is "a".
+            let has = Predicate::AnyElement {
+                array: array.clone(),
+                pred: Box::new(Predicate::Present(field.clone())),
+            };
+            let differs = Predicate::AnyElement {
                 array,
-                pred: Box::new(compare_typed(
-                    Field::Element(sub),
-                    def.kind,
-                    def.case_exact,
-                    &name,
-                    op,
-                    value,
-                )?),
-            })
+                pred: Box::new(Predicate::And(vec![Predicate::Present(field), cmp])),
+            };
+            Ok(Predicate::Or(vec![Predicate::Not(Box::new(has)), differs]))
         }
         Target::Relation(field) => {
             let CompValue::String(s) = value else {
@@ -356,14 +401,19 @@ fn compare_typed(
             Literal::Number(n.as_f64().unwrap_or_default())
         }
         (AttrType::DateTime, CompValue::String(s)) => {
-            let t = chrono::DateTime::parse_from_rfc3339(s).map_err(|_| {
+            if substring {
+                return Err(ScimError::invalid_filter(format!(
+                    "'{name}' is a dateTime: co, sw and ew do not apply"
+                )));
+            }
+            // The evaluator's parser, so that exactly the same literals are accepted.
+            let t = parse_date_time(s).ok_or_else(|| {
                 ScimError::invalid_filter(format!(
                     "'{name}' is a dateTime: compare it with an RFC 3339 value such as \
                      \"2024-01-31T12:00:00Z\", not \"{s}\""
                 ))
             })?;
-            // Stored times are normalised UTC with milliseconds; so is the literal.
-            Literal::String(crate::clock::format(t.with_timezone(&chrono::Utc)))
+            return Ok(compare_instant(field, op, t));
         }
         (AttrType::String | AttrType::Reference | AttrType::Binary, CompValue::String(s)) => {
             if ordering && kind == AttrType::Binary {
@@ -406,6 +456,46 @@ fn compare_typed(
         value: literal,
         fold,
     })
+}
+
+/// A dateTime comparison. Stored instants (meta.created, meta.lastModified) are fixed-width UTC
+/// text with whole milliseconds in years 0000-9999 (see `clock`), so text order is time order;
+/// a literal is brought to the same form, and a finer or out-of-range literal is resolved here.
+fn compare_instant(field: Field, op: CompareOp, t: UtcInstant) -> Predicate {
+    // "YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ", or a sign or a fifth year digit outside 0000-9999.
+    let text = t.to_rfc3339();
+    let before_all = text.starts_with('-');
+    let after_all = !before_all && text.as_bytes().get(4) != Some(&b'-');
+    let cmp = |op: Op, value: String| Predicate::Compare {
+        field: field.clone(),
+        op,
+        value: Literal::String(value),
+        fold: false,
+    };
+    if before_all || after_all {
+        // Every stored value is later (or earlier) than the literal.
+        let later = matches!(op, CompareOp::Gt | CompareOp::Ge);
+        let earlier = matches!(op, CompareOp::Lt | CompareOp::Le);
+        return match op {
+            CompareOp::Ne => Predicate::True,
+            _ if (later && before_all) || (earlier && after_all) => {
+                Predicate::Present(field.clone())
+            }
+            _ => Predicate::False,
+        };
+    }
+    let millis = format!("{}Z", &text[..23]);
+    if t.nanos % 1_000_000 == 0 {
+        return cmp(map_op(op), millis);
+    }
+    // Between two whole milliseconds: no stored value equals it, and a stored value is later
+    // exactly when it is later than the millisecond before it.
+    match op {
+        CompareOp::Eq => Predicate::False,
+        CompareOp::Ne => Predicate::True,
+        CompareOp::Gt | CompareOp::Ge => cmp(Op::Gt, millis),
+        _ => cmp(Op::Le, millis),
+    }
 }
 
 /// The value with %XX escapes decoded, when it has any and they decode to UTF-8.

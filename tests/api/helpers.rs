@@ -31,12 +31,6 @@ pub fn postgres_admin_url() -> Option<String> {
     }
 }
 
-/// A loopback address with a port that was free a moment ago.
-fn free_addr() -> String {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").to_string()
-}
-
 pub struct TestApp {
     pub metrics_origin: String,
     pub origin: String,
@@ -97,7 +91,6 @@ impl TestApp {
             database_url: database_url.clone(),
             database_max_connections: 8,
             shutdown_grace_seconds: 5,
-            metrics_listen: free_addr(),
             // Tests send bursts far above an identity provider's rate; the rate-limit test
             // turns limits back on.
             rate_limit_token_per_second: 0,
@@ -105,7 +98,8 @@ impl TestApp {
             ..Config::default()
         };
         tweak(&mut cfg);
-        let metrics_origin = format!("http://{}", cfg.metrics_listen);
+        let metrics_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let metrics_origin = format!("http://{}", metrics_listener.local_addr().unwrap());
         let store = scimd::app::open_store(&cfg).await.expect("open store");
         let admin = AdminService::new(store as Arc<dyn scimd::store::Store>);
         let token = admin
@@ -117,9 +111,14 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
-        let server = tokio::spawn(scimd::app::serve(cfg, listener, async move {
-            let _ = rx.await;
-        }));
+        let server = tokio::spawn(scimd::app::serve_with_metrics(
+            cfg,
+            listener,
+            Some(metrics_listener),
+            async move {
+                let _ = rx.await;
+            },
+        ));
         let origin = format!("http://{addr}");
         Some(TestApp {
             metrics_origin,

@@ -6,6 +6,7 @@ mod auth;
 mod cli;
 mod concurrency;
 mod discovery;
+mod filter_property;
 mod groups;
 mod http_edge;
 mod limits;
