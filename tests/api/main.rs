@@ -9,6 +9,7 @@ mod discovery;
 mod filter_property;
 mod groups;
 mod http_edge;
+mod indexes;
 mod limits;
 mod logs;
 mod paging;

@@ -17,6 +17,7 @@ use crate::store::query::{Field, Literal, Op, Predicate};
 pub(super) enum Bind {
     Str(String),
     F64(f64),
+    I64(i64),
 }
 
 impl Bind {
@@ -27,6 +28,7 @@ impl Bind {
         match self {
             Bind::Str(s) => q.bind(s.clone()),
             Bind::F64(f) => q.bind(*f),
+            Bind::I64(i) => q.bind(*i),
         }
     }
 }
@@ -79,9 +81,10 @@ fn pred(c: &mut Ctx<'_>, p: &Predicate) -> String {
             c.element = outer;
             c.depth -= 1;
             let arr = json_path_expr(c, array, false);
+            let assist = email_index_assist(c, array, inner);
             match c.d {
                 Dialect::Postgres => format!(
-                    "EXISTS (SELECT 1 FROM jsonb_array_elements(CASE WHEN jsonb_typeof({arr}) = 'array' THEN {arr} ELSE '[]'::jsonb END) AS {alias}(v) WHERE {body})"
+                    "{assist}EXISTS (SELECT 1 FROM jsonb_array_elements(CASE WHEN jsonb_typeof({arr}) = 'array' THEN {arr} ELSE '[]'::jsonb END) AS {alias}(v) WHERE {body})"
                 ),
                 Dialect::Sqlite => format!(
                     "EXISTS (SELECT 1 FROM json_each(CASE WHEN json_type({arr}) = 'array' THEN {arr} ELSE '[]' END) AS {alias} WHERE {body})"
@@ -190,6 +193,22 @@ fn compare(c: &mut Ctx<'_>, f: &Field, op: Op, v: &Literal, fold: bool) -> Strin
         }
         return relation(c, f, Some((op, v)));
     }
+    // The folded name column answers co/sw/ew exactly with LIKE, which its trigram index
+    // (Postgres) serves.
+    if let (Field::NameFolded, Literal::String(s), Op::Contains | Op::StartsWith | Op::EndsWith) =
+        (f, v, op)
+    {
+        if !s.is_empty() {
+            let s = like_escape(&s.to_lowercase());
+            let pattern = match op {
+                Op::Contains => format!("%{s}%"),
+                Op::StartsWith => format!("{s}%"),
+                _ => format!("%{s}"),
+            };
+            let ph = c.push(Bind::Str(pattern));
+            return format!("name_ci LIKE {ph} ESCAPE '\\'");
+        }
+    }
     let raw = field_expr(c, f);
     let expr = match v {
         // The name column is stored folded already (in Rust, as the evaluator folds).
@@ -205,6 +224,54 @@ fn compare(c: &mut Ctx<'_>, f: &Field, op: Op, v: &Literal, fold: bool) -> Strin
     } else {
         cmp
     }
+}
+
+/// LIKE pattern matching `s` literally.
+fn like_escape(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+/// On Postgres, an indexable condition implied by a filter on `emails` values, put in front of
+/// the exact test (which still decides). The GIN indexes of migration 3 hold each user's email
+/// values folded to ASCII lower case (`scimd_email_values`); for an ASCII literal that folding
+/// agrees with the evaluator's, so the condition never drops a match.
+fn email_index_assist(c: &mut Ctx<'_>, array: &[String], inner: &Predicate) -> String {
+    if c.d != Dialect::Postgres || c.element.is_some() || array != ["emails"] {
+        return String::new();
+    }
+    let terms: Vec<&Predicate> = match inner {
+        Predicate::And(ps) => ps.iter().collect(),
+        p => vec![p],
+    };
+    for t in terms {
+        let Predicate::Compare {
+            field: Field::Element(Some(sub)),
+            op,
+            value: Literal::String(v),
+            fold: true,
+        } = t
+        else {
+            continue;
+        };
+        let v = v.to_lowercase();
+        if sub != "value" || !v.is_ascii() || v.is_empty() {
+            continue;
+        }
+        match op {
+            Op::Eq => {
+                let ph = c.push(Bind::Str(v));
+                return format!("scimd_email_values(data) @> ARRAY[CAST({ph} AS text)] AND ");
+            }
+            Op::Contains | Op::StartsWith | Op::EndsWith => {
+                let ph = c.push(Bind::Str(format!("%{}%", like_escape(&v))));
+                return format!("scimd_email_text(data) LIKE {ph} AND ");
+            }
+            _ => {}
+        }
+    }
+    String::new()
 }
 
 fn is_ordering(op: Op) -> bool {
@@ -381,9 +448,11 @@ fn scalar_cmp(c: &mut Ctx<'_>, expr: String, op: Op, v: &Literal, fold: bool) ->
                 _ => {
                     let ph = c.push(Bind::Str(s));
                     let e = match c.d {
-                        // Byte order, the same on both backends and in the evaluator.
-                        Dialect::Postgres => format!("{expr} COLLATE \"C\""),
-                        Dialect::Sqlite => expr,
+                        // Byte order, the same on both backends and in the evaluator. Equality
+                        // needs no collation (all are deterministic here), and leaving it off
+                        // keeps the default-collation indexes usable.
+                        Dialect::Postgres if is_ordering(op) => format!("{expr} COLLATE \"C\""),
+                        _ => expr,
                     };
                     format!("{e} {} {ph}", ordering_op(op))
                 }

@@ -261,24 +261,106 @@ impl SqlStore {
         Ok(())
     }
 
-    pub(super) async fn list_resources_impl(
-        &self,
-        realm_id: &str,
-        kind: Kind,
-        q: &ListQuery,
-    ) -> StoreResult<ListPage> {
-        let d = self.dialect;
+    /// The WHERE clause (and its binds) of a list query, without the seek.
+    fn list_where(&self, realm_id: &str, kind: Kind, q: &ListQuery) -> (String, Vec<Bind>) {
         let mut binds = vec![
             Bind::Str(realm_id.to_owned()),
             Bind::Str(kind.name().to_owned()),
         ];
         let mut where_sql = "realm_id = $1 AND kind = $2".to_owned();
         if let Some(f) = &q.filter {
-            let sql = compile(f, d, &mut binds);
+            let sql = compile(f, self.dialect, &mut binds);
             where_sql.push_str(" AND (");
             where_sql.push_str(&sql);
             where_sql.push(')');
         }
+        (where_sql, binds)
+    }
+
+    /// The page query of a list: filter, seek, order and limit, with its binds (LIMIT and
+    /// OFFSET last).
+    fn page_query(&self, realm_id: &str, kind: Kind, q: &ListQuery) -> (String, Vec<Bind>) {
+        let d = self.dialect;
+        let (mut where_sql, mut binds) = self.list_where(realm_id, kind, q);
+        let backward = q.seek.as_ref().is_some_and(|s| s.backward);
+        if let Some(seek) = &q.seek {
+            let cond = seek_condition(d, q.sort.as_ref(), seek, &mut binds);
+            where_sql.push_str(" AND ");
+            where_sql.push_str(&cond);
+        }
+        let key_col = match &q.sort {
+            Some(sort) => format!(", {} AS sort_key", key_expr(d, sort)),
+            None => String::new(),
+        };
+        let n = binds.len();
+        binds.push(Bind::I64(i64::from(q.limit)));
+        let limit_offset = if q.seek.is_some() {
+            format!("LIMIT ${}", n + 1)
+        } else {
+            binds.push(Bind::I64(q.offset as i64));
+            format!("LIMIT ${} OFFSET ${}", n + 1, n + 2)
+        };
+        let sql = format!(
+            "SELECT {}{key_col} FROM resources WHERE {where_sql} ORDER BY {} {limit_offset}",
+            cols(d),
+            order_by(d, q.sort.as_ref(), backward),
+        );
+        (sql, binds)
+    }
+
+    /// Postgres's plan for a list page (tests assert the indexes it uses).
+    pub async fn explain_list(
+        &self,
+        realm_id: &str,
+        kind: Kind,
+        q: &ListQuery,
+    ) -> StoreResult<String> {
+        let (sql, binds) = self.page_query(realm_id, kind, q);
+        let mut conn = self.pool.acquire().await.map_err(StoreError::from_sqlx)?;
+        if self.dialect == Dialect::Postgres {
+            // On a small test table a sequential scan is cheapest; forbid it to see whether an
+            // index can serve the query at all.
+            sqlx::query("SET enable_seqscan = off")
+                .execute(&mut *conn)
+                .await
+                .map_err(StoreError::from_sqlx)?;
+        }
+        let explain = match self.dialect {
+            Dialect::Postgres => format!("EXPLAIN {sql}"),
+            Dialect::Sqlite => format!("EXPLAIN QUERY PLAN {sql}"),
+        };
+        let mut query = sqlx::query(&explain);
+        for b in &binds {
+            query = b.bind(query);
+        }
+        let rows = query
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        if self.dialect == Dialect::Postgres {
+            let _ = sqlx::query("RESET enable_seqscan")
+                .execute(&mut *conn)
+                .await;
+        }
+        let mut plan = String::new();
+        for row in &rows {
+            let line: String = match self.dialect {
+                Dialect::Postgres => get(row, "QUERY PLAN")?,
+                Dialect::Sqlite => get(row, "detail")?,
+            };
+            plan.push_str(&line);
+            plan.push('\n');
+        }
+        Ok(plan)
+    }
+
+    pub(super) async fn list_resources_impl(
+        &self,
+        realm_id: &str,
+        kind: Kind,
+        q: &ListQuery,
+    ) -> StoreResult<ListPage> {
+        let (where_sql, binds) = self.list_where(realm_id, kind, q);
         let count_sql = format!("SELECT COUNT(*) AS n FROM resources WHERE {where_sql}");
         let mut count_q = sqlx::query(&count_sql);
         for b in &binds {
@@ -299,36 +381,10 @@ impl SqlStore {
             });
         }
         let backward = q.seek.as_ref().is_some_and(|s| s.backward);
-        if let Some(seek) = &q.seek {
-            let cond = seek_condition(d, q.sort.as_ref(), seek, &mut binds);
-            where_sql.push_str(" AND ");
-            where_sql.push_str(&cond);
-        }
-        let key_col = match &q.sort {
-            Some(sort) => format!(", {} AS sort_key", key_expr(d, sort)),
-            None => String::new(),
-        };
-        let n = binds.len();
-        let (limit_offset, extra) = if q.seek.is_some() {
-            (format!("LIMIT ${}", n + 1), None)
-        } else {
-            (
-                format!("LIMIT ${} OFFSET ${}", n + 1, n + 2),
-                Some(q.offset as i64),
-            )
-        };
-        let page_sql = format!(
-            "SELECT {}{key_col} FROM resources WHERE {where_sql} ORDER BY {} {limit_offset}",
-            cols(d),
-            order_by(d, q.sort.as_ref(), backward),
-        );
+        let (page_sql, binds) = self.page_query(realm_id, kind, q);
         let mut page_q = sqlx::query(&page_sql);
         for b in &binds {
             page_q = b.bind(page_q);
-        }
-        page_q = page_q.bind(i64::from(q.limit));
-        if let Some(off) = extra {
-            page_q = page_q.bind(off);
         }
         let mut rows = page_q
             .fetch_all(&self.pool)
