@@ -445,3 +445,27 @@ async fn missing_user_name_is_400_invalid_value(app: &TestApp) {
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(r.body["detail"].as_str().unwrap().contains("active"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filters_past_the_configured_length_or_depth_are_invalid_filter() {
+    let app = crate::helpers::TestApp::spawn_with(crate::helpers::Backend::Sqlite, |c| {
+        c.filter_max_length = 60;
+        c.filter_max_depth = 3;
+    })
+    .await
+    .unwrap();
+    let long = format!("userName%20eq%20%22{}%22", "x".repeat(80));
+    let r = app.get(&format!("/Users?filter={long}")).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.body["scimType"], "invalidFilter");
+    let deep = "((((userName%20pr))))";
+    let r = app.get(&format!("/Users?filter={deep}")).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.body["scimType"], "invalidFilter");
+    let ok = "((userName%20pr))";
+    assert_eq!(
+        app.get(&format!("/Users?filter={ok}")).await.status,
+        StatusCode::OK
+    );
+    app.stop().await;
+}
