@@ -25,6 +25,9 @@ pub struct Capabilities {
 pub fn service_provider_config(c: &Capabilities, base: &str) -> Value {
     let mut spc = json!({
         "schemas": [urn::SERVICE_PROVIDER_CONFIG],
+        // RFC 7643 §5 gives `patch` no field for its operation bound, and strict clients
+        // (scim2-models) reject any extra one: the bound is documented instead, and a request
+        // over it gets 400 tooMany naming it.
         "patch": {"supported": c.patch},
         "bulk": {"supported": c.bulk, "maxOperations": 0, "maxPayloadSize": c.max_payload_bytes},
         "filter": {"supported": c.filter, "maxResults": c.filter_max_results},

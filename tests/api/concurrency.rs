@@ -20,11 +20,15 @@ async fn concurrent_membership_patches_keep_every_acknowledged_member(app: &Test
     for i in 0..32 {
         users.push(app.user(&format!("c{i}")).await);
     }
+    // Half the PATCHes go through a second server on the same database, as a second replica
+    // would send them.
+    let peer = app.peer().await;
     let mut tasks = Vec::new();
-    for u in users.clone() {
+    for (i, u) in users.clone().into_iter().enumerate() {
+        let base = if i % 2 == 0 { &app.base } else { &peer.base };
         let req = app
             .client
-            .request(Method::PATCH, format!("{}/Groups/{group}", app.base))
+            .request(Method::PATCH, format!("{base}/Groups/{group}"))
             .bearer_auth(&app.token)
             .body(
                 json!({"Operations": [{"op": "add", "path": "members", "value": [{"value": u}]}]})
@@ -46,6 +50,7 @@ async fn concurrent_membership_patches_keep_every_acknowledged_member(app: &Test
         }
     }
     assert_eq!(acked.len(), 32, "membership deltas never conflict");
+    peer.stop().await;
     let g = app.get(&format!("/Groups/{group}")).await;
     let got: BTreeSet<String> = g.body["members"]
         .as_array()
@@ -59,12 +64,14 @@ async fn concurrent_membership_patches_keep_every_acknowledged_member(app: &Test
 
 async fn concurrent_attribute_patches_to_one_user_lose_nothing_acknowledged(app: &TestApp) {
     let id = app.user("contended").await;
+    let peer = app.peer().await;
     let mut tasks = Vec::new();
     for i in 0..16 {
         let addr = format!("a{i}@example.com");
+        let base = if i % 2 == 0 { &app.base } else { &peer.base };
         let req = app
             .client
-            .request(Method::PATCH, format!("{}/Users/{id}", app.base))
+            .request(Method::PATCH, format!("{base}/Users/{id}"))
             .bearer_auth(&app.token)
             .body(
                 json!({"Operations": [{"op": "add", "path": "emails", "value": [{"value": addr}]}]})
@@ -93,6 +100,7 @@ async fn concurrent_attribute_patches_to_one_user_lose_nothing_acknowledged(app:
         .collect();
     assert!(!acked.is_empty());
     assert_eq!(got, acked, "exactly the acknowledged changes are stored");
+    peer.stop().await;
 }
 
 async fn large_group_patch_response_leaves_members_out_unless_asked(app: &TestApp) {

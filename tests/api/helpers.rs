@@ -232,6 +232,53 @@ pub async fn send(req: reqwest::RequestBuilder) -> Resp {
     }
 }
 
+/// A second scimd process-equivalent on the same database: another server with its own pool,
+/// as a second replica would have.
+pub struct Peer {
+    pub base: String,
+    shutdown: oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Peer {
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(());
+        self.server
+            .await
+            .expect("peer task")
+            .expect("peer exits cleanly");
+    }
+}
+
+impl TestApp {
+    pub async fn peer(&self) -> Peer {
+        let cfg = Config {
+            database_url: self.database_url.clone(),
+            database_max_connections: 8,
+            shutdown_grace_seconds: 5,
+            rate_limit_token_per_second: 0,
+            rate_limit_realm_per_second: 0,
+            ..Config::default()
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(scimd::app::serve_with_metrics(
+            cfg,
+            listener,
+            None,
+            async move {
+                let _ = rx.await;
+            },
+        ));
+        Peer {
+            base: format!("http://{addr}/v1/tenants/default/realms/default/scim/v2"),
+            shutdown: tx,
+            server,
+        }
+    }
+}
+
 /// Runs a test body against both backends.
 #[macro_export]
 macro_rules! both_backends {

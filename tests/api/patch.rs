@@ -325,3 +325,23 @@ async fn patch_user_name_to_a_taken_one_is_409(app: &TestApp) {
     assert_eq!(r.status, StatusCode::CONFLICT);
     assert_eq!(r.body["scimType"], "uniqueness");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn patch_over_the_configured_operation_bound_is_400_too_many() {
+    let app = crate::helpers::TestApp::spawn_with(crate::helpers::Backend::Sqlite, |c| {
+        c.patch_max_operations = 2
+    })
+    .await
+    .unwrap();
+    let id = app.user("bounded").await;
+    let three = ops(json!([
+        {"op": "add", "path": "title", "value": "a"},
+        {"op": "add", "path": "nickName", "value": "b"},
+        {"op": "add", "path": "displayName", "value": "c"}
+    ]));
+    let r = patch(&app, &format!("/Users/{id}"), three).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.body["scimType"], "tooMany");
+    assert!(r.body["detail"].as_str().unwrap().contains('2'));
+    app.stop().await;
+}

@@ -140,17 +140,10 @@ impl SqlStore {
         };
         let stored = resource_from_row(&row)?;
         if let Some(members) = &u.members {
-            sqlx::query("DELETE FROM members WHERE group_id = $1")
-                .bind(&u.id)
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::from_sqlx)?;
-            if !members.is_empty() {
-                add_members(&mut tx, &u.realm_id, &u.id, members).await?;
-            }
+            set_members(&mut tx, self.dialect, &u.realm_id, &u.id, members).await?;
         }
         if let Some(change) = &u.member_change {
-            apply_member_change(&mut tx, &u.realm_id, &u.id, change).await?;
+            apply_member_change(&mut tx, self.dialect, &u.realm_id, &u.id, change).await?;
         }
         tx.commit().await.map_err(StoreError::from_sqlx)?;
         Ok(stored)
@@ -186,7 +179,7 @@ impl SqlStore {
                 .await);
         };
         let stored = resource_from_row(&row)?;
-        apply_member_change(&mut tx, realm_id, group_id, &change).await?;
+        apply_member_change(&mut tx, self.dialect, realm_id, group_id, &change).await?;
         tx.commit().await.map_err(StoreError::from_sqlx)?;
         Ok(stored)
     }
@@ -506,18 +499,50 @@ impl SqlStore {
     }
 }
 
-async fn apply_member_change(
+/// Makes the membership exactly `members`, computing the difference in the database: rows not
+/// in the list are deleted, missing ones inserted, the rest left alone.
+async fn set_members(
     tx: &mut Transaction<'_, Any>,
+    d: Dialect,
     realm_id: &str,
     group_id: &str,
-    change: &MemberChange,
+    members: &[String],
 ) -> StoreResult<()> {
-    if change.clear {
+    if members.is_empty() {
         sqlx::query("DELETE FROM members WHERE group_id = $1")
             .bind(group_id)
             .execute(&mut **tx)
             .await
             .map_err(StoreError::from_sqlx)?;
+        return Ok(());
+    }
+    // The list goes in as one JSON array parameter, however long it is.
+    let list = match d {
+        Dialect::Postgres => "SELECT jsonb_array_elements_text(CAST($2 AS jsonb))",
+        Dialect::Sqlite => "SELECT value FROM json_each($2)",
+    };
+    let ids = serde_json::to_string(members).unwrap_or_else(|_| "[]".into());
+    sqlx::query(&format!(
+        "DELETE FROM members WHERE group_id = $1 AND member_id NOT IN ({list})"
+    ))
+    .bind(group_id)
+    .bind(&ids)
+    .execute(&mut **tx)
+    .await
+    .map_err(StoreError::from_sqlx)?;
+    add_members(tx, realm_id, group_id, members).await
+}
+
+async fn apply_member_change(
+    tx: &mut Transaction<'_, Any>,
+    d: Dialect,
+    realm_id: &str,
+    group_id: &str,
+    change: &MemberChange,
+) -> StoreResult<()> {
+    if change.clear {
+        // A replace: the new list is `add`, computed against the current rows.
+        return set_members(tx, d, realm_id, group_id, &change.add).await;
     }
     for chunk in change.remove.chunks(CHUNK) {
         let sql = format!(
