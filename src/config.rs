@@ -84,7 +84,7 @@ impl Default for Config {
             rate_limit_realm_burst: 1000,
             max_concurrent_requests: 1024,
             request_timeout_seconds: 30,
-            metrics_listen: "127.0.0.1:9090".into(),
+            metrics_listen: "127.0.0.1:9464".into(),
             discovery_requires_auth: false,
             token_usage_flush_seconds: 30,
             shutdown_grace_seconds: 30,
