@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # scripts/conformance.sh BACKEND — run the SCIM conformance checker (PyPI scim2-tester, through
-# scim2-cli's `scim2 test`) against a live scimd.
+# scim2-cli's `scim2 test`) against a live scimd, after checking that the server's
+# /openapi.json is served without a token and is a valid OpenAPI 3.1 document (PyPI
+# openapi-spec-validator).
 #
 #   BACKEND   `sqlite` (a fresh SQLite file in a temp dir) or a database URL handed to scimd as
 #             SCIMD_DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/conformance; the
@@ -11,8 +13,9 @@
 #   SCIMD_PYTHON               Python (>= 3.11) used to create the venv (default: python3)
 #   SCIMD_CONFORMANCE_TIMEOUT  seconds allowed for the checker run (default: 600)
 #
-# Exit: 0 when every check is SUCCESS; 1 on any failure (build, token, server start, a check
-# that is not SUCCESS, checker error); 2 on bad usage.
+# Exit: 0 when the OpenAPI document is valid and every check is SUCCESS; 1 on any failure
+# (build, token, server start, OpenAPI document, a check that is not SUCCESS, checker error);
+# 2 on bad usage.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -23,7 +26,7 @@ if [[ $# -ne 1 || -z $1 ]]; then
     exit 2
 fi
 
-PINS="scim2-cli==0.6.0 scim2-tester==0.5.2"
+PINS="scim2-cli==0.6.0 scim2-tester==0.5.2 openapi-spec-validator==0.9.0"
 VENV=${SCIMD_VENV:-target/conformance-venv}
 PYTHON=${SCIMD_PYTHON:-python3}
 TARGET_DIR=${CARGO_TARGET_DIR:-target}
@@ -72,7 +75,8 @@ trap 'exit 143' TERM
 
 # --- Python venv with the pinned checker --------------------------------------
 ensure_venv() {
-    if [[ -x $VENV/bin/scim2 && -f $VENV/.scimd-pins && $(cat "$VENV/.scimd-pins") == "$PINS" ]]; then
+    if [[ -x $VENV/bin/scim2 && -x $VENV/bin/openapi-spec-validator && -f $VENV/.scimd-pins &&
+        $(cat "$VENV/.scimd-pins") == "$PINS" ]]; then
         return 0
     fi
     if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
@@ -167,6 +171,20 @@ if [[ $ready -ne 1 ]]; then
     exit 1
 fi
 say "scimd is ready (pid $SERVER_PID)"
+
+# --- OpenAPI document ---------------------------------------------------------------
+# No token: the document must be readable by anyone who can reach the API.
+if ! curl -fsS --max-time 10 -o "$TMP/openapi.json" "$BASE/openapi.json"; then
+    say "error: GET $BASE/openapi.json without a token failed" >&2
+    exit 1
+fi
+if ! "$VENV/bin/openapi-spec-validator" --schema 3.1 "$TMP/openapi.json" >"$TMP/openapi.out" 2>&1; then
+    # The first line says what is wrong; the rest quotes the whole document and meta-schema.
+    say "error: /openapi.json is not a valid OpenAPI 3.1 document:" >&2
+    head -n 3 "$TMP/openapi.out" | cut -c 1-1000 >&2
+    exit 1
+fi
+say "/openapi.json is a valid OpenAPI 3.1 document ($(wc -c <"$TMP/openapi.json") bytes)"
 
 # --- checker ----------------------------------------------------------------------
 # The bearer token goes through SCIM_CLI_HEADERS (';'-separated "Name: value" headers), never argv.

@@ -3,7 +3,8 @@
 #
 # Stages (each counted in the final "scimd-tests: N passed, M failed" line):
 #   1. cargo test --locked --all-targets   (against a throwaway PostgreSQL 15 cluster)
-#   2. scripts/conformance.sh with the SQLite backend
+#   2. scripts/conformance.sh with the SQLite backend (validates /openapi.json as OpenAPI 3.1,
+#      then runs scim2-tester)
 #   3. scripts/conformance.sh with the PostgreSQL backend
 #
 # Environment:

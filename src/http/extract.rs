@@ -8,6 +8,7 @@ use serde_json::Value;
 use super::error::ApiError;
 use super::state::AppState;
 use crate::scim::ScimError;
+use crate::service::resources::ListParams;
 
 /// A JSON body, whatever the Content-Type (StrongDM sends none, COMPAT 1), bounded by the
 /// configured size.
@@ -38,6 +39,62 @@ impl FromRequest<AppState> for ScimBody {
     }
 }
 
+/// The list and projection parameters (RFC 7644 §3.4.2, §3.9; RFC 9865), named alike in a query
+/// string and in a SearchRequest body. Handlers read them and /openapi.json documents them
+/// through this one list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Param {
+    Filter,
+    SortBy,
+    SortOrder,
+    StartIndex,
+    Count,
+    Cursor,
+    Attributes,
+    ExcludedAttributes,
+}
+
+impl Param {
+    pub const LIST: [Param; 8] = [
+        Param::Filter,
+        Param::SortBy,
+        Param::SortOrder,
+        Param::StartIndex,
+        Param::Count,
+        Param::Cursor,
+        Param::Attributes,
+        Param::ExcludedAttributes,
+    ];
+    pub const PROJECTION: [Param; 2] = [Param::Attributes, Param::ExcludedAttributes];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Param::Filter => "filter",
+            Param::SortBy => "sortBy",
+            Param::SortOrder => "sortOrder",
+            Param::StartIndex => "startIndex",
+            Param::Count => "count",
+            Param::Cursor => "cursor",
+            Param::Attributes => "attributes",
+            Param::ExcludedAttributes => "excludedAttributes",
+        }
+    }
+
+    /// Fills list parameters from any source of named values (a query string, a SearchRequest).
+    pub fn list_params(value: impl Fn(Param) -> Option<String>) -> ListParams {
+        ListParams {
+            filter: value(Param::Filter),
+            start_index: value(Param::StartIndex),
+            count: value(Param::Count),
+            attributes: value(Param::Attributes),
+            excluded_attributes: value(Param::ExcludedAttributes),
+            sort_by: value(Param::SortBy),
+            sort_order: value(Param::SortOrder),
+            cursor: value(Param::Cursor),
+        }
+    }
+}
+
 /// Query parameters, names matched case-insensitively, `+` and `%XX` decoded.
 pub struct QueryParams(pub Vec<(String, String)>);
 
@@ -47,6 +104,10 @@ impl QueryParams {
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
+    }
+
+    pub fn param(&self, p: Param) -> Option<&str> {
+        self.get(p.name())
     }
 }
 

@@ -5,8 +5,10 @@ pub mod extract;
 pub mod handlers;
 pub mod limits;
 pub mod metrics;
+pub mod openapi;
 pub mod realm;
 pub mod response;
+pub mod routes;
 pub mod state;
 
 use std::time::Duration;
@@ -15,55 +17,17 @@ use axum::extract::Request;
 use axum::http::{HeaderName, Method, StatusCode, Uri};
 use axum::middleware;
 use axum::response::Response;
-use axum::routing::{get, post};
-use axum::{Extension, Router};
+use axum::routing::get;
+use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
 use self::error::error_response;
-use self::handlers::{discovery, health, resources};
-use self::realm::{resolve_realm, Discovery};
 use self::state::AppState;
-use crate::scim::schema::ResourceKind;
 use crate::scim::ScimError;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-
-fn resource_routes(kind: ResourceKind) -> Router<AppState> {
-    let collection = kind.endpoint();
-    Router::new()
-        .route(collection, get(resources::list).post(resources::create))
-        .route(&format!("{collection}/.search"), post(resources::search))
-        .route(
-            &format!("{collection}/{{id}}"),
-            get(resources::get)
-                .put(resources::replace)
-                .patch(resources::patch)
-                .delete(resources::delete),
-        )
-        .layer(Extension(kind))
-}
-
-/// Everything under one SCIM base path.
-fn scim_routes(state: &AppState) -> Router<AppState> {
-    let discovery_routes = Router::new()
-        .route(
-            "/ServiceProviderConfig",
-            get(discovery::service_provider_config_handler),
-        )
-        .route("/ResourceTypes", get(discovery::resource_types))
-        .route("/ResourceTypes/{id}", get(discovery::resource_type_by_id))
-        .route("/Schemas", get(discovery::schemas))
-        .route("/Schemas/{id}", get(discovery::schema_by_id))
-        .route_layer(middleware::from_fn_with_state(state.clone(), resolve_realm))
-        .route_layer(Extension(Discovery));
-    let resource_routes = resource_routes(ResourceKind::User)
-        .merge(resource_routes(ResourceKind::Group))
-        .route("/.search", post(resources::search_root))
-        .route_layer(middleware::from_fn_with_state(state.clone(), resolve_realm));
-    discovery_routes.merge(resource_routes)
-}
 
 /// The metrics listener's router: /metrics only.
 pub fn metrics_router(state: AppState) -> Router {
@@ -73,12 +37,7 @@ pub fn metrics_router(state: AppState) -> Router {
 }
 
 pub fn router(state: AppState) -> Router {
-    let scim = scim_routes(&state);
-    Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .nest("/v1/tenants/{tenant}/realms/{realm}/scim/v2", scim.clone())
-        .nest("/scim/v2", scim)
+    routes::mount(&state)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(self::metrics::observe))

@@ -3,42 +3,42 @@
 
 use std::fmt;
 
-/// RFC 7644 §3.12 `scimType` values scimd produces.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ScimType {
-    InvalidFilter,
-    TooMany,
-    Uniqueness,
-    Mutability,
-    InvalidSyntax,
-    InvalidPath,
-    NoTarget,
-    InvalidValue,
-    InvalidVers,
-    Sensitive,
-    InvalidCursor,
-    ExpiredCursor,
-    InvalidCount,
+// One list yields the enum, its wire names and `ScimType::ALL`, so the published `scimType`
+// enumeration (/openapi.json) cannot miss a value the server sends.
+macro_rules! scim_types {
+    ($($variant:ident => $wire:literal),* $(,)?) => {
+        /// RFC 7644 §3.12 `scimType` values scimd produces.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum ScimType {
+            $($variant),*
+        }
+
+        impl ScimType {
+            pub const ALL: &'static [ScimType] = &[$(ScimType::$variant),*];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(ScimType::$variant => $wire),*
+                }
+            }
+        }
+    };
 }
 
-impl ScimType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ScimType::InvalidFilter => "invalidFilter",
-            ScimType::TooMany => "tooMany",
-            ScimType::Uniqueness => "uniqueness",
-            ScimType::Mutability => "mutability",
-            ScimType::InvalidSyntax => "invalidSyntax",
-            ScimType::InvalidPath => "invalidPath",
-            ScimType::NoTarget => "noTarget",
-            ScimType::InvalidValue => "invalidValue",
-            ScimType::InvalidVers => "invalidVers",
-            ScimType::Sensitive => "sensitive",
-            ScimType::InvalidCursor => "invalidCursor",
-            ScimType::ExpiredCursor => "expiredCursor",
-            ScimType::InvalidCount => "invalidCount",
-        }
-    }
+scim_types! {
+    InvalidFilter => "invalidFilter",
+    TooMany => "tooMany",
+    Uniqueness => "uniqueness",
+    Mutability => "mutability",
+    InvalidSyntax => "invalidSyntax",
+    InvalidPath => "invalidPath",
+    NoTarget => "noTarget",
+    InvalidValue => "invalidValue",
+    InvalidVers => "invalidVers",
+    Sensitive => "sensitive",
+    InvalidCursor => "invalidCursor",
+    ExpiredCursor => "expiredCursor",
+    InvalidCount => "invalidCount",
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -19,6 +19,20 @@ pub enum OpKind {
     Remove,
 }
 
+impl OpKind {
+    /// Every operation, in the order error messages and /openapi.json list them; the parser
+    /// reads names through this list, so an operation left out of it cannot be sent.
+    pub const ALL: [OpKind; 3] = [OpKind::Add, OpKind::Replace, OpKind::Remove];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OpKind::Add => "add",
+            OpKind::Replace => "replace",
+            OpKind::Remove => "remove",
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct PatchOp {
     pub kind: OpKind,
@@ -68,16 +82,16 @@ pub fn parse_request(body: Value, max_ops: usize) -> Result<Vec<PatchOp>, ScimEr
             for (k, v) in op {
                 match k.to_ascii_lowercase().as_str() {
                     "op" => {
-                        kind = match v.as_str().map(str::to_ascii_lowercase).as_deref() {
-                            Some("add") => Some(OpKind::Add),
-                            Some("replace") => Some(OpKind::Replace),
-                            Some("remove") => Some(OpKind::Remove),
-                            _ => {
-                                return Err(ScimError::invalid_syntax(format!(
-                                    "operation {i}: \"op\" must be add, replace or remove, got {v}"
-                                )))
-                            }
-                        }
+                        let named = v.as_str().and_then(|name| {
+                            OpKind::ALL
+                                .into_iter()
+                                .find(|k| k.as_str().eq_ignore_ascii_case(name))
+                        });
+                        kind = Some(named.ok_or_else(|| {
+                            ScimError::invalid_syntax(format!(
+                                "operation {i}: \"op\" must be add, replace or remove, got {v}"
+                            ))
+                        })?);
                     }
                     "path" => match v {
                         Value::String(s) if !s.trim().is_empty() => path = Some(s),
@@ -132,7 +146,7 @@ impl Patcher<'_> {
     pub fn apply(&self, doc: &mut Map<String, Value>, ops: &[PatchOp]) -> Result<(), ScimError> {
         for (i, op) in ops.iter().enumerate() {
             self.apply_one(doc, op).map_err(|mut e| {
-                e.detail = format!("operation {i} ({}): {}", op_name(op.kind), e.detail);
+                e.detail = format!("operation {i} ({}): {}", op.kind.as_str(), e.detail);
                 e
             })?;
         }
@@ -385,7 +399,7 @@ impl Patcher<'_> {
         if kind != OpKind::Remove && value.is_none() {
             return Err(ScimError::invalid_value(format!(
                 "\"{path}\": an {} operation needs a \"value\"",
-                op_name(kind)
+                kind.as_str()
             )));
         }
 
@@ -585,14 +599,6 @@ impl Patcher<'_> {
                 Ok(())
             }
         }
-    }
-}
-
-fn op_name(k: OpKind) -> &'static str {
-    match k {
-        OpKind::Add => "add",
-        OpKind::Replace => "replace",
-        OpKind::Remove => "remove",
     }
 }
 

@@ -12,6 +12,7 @@ mod http_edge;
 mod indexes;
 mod limits;
 mod logs;
+mod openapi;
 mod paging;
 mod patch;
 mod patch_property;

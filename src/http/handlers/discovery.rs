@@ -8,7 +8,7 @@ use serde_json::Value;
 use std::collections::HashMap;
 
 use crate::http::error::ApiResult;
-use crate::http::extract::QueryParams;
+use crate::http::extract::{Param, QueryParams};
 use crate::http::response::scim_json;
 use crate::http::state::AppState;
 use crate::scim::discovery::{resource_type, service_provider_config, RESOURCE_KINDS};
@@ -19,7 +19,7 @@ use crate::service::resources::RealmCtx;
 
 /// RFC 7644 §4: discovery endpoints do not filter; a filter gets 403.
 fn no_filter(q: &QueryParams) -> ApiResult<()> {
-    if q.get("filter").is_some() {
+    if q.param(Param::Filter).is_some() {
         return Err(ScimError::new(
             403,
             None,

@@ -2,4 +2,5 @@
 
 pub mod discovery;
 pub mod health;
+pub mod openapi;
 pub mod resources;

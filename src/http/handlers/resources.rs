@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Extension;
 
 use crate::http::error::ApiResult;
-use crate::http::extract::{Precondition, QueryParams, ScimBody};
+use crate::http::extract::{Param, Precondition, QueryParams, ScimBody};
 use crate::http::response::{resource, scim_json};
 use crate::http::state::AppState;
 use crate::scim::schema::ResourceKind;
@@ -37,8 +37,8 @@ fn projection(
 ) -> ApiResult<crate::scim::projection::Projection> {
     Ok(ResourceService::projection(
         kind,
-        q.get("attributes"),
-        q.get("excludedAttributes"),
+        q.param(Param::Attributes),
+        q.param(Param::ExcludedAttributes),
     )?)
 }
 
@@ -48,16 +48,7 @@ pub async fn list(
     Extension(ctx): Extension<RealmCtx>,
     q: QueryParams,
 ) -> ApiResult<Response> {
-    let params = ListParams {
-        filter: q.get("filter").map(str::to_owned),
-        start_index: q.get("startIndex").map(str::to_owned),
-        count: q.get("count").map(str::to_owned),
-        attributes: q.get("attributes").map(str::to_owned),
-        excluded_attributes: q.get("excludedAttributes").map(str::to_owned),
-        sort_by: q.get("sortBy").map(str::to_owned),
-        sort_order: q.get("sortOrder").map(str::to_owned),
-        cursor: q.get("cursor").map(str::to_owned),
-    };
+    let params = Param::list_params(|p| q.param(p).map(str::to_owned));
     let body = state.services.resources.list(&ctx, kind, &params).await?;
     Ok(scim_json(StatusCode::OK, &body))
 }
@@ -234,16 +225,7 @@ fn search_params(body: serde_json::Value) -> ApiResult<ListParams> {
             _ => None,
         }
     };
-    Ok(ListParams {
-        filter: text("filter"),
-        start_index: text("startIndex"),
-        count: text("count"),
-        attributes: text("attributes"),
-        excluded_attributes: text("excludedAttributes"),
-        sort_by: text("sortBy"),
-        sort_order: text("sortOrder"),
-        cursor: text("cursor"),
-    })
+    Ok(Param::list_params(|p| text(p.name())))
 }
 
 pub async fn search(
