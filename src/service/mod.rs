@@ -4,6 +4,7 @@ pub mod admin;
 pub mod auth;
 pub mod error;
 pub mod filter;
+pub mod password;
 pub mod resources;
 pub mod sort;
 

@@ -63,9 +63,11 @@ pub struct ResourceService {
     cursor_key: tokio::sync::OnceCell<Vec<u8>>,
 }
 
-/// How many times a PATCH without If-Match re-reads and re-applies after losing a race with a
-/// concurrent writer; each attempt is a fresh read, so no acknowledged change is lost.
-const PATCH_ATTEMPTS: usize = 8;
+/// How many times a PUT or PATCH without If-Match re-reads and re-applies after losing a race
+/// with a concurrent writer; each attempt is a fresh read, so no acknowledged change is lost.
+/// An attempt fails only because another write to the same resource committed meanwhile, so
+/// with fewer than this many concurrent writers every request eventually succeeds.
+const WRITE_ATTEMPTS: usize = 32;
 
 /// A written group's response lists its members only up to this many, unless the request
 /// names `members` in `attributes`.
@@ -124,7 +126,7 @@ impl ResourceService {
         let schema = Self::schema(kind);
         let incoming = parse_resource(schema, body)?;
         let name = required_name(&incoming, kind)?;
-        let password_hash = hash_password(incoming.password.clone()).await?;
+        let password_hash = super::password::hash(incoming.password.clone()).await?;
         let new = NewResource {
             id: uuid::Uuid::now_v7().to_string(),
             realm_id: ctx.realm_id.clone(),
@@ -141,6 +143,14 @@ impl ResourceService {
             .insert_resource(new)
             .await
             .map_err(|e| ServiceError::from_store(e, what(kind)))?;
+        if kind == ResourceKind::User {
+            // A user created a moment ago belongs to no group yet: no membership query.
+            return Ok(ResourceOut {
+                body: render_body(ctx, schema, &stored, None, proj),
+                etag: crate::scim::resource::etag(stored.version),
+                location: location(&ctx.base_url, kind, &stored.id),
+            });
+        }
         self.render_one(ctx, stored, proj).await
     }
 
@@ -181,40 +191,74 @@ impl ResourceService {
         proj: &Projection,
     ) -> ServiceResult<ResourceOut> {
         let schema = Self::schema(kind);
-        let mut incoming = parse_resource(schema, body)?;
-        let existing = self.load(ctx, kind, id).await?;
-        if let Some(v) = if_match {
-            if v != existing.version {
-                return Err(precondition(kind, id));
+        let parsed = parse_resource(schema, body)?;
+        let mut password_hash = None;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let existing = self.load(ctx, kind, id).await?;
+            if let Some(v) = if_match {
+                if v != existing.version {
+                    return Err(precondition(kind, id));
+                }
+            }
+            let mut incoming = parsed.clone();
+            enforce_immutable(schema, &existing.data, &mut incoming.data)?;
+            let name = required_name(&incoming, kind)?;
+            if password_hash.is_none() {
+                // Hashed once: a retry after a lost race must not pay Argon2 again.
+                password_hash = super::password::hash(incoming.password.clone()).await?;
+            }
+            let update = ReplaceResource {
+                realm_id: ctx.realm_id.clone(),
+                kind,
+                id: id.to_owned(),
+                name,
+                external_id: incoming.external_id,
+                data: incoming.data,
+                password_hash: password_hash.clone(),
+                // RFC 7644 §3.5.1: PUT replaces; a Group PUT without members leaves it without.
+                members: (kind == ResourceKind::Group).then(|| member_ids(incoming.members)),
+                member_change: None,
+                // The version read above guards the write (immutables were checked against
+                // it); without If-Match a lost race re-reads and writes again, as PATCH does.
+                expected_version: Some(existing.version),
+                now: crate::clock::now(),
+            };
+            match self.store.replace_resource(update).await {
+                Ok(stored) => return self.render_one(ctx, stored, proj).await,
+                Err(e) => self.retry_or_fail(e, if_match, attempt, kind, id)?,
             }
         }
-        enforce_immutable(schema, &existing.data, &mut incoming.data)?;
-        let name = required_name(&incoming, kind)?;
-        let password_hash = hash_password(incoming.password.clone()).await?;
-        let update = ReplaceResource {
-            realm_id: ctx.realm_id.clone(),
-            kind,
-            id: id.to_owned(),
-            name,
-            external_id: incoming.external_id,
-            data: incoming.data,
-            password_hash,
-            // RFC 7644 §3.5.1: PUT replaces; a Group PUT without members leaves it without.
-            members: (kind == ResourceKind::Group).then(|| member_ids(incoming.members)),
-            member_change: None,
-            // The version read above guards the write, so a concurrent change is not lost.
-            expected_version: Some(existing.version),
-            now: crate::clock::now(),
-        };
-        let stored = self
-            .store
-            .replace_resource(update)
-            .await
-            .map_err(|e| match e {
-                crate::store::StoreError::VersionMismatch => precondition(kind, id),
-                e => ServiceError::from_store(e, what(kind)),
-            })?;
-        self.render_one(ctx, stored, proj).await
+    }
+
+    /// After a failed guarded write: Ok to try again (no If-Match, lost a race, attempts
+    /// left), or the error to answer with.
+    fn retry_or_fail(
+        &self,
+        e: crate::store::StoreError,
+        if_match: Option<i64>,
+        attempt: usize,
+        kind: ResourceKind,
+        id: &str,
+    ) -> ServiceResult<()> {
+        match e {
+            crate::store::StoreError::VersionMismatch if if_match.is_some() => {
+                Err(precondition(kind, id))
+            }
+            crate::store::StoreError::VersionMismatch if attempt < WRITE_ATTEMPTS => Ok(()),
+            crate::store::StoreError::VersionMismatch => Err(ScimError::new(
+                409,
+                None,
+                format!(
+                    "{} '{id}' was changed by {WRITE_ATTEMPTS} concurrent requests while this \
+                     one was being applied; retry it",
+                    what(kind)
+                ),
+            )
+            .into()),
+            e => Err(ServiceError::from_store(e, what(kind))),
+        }
     }
 
     /// RFC 7644 §3.5.2 PATCH. Membership changes go to the membership rows as a delta;
@@ -369,7 +413,7 @@ impl ResourceService {
             let mut incoming = parse_resource(schema, Value::Object(doc))?;
             enforce_immutable(schema, &existing.data, &mut incoming.data)?;
             let name = required_name(&incoming, kind)?;
-            let password_hash = hash_password(incoming.password.clone()).await?;
+            let password_hash = super::password::hash(incoming.password.clone()).await?;
             let members = match old_members {
                 Some(old) => {
                     let new = member_ids(incoming.members);
@@ -396,15 +440,7 @@ impl ResourceService {
             };
             match self.store.replace_resource(update).await {
                 Ok(stored) => return self.render_written(ctx, stored, proj).await,
-                Err(crate::store::StoreError::VersionMismatch)
-                    if if_match.is_none() && attempt < PATCH_ATTEMPTS =>
-                {
-                    continue
-                }
-                Err(crate::store::StoreError::VersionMismatch) => {
-                    return Err(precondition(kind, id))
-                }
-                Err(e) => return Err(ServiceError::from_store(e, what(kind))),
+                Err(e) => self.retry_or_fail(e, if_match, attempt, kind, id)?,
             }
         }
     }
@@ -733,26 +769,37 @@ impl ResourceService {
         Ok(items
             .into_iter()
             .map(|r| {
-                let meta = Meta {
-                    created: r.created.clone(),
-                    last_modified: r.last_modified.clone(),
-                    version: r.version,
-                };
                 let rel = relations.remove(&r.id).map(Value::Array);
-                let body = Rendered {
-                    schema,
-                    base: &ctx.base_url,
-                    id: &r.id,
-                    external_id: r.external_id.as_deref(),
-                    data: &r.data,
-                    meta: &meta,
-                    relations: rel,
-                }
-                .to_json();
-                proj.apply(schema, body)
+                render_body(ctx, schema, &r, rel, proj)
             })
             .collect())
     }
+}
+
+/// One resource's body, with its `groups` / `members` when the caller loaded them.
+fn render_body(
+    ctx: &RealmCtx,
+    schema: &ResourceSchema,
+    r: &StoredResource,
+    relations: Option<Value>,
+    proj: &Projection,
+) -> Value {
+    let meta = Meta {
+        created: r.created.clone(),
+        last_modified: r.last_modified.clone(),
+        version: r.version,
+    };
+    let body = Rendered {
+        schema,
+        base: &ctx.base_url,
+        id: &r.id,
+        external_id: r.external_id.as_deref(),
+        data: &r.data,
+        meta: &meta,
+        relations,
+    }
+    .to_json();
+    proj.apply(schema, body)
 }
 
 fn precondition(kind: ResourceKind, id: &str) -> ServiceError {
@@ -779,25 +826,6 @@ fn member_ids(members: Option<Vec<crate::scim::validate::MemberRef>>) -> Vec<Str
         .into_iter()
         .map(|m| m.value)
         .collect()
-}
-
-/// Argon2id, on the blocking pool: hashing is deliberately slow and must not stall the
-/// async workers serving other requests.
-async fn hash_password(password: Option<String>) -> ServiceResult<Option<String>> {
-    let Some(password) = password else {
-        return Ok(None);
-    };
-    let hash = tokio::task::spawn_blocking(move || {
-        use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
-        let salt = SaltString::generate(&mut OsRng);
-        argon2::Argon2::default()
-            .hash_password(password.as_bytes(), &salt)
-            .map(|h| h.to_string())
-            .map_err(|e| anyhow::anyhow!("hashing a password: {e}"))
-    })
-    .await
-    .map_err(|e| anyhow::anyhow!("password hashing task failed: {e}"))??;
-    Ok(Some(hash))
 }
 
 fn json_to_literal(v: &Value) -> Option<Literal> {

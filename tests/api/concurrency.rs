@@ -1,4 +1,5 @@
-//! No lost update: concurrent PATCHes all take effect or fail cleanly.
+//! No lost update: concurrent PATCHes all take effect or fail cleanly; concurrent PUTs
+//! without If-Match all succeed (the last one wins, whole).
 
 use std::collections::BTreeSet;
 
@@ -12,6 +13,7 @@ both_backends!(
     concurrent_membership_patches_keep_every_acknowledged_member,
     concurrent_attribute_patches_to_one_user_lose_nothing_acknowledged,
     large_group_patch_response_leaves_members_out_unless_asked,
+    concurrent_puts_without_if_match_all_succeed_and_one_wins_whole,
 );
 
 async fn concurrent_membership_patches_keep_every_acknowledged_member(app: &TestApp) {
@@ -127,4 +129,44 @@ async fn large_group_patch_response_leaves_members_out_unless_asked(app: &TestAp
         )
         .await;
     assert_eq!(r.body["members"].as_array().unwrap().len(), 1001);
+}
+
+/// A PUT without If-Match states no precondition, so losing a race with another writer must
+/// not answer 412 (it did: the version read for the immutability check guarded the write).
+async fn concurrent_puts_without_if_match_all_succeed_and_one_wins_whole(app: &TestApp) {
+    let id = app.user("put-race").await;
+    let peer = app.peer().await;
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let base = if i % 2 == 0 { &app.base } else { &peer.base };
+        let body = json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": "put-race",
+            "displayName": format!("writer {i}"),
+            "title": format!("title {i}"),
+        });
+        let req = app
+            .client
+            .request(Method::PUT, format!("{base}/Users/{id}"))
+            .bearer_auth(&app.token)
+            .body(body.to_string());
+        tasks.push(tokio::spawn(async move { send(req).await }));
+    }
+    for t in tasks {
+        let r = t.await.unwrap();
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    }
+    let u = app.get(&format!("/Users/{id}")).await.body;
+    let writer = u["displayName"]
+        .as_str()
+        .unwrap()
+        .strip_prefix("writer ")
+        .unwrap();
+    assert_eq!(
+        u["title"],
+        format!("title {writer}"),
+        "one PUT's body, not a mix"
+    );
+    assert_eq!(u["meta"]["version"], "W/\"17\"");
+    peer.stop().await;
 }

@@ -6,7 +6,7 @@ use scimd::scim::filter::FilterLimits;
 use scimd::scim::schema::ResourceKind;
 use scimd::service::filter::lower_filter;
 use scimd::service::sort::resolve_sort;
-use scimd::store::query::ListQuery;
+use scimd::store::query::{ListQuery, Literal, Seek};
 use scimd::store::sql::SqlStore;
 
 use crate::helpers::{Backend, TestApp};
@@ -136,6 +136,48 @@ async fn lookups_and_sorted_pages_use_indexes_on_postgres() {
             indexes.iter().any(|i| plan.contains(i)),
             "{filter:?} / sortBy {sort_by:?} uses none of {indexes:?}:\n{plan}"
         );
+    }
+    // A cursor page deep in the list must start its index range at the cursor's key, not
+    // scan from the first row and filter (which made the last page of 1M users cost ~7x the
+    // first). Both directions, both sort orders.
+    for (sort_by, index, key) in [
+        ("userName", "resources_sort_name", "user5000@example.com"),
+        (
+            "meta.lastModified",
+            "resources_sort_modified",
+            "2026-01-01T00:00:00.000Z",
+        ),
+    ] {
+        for order in ["ascending", "descending"] {
+            for backward in [false, true] {
+                let query = ListQuery {
+                    filter: None,
+                    offset: 0,
+                    limit: 100,
+                    sort: resolve_sort(ResourceKind::User, Some(sort_by), Some(order)).unwrap(),
+                    seek: Some(Seek {
+                        key: Some(Literal::String(key.to_owned())),
+                        id: "5".repeat(36),
+                        backward,
+                    }),
+                };
+                let plan = store
+                    .explain_list(&realm.id, ResourceKind::User, &query)
+                    .await
+                    .unwrap();
+                // The Index Cond of the page's scan (the count subquery has its own).
+                let cond = plan
+                    .lines()
+                    .skip_while(|l| !l.contains(&format!("using {index}")))
+                    .find(|l| l.contains("Index Cond"))
+                    .unwrap_or_default();
+                assert!(
+                    plan.contains(index) && (cond.contains(">=") || cond.contains("<=")),
+                    "seek on {sort_by} {order} (backward {backward}) does not start the range \
+                     of {index} at the cursor:\n{plan}"
+                );
+            }
+        }
     }
     store.close().await;
     app.stop().await;

@@ -275,6 +275,7 @@ impl SqlStore {
     fn page_query(&self, realm_id: &str, kind: Kind, q: &ListQuery) -> (String, Vec<Bind>) {
         let d = self.dialect;
         let (mut where_sql, mut binds) = self.list_where(realm_id, kind, q);
+        let count_where = where_sql.clone();
         let backward = q.seek.as_ref().is_some_and(|s| s.backward);
         if let Some(seek) = &q.seek {
             let cond = seek_condition(d, q.sort.as_ref(), seek, &mut binds);
@@ -293,8 +294,11 @@ impl SqlStore {
             binds.push(Bind::I64(q.offset as i64));
             format!("LIMIT ${} OFFSET ${}", n + 1, n + 2)
         };
+        // The filter's binds come first and keep their numbers, so the count subquery can
+        // reuse them: totalResults rides on the page query instead of a second round trip.
         let sql = format!(
-            "SELECT {}{key_col} FROM resources WHERE {where_sql} ORDER BY {} {limit_offset}",
+            "SELECT {}{key_col}, (SELECT COUNT(*) FROM resources WHERE {count_where}) AS total_n \
+             FROM resources WHERE {where_sql} ORDER BY {} {limit_offset}",
             cols(d),
             order_by(d, q.sort.as_ref(), backward),
         );
@@ -353,23 +357,22 @@ impl SqlStore {
         kind: Kind,
         q: &ListQuery,
     ) -> StoreResult<ListPage> {
-        let (where_sql, binds) = self.list_where(realm_id, kind, q);
-        let count_sql = format!("SELECT COUNT(*) AS n FROM resources WHERE {where_sql}");
-        let mut count_q = sqlx::query(&count_sql);
-        for b in &binds {
-            count_q = b.bind(count_q);
-        }
-        let total: i64 = get(
-            &count_q
+        let count = |where_sql: String, binds: Vec<Bind>| async move {
+            let count_sql = format!("SELECT COUNT(*) AS n FROM resources WHERE {where_sql}");
+            let mut count_q = sqlx::query(&count_sql);
+            for b in &binds {
+                count_q = b.bind(count_q);
+            }
+            let row = count_q
                 .fetch_one(&self.pool)
                 .await
-                .map_err(StoreError::from_sqlx)?,
-            "n",
-        )?;
-        let total = total as u64;
-        if q.limit == 0 || (q.seek.is_none() && q.offset >= total) {
+                .map_err(StoreError::from_sqlx)?;
+            Ok::<u64, StoreError>(get::<i64>(&row, "n")? as u64)
+        };
+        if q.limit == 0 {
+            let (where_sql, binds) = self.list_where(realm_id, kind, q);
             return Ok(ListPage {
-                total,
+                total: count(where_sql, binds).await?,
                 ..ListPage::default()
             });
         }
@@ -383,6 +386,16 @@ impl SqlStore {
             .fetch_all(&self.pool)
             .await
             .map_err(StoreError::from_sqlx)?;
+        // The page query carries totalResults (one round trip); an empty page has no row to
+        // carry it, so only then is it counted on its own.
+        let total = match rows.first() {
+            Some(row) => get::<i64>(row, "total_n")? as u64,
+            None if q.seek.is_none() && q.offset == 0 => 0,
+            None => {
+                let (where_sql, binds) = self.list_where(realm_id, kind, q);
+                count(where_sql, binds).await?
+            }
+        };
         if backward {
             rows.reverse();
         }

@@ -61,6 +61,17 @@ pub(super) fn order_by(d: Dialect, sort: Option<&Sort>, backward: bool) -> Strin
         return if backward { "id DESC" } else { "id ASC" }.to_owned();
     };
     let e = key_expr(d, sort);
+    if never_null(&sort.field) {
+        // Ties go the sort's own way, so the whole order is one index read forwards or
+        // backwards; `DESC, id ASC` made Postgres sort every matching row (all users, for an
+        // unfiltered descending list) to return a page.
+        let dir = if sort.descending != backward {
+            "DESC"
+        } else {
+            "ASC"
+        };
+        return format!("{e} {dir}, id {dir}");
+    }
     let (dir, nulls, id) = match (sort.descending, backward) {
         (false, false) => ("ASC", "NULLS LAST", "ASC"),
         (true, false) => ("DESC", "NULLS LAST", "ASC"),
@@ -68,6 +79,14 @@ pub(super) fn order_by(d: Dialect, sort: Option<&Sort>, backward: bool) -> Strin
         (true, true) => ("ASC", "NULLS FIRST", "DESC"),
     };
     format!("{e} {dir} {nulls}, id {id}")
+}
+
+/// Columns every row has, so a seek on them needs no NULL branch.
+fn never_null(field: &Field) -> bool {
+    matches!(
+        field,
+        Field::Id | Field::NameFolded | Field::Created | Field::LastModified
+    )
 }
 
 /// The condition selecting rows after (or before) the seek position in the forward order.
@@ -100,7 +119,19 @@ pub(super) fn seek_condition(
                 Literal::Bool(b) => Bind::F64(if *b { 1.0 } else { 0.0 }),
             });
             let k = format!("${}", binds.len());
-            if seek.backward {
+            if never_null(&sort.field) {
+                // `key >= k AND (...)` repeats what the disjunction implies, but in a form an
+                // index range can start from: without it a page deep in a cursor walk scans
+                // the index from the first row (the cost grew with depth).
+                // Ties follow the sort direction here (see `order_by`), so "after" is one
+                // comparison for key and id alike.
+                let op = if sort.descending != seek.backward {
+                    "<"
+                } else {
+                    ">"
+                };
+                format!("({e} {op}= {k} AND ({e} {op} {k} OR id {op} {id}))")
+            } else if seek.backward {
                 format!("({e} IS NOT NULL AND ({e} {earlier} {k} OR ({e} = {k} AND id < {id})))")
             } else {
                 format!("({e} {later} {k} OR ({e} = {k} AND id > {id}) OR {e} IS NULL)")

@@ -1,0 +1,607 @@
+#!/usr/bin/env python3
+"""scimd throughput benchmark: this machine's Postgres ceiling, then scimd under wrk at 32
+connections, per scenario and directory size. Run it through scripts/loadbench.sh, which
+starts a throwaway PostgreSQL cluster and builds scimd; this file only orchestrates.
+
+Standard library only: the load itself comes from wrk (benches/load/scenario.lua), the
+ceilings from pgbench, the data from SQL (generate_series on Postgres, a recursive CTE on
+SQLite) in the row shape scimd writes, checked through the API after each load.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+LUA = os.path.join(HERE, "scenario.lua")
+BASE = "/v1/tenants/default/realms/default/scim/v2"
+CLK = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+# The generated user number g as the columns scimd writes (same shape as benches/directory.rs).
+PG_USERS = """
+INSERT INTO resources (id, realm_id, kind, name, name_ci, external_id, data, password_hash,
+                       version, created, last_modified)
+SELECT gen_random_uuid()::text, '{realm}', 'User', x.un, lower(x.un), 'ext-' || g,
+       jsonb_build_object(
+           'userName', x.un,
+           'name', jsonb_build_object('givenName', 'Given' || g, 'familyName', 'Family' || g),
+           'displayName', 'Given' || g || ' Family' || g,
+           'emails', jsonb_build_array(
+               jsonb_build_object('value', x.work, 'type', 'work', 'primary', true),
+               jsonb_build_object('value', 'home' || g || '@home.example.net', 'type', 'home')),
+           'active', true),
+       NULL, 1, x.ts, x.ts
+FROM generate_series({lo}::bigint, {hi}::bigint) AS s(g),
+     LATERAL (SELECT left(md5(g::text), 8) || '.' || g || '@corp.example.com' AS un,
+                     'w' || left(md5('w' || g::text), 6) || '.' || g || '@work.example.com' AS work,
+                     to_char(timestamp '2026-01-01 00:00:00' + make_interval(secs => g),
+                             'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS ts) x
+"""
+
+# SQLite has no md5: a multiplicative hash spreads the names over the sort order instead.
+SQLITE_USERS = """
+WITH RECURSIVE s(g) AS (SELECT ? UNION ALL SELECT g + 1 FROM s WHERE g < ?),
+x AS (SELECT g,
+             printf('%08x', (g * 2654435761) % 4294967296) || '.' || g || '@corp.example.com' AS un,
+             'w' || printf('%06x', (g * 40503) % 16777216) || '.' || g || '@work.example.com' AS work,
+             strftime('%Y-%m-%dT%H:%M:%S.000Z', '2026-01-01 00:00:00', '+' || g || ' seconds') AS ts
+      FROM s)
+INSERT INTO resources (id, realm_id, kind, name, name_ci, external_id, data, password_hash,
+                       version, created, last_modified)
+SELECT lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2)
+             || '-a' || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6))),
+       ?, 'User', un, lower(un), 'ext-' || g,
+       json_object('userName', un,
+                   'name', json_object('givenName', 'Given' || g, 'familyName', 'Family' || g),
+                   'displayName', 'Given' || g || ' Family' || g,
+                   'emails', json_array(
+                       json_object('value', work, 'type', 'work', 'primary', json('true')),
+                       json_object('value', 'home' || g || '@home.example.net', 'type', 'home')),
+                   'active', json('true')),
+       NULL, 1, ts, ts
+FROM x
+"""
+
+SCENARIOS = [
+    # (key, label, wrk mode, ceiling it is compared with)
+    ("S1", "POST /Users", "create", "N"),
+    ("S1p", "POST /Users with password", "create_password", "N"),
+    ("S2", "GET /Users/{id}", "get", "S"),
+    ("S3", "filter userName eq", "filter", "S"),
+    ("S4", "PATCH add/remove member", "member", "N"),
+    ("S5i", "page of 100, random startIndex", "page", "S"),
+    ("S5c1", "cursor page 1 (count=100)", "cursor_first", "S"),
+    ("S5ce", "cursor page at the end", "cursor_end", "S"),
+    ("S5w", "cursor walk (count=100)", "cursor_walk", "S"),
+    ("S6", "PUT /Users/{id}", "put", "N"),
+]
+
+
+def say(msg):
+    print(msg, flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def machine():
+    cores = os.cpu_count()
+    mem = 0
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                mem = int(line.split()[1]) // 1024
+    model = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {"cores": cores, "memory_mib": mem, "cpu": model}
+
+
+class Proc:
+    """A process whose CPU time and peak RSS we read from /proc."""
+
+    def __init__(self, pid):
+        self.pid = pid
+
+    def cpu_seconds(self):
+        with open(f"/proc/{self.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLK
+
+    def reset_peak(self):
+        # Writing 5 to clear_refs resets VmHWM (Linux >= 4.0), so each scenario gets its own peak.
+        try:
+            with open(f"/proc/{self.pid}/clear_refs", "w") as f:
+                f.write("5")
+        except OSError:
+            pass
+
+    def peak_rss_mib(self):
+        with open(f"/proc/{self.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+        return 0.0
+
+
+class Postgres:
+    def __init__(self, url, psql):
+        self.url = url
+        self.psql_bin = psql
+
+    def sql(self, query, db_url=None, check=True):
+        r = subprocess.run(
+            [self.psql_bin, db_url or self.url, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+             "-c", query],
+            capture_output=True, text=True, env={**os.environ, "PGOPTIONS": "-c client_min_messages=warning"})
+        if check and r.returncode != 0:
+            raise RuntimeError(f"psql failed: {r.stderr.strip()}\n{query[:300]}")
+        return r.stdout.strip()
+
+    def rows(self, query):
+        out = self.sql(query)
+        return [line.split("|") for line in out.splitlines() if line]
+
+
+class Server:
+    """scimd as a child process: its own CPU and RSS are what we measure."""
+
+    def __init__(self, name, binary, db_url, workdir, pool):
+        self.name = name
+        self.binary, self.db_url, self.workdir, self.pool = binary, db_url, workdir, pool
+        self.proc = None
+        self.port = None
+        self.token = None
+        self.log = None
+
+    def start(self):
+        self.port = free_port()
+        env = {
+            **os.environ,
+            "SCIMD_DATABASE_URL": self.db_url,
+            "SCIMD_LISTEN": f"127.0.0.1:{self.port}",
+            "SCIMD_METRICS_LISTEN": "",
+            "SCIMD_RATE_LIMIT_TOKEN_PER_SECOND": "0",
+            "SCIMD_RATE_LIMIT_REALM_PER_SECOND": "0",
+            "SCIMD_LOG_LEVEL": "warn",
+            "SCIMD_LOG_FORMAT": "json",
+            "SCIMD_REQUEST_TIMEOUT_SECONDS": "120",
+        }
+        if self.pool:
+            env["SCIMD_DATABASE_MAX_CONNECTIONS"] = str(self.pool)
+        self.log = open(os.path.join(self.workdir, "scimd.log"), "a")
+        out = os.path.join(self.workdir, f"scimd-{self.name}.out")
+        t0 = time.monotonic()
+        self.proc = subprocess.Popen([self.binary, "serve"], env=env, cwd=self.workdir,
+                                     stdout=open(out, "a"), stderr=self.log)
+        ready = self.wait_ready()
+        startup = time.monotonic() - t0
+        if self.token is None:
+            with open(out) as f:
+                m = re.search(r"^\s+(scimd_\S+)\s*$", f.read(), re.M)
+            if not m:
+                raise RuntimeError("no bootstrap token in scimd's output")
+            self.token = m.group(1)
+        self.p = Proc(self.proc.pid)
+        return startup if ready else None
+
+    def wait_ready(self, timeout=120):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"scimd exited with {self.proc.returncode}; see {self.workdir}/scimd.log")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/readyz", timeout=2) as r:
+                    if r.status == 200:
+                        return True
+            except (urllib.error.URLError, ConnectionError, OSError):
+                pass
+            time.sleep(0.005)
+        raise RuntimeError("scimd did not become ready")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def api(self, method, path, body=None):
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}{BASE}{path}", data=data, method=method,
+            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/scim+json"})
+        try:
+            with urllib.request.urlopen(req, timeout=300) as r:
+                raw = r.read()
+                return r.status, (json.loads(raw) if raw else None)
+        except urllib.error.HTTPError as e:
+            raw = e.read()
+            return e.code, (json.loads(raw) if raw else None)
+
+
+def ceilings(pg, args, pgbench):
+    """pgbench -S (prepared SELECT by primary key) and -N (simple writes) on the same cluster."""
+    say("\n== Ceilings: pgbench against the same PostgreSQL cluster")
+    pg.sql("DROP DATABASE IF EXISTS pgbench")
+    pg.sql("CREATE DATABASE pgbench")
+    url = pg.url.rsplit("/", 1)[0] + "/pgbench"
+    scale = 1 if args.smoke else 10
+    subprocess.run([pgbench, "-i", "-q", "-s", str(scale), url], check=True,
+                   capture_output=True)
+    out = {}
+    for flag in ("S", "N"):
+        r = subprocess.run([pgbench, f"-{flag}", "-M", "prepared", "-c", str(args.connections),
+                            "-j", str(args.threads), "-T", str(args.duration), url],
+                           capture_output=True, text=True, check=True)
+        m = re.search(r"tps = ([0-9.]+) \(without initial connection time\)", r.stdout)
+        lat = re.search(r"latency average = ([0-9.]+) ms", r.stdout)
+        out[flag] = float(m.group(1))
+        say(f"   pgbench -{flag} -M prepared -c {args.connections} -j {args.threads} -T {args.duration}"
+            f" (scale {scale}): {out[flag]:,.0f} tps, latency average {lat.group(1) if lat else '?'} ms")
+    pg.sql("DROP DATABASE pgbench")
+    return out
+
+
+class Directory:
+    """The data side of one backend: loading users and groups, sampling ids for wrk."""
+
+    def __init__(self, backend, pg=None, sqlite_path=None):
+        self.backend, self.pg, self.sqlite_path = backend, pg, sqlite_path
+        self.loaded = 0
+        self.groups = {}
+
+    def realm(self):
+        q = "SELECT id FROM realms WHERE tenant = 'default' AND name = 'default'"
+        if self.pg:
+            return self.pg.sql(q)
+        with sqlite3.connect(self.sqlite_path) as c:
+            return c.execute(q).fetchone()[0]
+
+    def query(self, q):
+        if self.pg:
+            return self.pg.rows(q)
+        c = sqlite3.connect(self.sqlite_path, timeout=60)
+        try:
+            return [[str(v) for v in row] for row in c.execute(q).fetchall()]
+        finally:
+            c.close()
+
+    def load_users(self, upto):
+        if upto <= self.loaded:
+            return
+        realm = self.realm()
+        batch = 50_000
+        t0 = time.monotonic()
+        lo = self.loaded + 1
+        say(f"   loading users {lo:,}..{upto:,} ({self.backend}, {batch:,} rows per statement)")
+        while lo <= upto:
+            hi = min(lo + batch - 1, upto)
+            if self.pg:
+                self.pg.sql(PG_USERS.format(realm=realm, lo=lo, hi=hi))
+            else:
+                c = sqlite3.connect(self.sqlite_path, timeout=60)
+                with c:
+                    c.execute(SQLITE_USERS, (lo, hi, realm))
+                c.close()
+            el = time.monotonic() - t0
+            say(f"   {hi:>10,} / {upto:,} users  {el:6.1f} s  {(hi - self.loaded) / el:8,.0f} rows/s")
+            lo = hi + 1
+        if self.pg:
+            self.pg.sql("VACUUM (ANALYZE) resources")
+        else:
+            c = sqlite3.connect(self.sqlite_path, timeout=60)
+            c.execute("ANALYZE")
+            c.close()
+        say(f"   loaded and analyzed in {time.monotonic() - t0:.1f} s")
+        self.loaded = upto
+
+    def add_members(self, group_id, ids):
+        if self.pg:
+            for i in range(0, len(ids), 50_000):
+                chunk = ",".join(f"'{x}'" for x in ids[i:i + 50_000])
+                self.pg.sql(f"INSERT INTO members (group_id, member_id) "
+                            f"SELECT '{group_id}', unnest(ARRAY[{chunk}])")
+        else:
+            c = sqlite3.connect(self.sqlite_path, timeout=60)
+            with c:
+                c.executemany("INSERT INTO members (group_id, member_id) VALUES (?, ?)",
+                              [(group_id, x) for x in ids])
+            c.close()
+
+
+def verify(server, directory, n):
+    """A few loaded users read back through the API, and the total it reports."""
+    status, body = server.api("GET", "/Users?count=1")
+    if status != 200 or body["totalResults"] < n:
+        raise RuntimeError(f"list after load: {status} {body}")
+    for uid, name in directory.query(
+            "SELECT id, name FROM resources WHERE kind = 'User' ORDER BY random() LIMIT 3"):
+        status, user = server.api("GET", f"/Users/{uid}")
+        if status != 200 or user["userName"] != name or len(user.get("emails", [])) != 2:
+            raise RuntimeError(f"loaded user {uid} read back as {status} {user}")
+    say(f"   checked through the API: 3 random users read back, totalResults = {body['totalResults']:,}")
+
+
+def prepare_data(server, directory, datadir, group_sizes):
+    """Files wrk reads: random users, users outside every group, cursors near the end."""
+    sample = directory.query(
+        "SELECT id, name FROM resources WHERE kind = 'User' AND name NOT LIKE 'lb%' "
+        "ORDER BY random() LIMIT 20000")
+    random.shuffle(sample)
+    with open(os.path.join(datadir, "ids.txt"), "w") as f:
+        f.write("\n".join(r[0] for r in sample) + "\n")
+    with open(os.path.join(datadir, "names.txt"), "w") as f:
+        f.write("\n".join(r[1] for r in sample) + "\n")
+    # Members are the first users by id; the pool of users to add and remove is the last ones.
+    pool = directory.query("SELECT id FROM resources WHERE kind = 'User' ORDER BY id DESC LIMIT 4000")
+    with open(os.path.join(datadir, "pool.txt"), "w") as f:
+        f.write("\n".join(r[0] for r in pool) + "\n")
+    for size in group_sizes:
+        if size in directory.groups:
+            continue
+        status, g = server.api("POST", "/Groups", {
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "displayName": f"loadbench {size} members"})
+        if status != 201:
+            raise RuntimeError(f"creating a group: {status} {g}")
+        ids = [r[0] for r in directory.query(
+            f"SELECT id FROM resources WHERE kind = 'User' ORDER BY id LIMIT {size}")]
+        directory.add_members(g["id"], ids)
+        directory.groups[size] = g["id"]
+        say(f"   group of {size:,} members: {g['id']}")
+    # Cursors near the end of the list: follow nextCursor (cursors are bound
+    # to filter and sort, not to count) and keep the last few.
+    t0 = time.monotonic()
+    cursor, seen, tail = "", 0, []
+    # Pages small enough that a small directory still has several (the smoke run has 1,000).
+    count = max(10, min(1000, directory.loaded // 20))
+    while True:
+        status, page = server.api("GET", f"/Users?count={count}&cursor={urllib.parse.quote(cursor)}")
+        if status != 200:
+            raise RuntimeError(f"cursor walk: {status} {page}")
+        seen += page["itemsPerPage"]
+        nxt = page.get("nextCursor")
+        if not nxt:
+            break
+        tail = (tail + [nxt])[-5:]
+        cursor = nxt
+    with open(os.path.join(datadir, "cursors.txt"), "w") as f:
+        f.write("\n".join(tail[:-1] or tail) + "\n")
+    say(f"   cursor walk over {seen:,} users with count={count} took {time.monotonic() - t0:.1f} s "
+        f"(kept {len(tail[:-1] or tail)} cursors from the last pages)")
+
+
+def run_wrk(wrk, server, args, mode, datadir, total, group, run_tag):
+    env = {**os.environ, "LB_MODE": mode, "LB_BASE": BASE, "LB_TOKEN": server.token,
+           "LB_DATA": datadir, "LB_RUN": run_tag, "LB_TOTAL": str(total), "LB_GROUP": group or "",
+           "LB_CHECK": "1" if args.smoke else "0"}
+    cmd = [wrk, "-t", str(args.threads), "-c", str(args.connections), "-d", f"{args.duration}s",
+           "--timeout", "60s", "-s", LUA, f"http://127.0.0.1:{server.port}{BASE}"]
+    server.p.reset_peak()
+    cpu0 = server.p.cpu_seconds()
+    t0 = time.monotonic()
+    p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _, status, usage = os.wait4(p.pid, 0)
+    p.returncode = os.waitstatus_to_exitcode(status)
+    out, err = p.stdout.read(), p.stderr.read()
+    wall = time.monotonic() - t0
+    cpu = server.p.cpu_seconds() - cpu0
+    m = re.search(r"^LOADBENCH (\{.*\})$", out, re.M)
+    if p.returncode != 0 or not m:
+        raise RuntimeError(f"wrk failed ({p.returncode}): {err.strip()[:500]} {out[-500:]}")
+    r = json.loads(m.group(1))
+    secs = r["duration_us"] / 1e6
+    errors = r["errors_status"] + r["errors_connect"] + r["errors_read"] + r["errors_write"] + r["errors_timeout"]
+    return {
+        "requests": r["requests"], "rps": r["requests"] / secs, "p50_ms": r["p50_us"] / 1000,
+        "p99_ms": r["p99_us"] / 1000, "errors": errors,
+        "server_cpu_ms_per_req": 1000 * cpu / max(1, r["requests"]),
+        "server_cpu_pct": 100 * cpu / wall,
+        "peak_rss_mib": server.p.peak_rss_mib(),
+        "wrk_cpu_pct": 100 * (usage.ru_utime + usage.ru_stime) / wall,
+        "stderr": err.strip(),
+    }
+
+
+def header():
+    return (f"   {'scenario':<38} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'cpu ms/req':>10} "
+            f"{'RSS MiB':>8} {'wrk cpu':>7} {'ratio':>6} {'errors':>6}")
+
+
+def line(label, r, ratio):
+    ratio_s = f"{ratio:6.2f}" if ratio is not None else "     -"
+    return (f"   {label:<38} {r['rps']:9,.0f} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} "
+            f"{r['server_cpu_ms_per_req']:10.3f} {r['peak_rss_mib']:8.1f} {r['wrk_cpu_pct']:6.0f}% "
+            f"{ratio_s} {r['errors']:6d}")
+
+
+def scenarios_for(args, size, directory):
+    out = []
+    for key, label, mode, ceiling in SCENARIOS:
+        if args.only and key not in args.only:
+            continue
+        if mode == "member":
+            for g in sorted(directory.groups):
+                out.append((key, f"{label}, group of {g:,}", mode, ceiling, directory.groups[g]))
+        else:
+            out.append((key, label, mode, ceiling, None))
+    return out
+
+
+def bench_backend(args, backend, server, directory, sizes, ceil, wrk, results):
+    datadir = tempfile.mkdtemp(prefix="loadbench-data-")
+    try:
+        for size in sizes:
+            say(f"\n== {backend}: {size:,} users")
+            directory.load_users(size)
+            verify(server, directory, size)
+            prepare_data(server, directory, datadir,
+                         [g for g in args.group_sizes if g * 2 <= size])
+            total = int(directory.query("SELECT count(*) FROM resources WHERE kind = 'User'")[0][0])
+            say(header())
+            for key, label, mode, ceiling, group in scenarios_for(args, size, directory):
+                tag = f"{int(time.time())}{random.randint(0, 9999)}"
+                r = run_wrk(wrk, server, args, mode, datadir, total, group, tag)
+                ratio = r["rps"] / ceil[ceiling] if ceil else None
+                r.update({"backend": backend, "size": size, "key": key, "label": label,
+                          "ceiling": ceiling, "ratio": ratio})
+                results.append(r)
+                say(line(label, r, ratio))
+                if r["errors"]:
+                    say(f"      {r['errors']} failed requests; first answers: {r['stderr'][:400]}")
+    finally:
+        shutil.rmtree(datadir, ignore_errors=True)
+
+
+def budget(results, ceil, startup):
+    """The issue-6 budget at the largest Postgres size measured."""
+    pg = [r for r in results if r["backend"] == "postgres"]
+    if not pg or not ceil:
+        return []
+    size = max(r["size"] for r in pg)
+    at = {(r["key"], r["label"]): r for r in pg if r["size"] == size}
+
+    def first(key):
+        return next((r for (k, _), r in at.items() if k == key), None)
+
+    lines = []
+
+    def check(name, ok, detail):
+        lines.append((name, ok, detail))
+
+    for key, floor, ceiling in (("S2", 0.5, "S"), ("S3", 0.4, "S"), ("S1", 0.5, "N")):
+        r = first(key)
+        if r:
+            check(f"{key} {r['label']} >= {floor} x pgbench -{ceiling}", r["ratio"] >= floor,
+                  f"{r['ratio']:.2f} ({r['rps']:,.0f} vs {ceil[ceiling]:,.0f})")
+    members = sorted((r for (k, _), r in at.items() if k == "S4"), key=lambda r: r["label"])
+    if members:
+        worst = min(members, key=lambda r: r["ratio"])
+        check("S4 membership PATCH >= 0.5 x pgbench -N", worst["ratio"] >= 0.5,
+              ", ".join(f"{r['label'].split('group of ')[1]}: {r['ratio']:.2f}" for r in members))
+        by = {int(r["label"].split("group of ")[1].replace(",", "")): r for r in members}
+        if len(by) >= 2:
+            small, big = by[min(by)], by[max(by)]
+            check(f"S4 group of {max(by):,} within 1.5x of {min(by):,} (p50)",
+                  big["p50_ms"] <= 1.5 * small["p50_ms"],
+                  f"p50 {big['p50_ms']:.2f} ms vs {small['p50_ms']:.2f} ms; "
+                  f"req/s {big['rps']:,.0f} vs {small['rps']:,.0f}")
+    c1, ce = first("S5c1"), first("S5ce")
+    if c1 and ce:
+        check("S5 cursor page at the end within 1.5x of the first (p50)",
+              ce["p50_ms"] <= 1.5 * c1["p50_ms"], f"p50 {ce['p50_ms']:.2f} ms vs {c1['p50_ms']:.2f} ms")
+    peak = max(r["peak_rss_mib"] for r in pg)
+    check("peak RSS <= 100 MB", peak * 1.048576 <= 100, f"{peak:.1f} MiB")
+    if startup is not None:
+        check("ready <= 1 s after start on a migrated database", startup <= 1.0, f"{startup * 1000:.0f} ms")
+    return lines
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--postgres-url", required=True, help="an empty database in a throwaway cluster")
+    ap.add_argument("--scimd", required=True, help="the scimd binary")
+    ap.add_argument("--sizes", default="10000,100000,1000000")
+    ap.add_argument("--sqlite-users", type=int, default=100_000, help="0 skips SQLite")
+    ap.add_argument("--group-sizes", default="1000,10000,100000")
+    ap.add_argument("--duration", type=int, default=10, help="seconds per scenario")
+    ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--threads", type=int, default=2, help="wrk and pgbench threads")
+    ap.add_argument("--pool", type=int, default=0, help="scimd database pool (0: its default)")
+    ap.add_argument("--only", default="", help="scenario keys, e.g. S2,S3")
+    ap.add_argument("--smoke", action="store_true", help="CI mode: tiny, and every request must succeed")
+    ap.add_argument("--json", help="write the results here")
+    args = ap.parse_args()
+    args.sizes = [int(s) for s in args.sizes.split(",") if s]
+    args.group_sizes = [int(s) for s in args.group_sizes.split(",") if s]
+    args.only = set(args.only.split(",")) - {""}
+
+    wrk = shutil.which("wrk")
+    pgbench = shutil.which("pgbench") or "/usr/lib/postgresql/15/bin/pgbench"
+    psql = shutil.which("psql") or "/usr/lib/postgresql/15/bin/psql"
+    if not wrk:
+        sys.exit("error: wrk not found (Debian package `wrk`)")
+    facts = machine()
+    started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    say(f"loadbench {started}: {facts['cores']} cores ({facts['cpu']}), {facts['memory_mib']:,} MiB; "
+        f"{args.connections} connections, {args.duration} s per scenario, wrk -t{args.threads}")
+    pg = Postgres(args.postgres_url, psql)
+    ceil = ceilings(pg, args, pgbench)
+    results = []
+    workdir = tempfile.mkdtemp(prefix="loadbench-")
+    startup = None
+    try:
+        server = Server("postgres", args.scimd, args.postgres_url, workdir, args.pool)
+        server.start()
+        bench_backend(args, "postgres", server, Directory("postgres", pg=pg), args.sizes, ceil, wrk, results)
+        # Ready-to-serve time on the migrated, loaded database: stop, start, time /readyz.
+        server.stop()
+        startup = server.start()
+        say(f"\n   restart on the migrated database with {args.sizes[-1]:,} users: ready in {startup * 1000:.0f} ms")
+        server.stop()
+        if args.sqlite_users:
+            path = os.path.join(workdir, "scimd.db")
+            lite = Server("sqlite", args.scimd, f"sqlite://{path}?mode=rwc", workdir, args.pool)
+            lite.start()
+            try:
+                bench_backend(args, "sqlite", lite, Directory("sqlite", sqlite_path=path),
+                              [args.sqlite_users], None, wrk, results)
+            finally:
+                lite.stop()
+    finally:
+        for s in ("server", "lite"):
+            obj = locals().get(s)
+            if obj:
+                obj.stop()
+        if os.environ.get("LOADBENCH_KEEP") != "1":
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    say("\n== Budget (Postgres, largest size, ratios to the ceilings measured above)")
+    lines = budget(results, ceil, startup)
+    for name, ok, detail in lines:
+        say(f"   {'HOLDS ' if ok else 'MISSES'}  {name}: {detail}")
+    wrk_max = max((r["wrk_cpu_pct"] for r in results), default=0)
+    say(f"   wrk's own CPU peaked at {wrk_max:.0f}% of one core (of {facts['cores'] * 100}%)")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"started": started, "machine": facts, "ceilings": ceil, "startup_s": startup,
+                       "args": {k: (sorted(v) if isinstance(v, set) else v) for k, v in vars(args).items()},
+                       "results": [{k: v for k, v in r.items() if k != "stderr"} for r in results],
+                       "budget": [{"line": n, "holds": ok, "detail": d} for n, ok, d in lines]}, f, indent=1)
+    failed = sum(r["errors"] for r in results)
+    if args.smoke:
+        print(f"loadbench-smoke: {len(results) - sum(1 for r in results if r['errors'])} passed, "
+              f"{sum(1 for r in results if r['errors'])} failed")
+    return 1 if (args.smoke and failed) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
