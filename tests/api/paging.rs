@@ -14,6 +14,7 @@ both_backends!(
     cursor_pages_cover_everything_once_and_go_back,
     cursor_paging_skips_and_repeats_nothing_while_others_write,
     bad_cursors_and_counts_get_rfc_9865_errors,
+    totals_follow_creates_and_deletes_and_deep_pages_stay_in_order,
 );
 
 fn names(body: &Value, attr: &str) -> Vec<String> {
@@ -170,4 +171,44 @@ async fn bad_cursors_and_counts_get_rfc_9865_errors(app: &TestApp) {
     let r = app.get("/Users?cursor=&count=-2").await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(r.body["scimType"], "invalidCount");
+}
+
+/// Unfiltered totals come from trigger-maintained counts and deep index pages from a deferred
+/// join; both must say exactly what a real count and a plain walk say.
+async fn totals_follow_creates_and_deletes_and_deep_pages_stay_in_order(app: &TestApp) {
+    let mut ids = Vec::new();
+    for i in 0..12 {
+        ids.push(app.user(&format!("t{i:02}")).await);
+    }
+    app.group("g", &[]).await;
+    for id in &ids[..4] {
+        assert_eq!(
+            app.delete(&format!("/Users/{id}")).await.status,
+            StatusCode::NO_CONTENT
+        );
+    }
+    let all = app.get("/Users").await.body;
+    assert_eq!(all["totalResults"], 8);
+    let counted = app.get("/Users?filter=id%20pr").await.body;
+    assert_eq!(
+        counted["totalResults"], 8,
+        "the counts table agrees with COUNT(*)"
+    );
+    assert_eq!(app.get("/Groups?count=0").await.body["totalResults"], 1);
+    assert_eq!(app.get("/Users?count=0").await.body["totalResults"], 8);
+    // An index page past the first (deferred join) and one past the end still carry the total.
+    let r = app
+        .get("/Users?sortBy=userName&startIndex=3&count=3")
+        .await
+        .body;
+    assert_eq!(names(&r, "userName"), ["t06", "t07", "t08"]);
+    assert_eq!(r["totalResults"], 8);
+    let r = app
+        .get("/Users?sortBy=userName&sortOrder=descending&startIndex=7&count=5")
+        .await
+        .body;
+    assert_eq!(names(&r, "userName"), ["t05", "t04"]);
+    let r = app.get("/Users?startIndex=20").await.body;
+    assert_eq!(r["totalResults"], 8);
+    assert_eq!(r["itemsPerPage"], 0);
 }

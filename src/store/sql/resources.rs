@@ -23,6 +23,18 @@ fn cols(d: Dialect) -> String {
     )
 }
 
+/// totalResults of a list as a scalar subquery: unfiltered, the trigger-maintained counts
+/// (`$1` realm, `$2` kind, as in every list's WHERE); filtered, a real count.
+fn total_sql(q: &ListQuery, where_sql: &str) -> String {
+    if q.filter.is_none() {
+        "(SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM resource_counts \
+         WHERE realm_id = $1 AND kind = $2)"
+            .to_owned()
+    } else {
+        format!("(SELECT COUNT(*) FROM resources WHERE {where_sql})")
+    }
+}
+
 fn resource_from_row(row: &AnyRow) -> StoreResult<StoredResource> {
     let kind: String = get(row, "kind")?;
     let data: String = get(row, "data")?;
@@ -296,12 +308,25 @@ impl SqlStore {
         };
         // The filter's binds come first and keep their numbers, so the count subquery can
         // reuse them: totalResults rides on the page query instead of a second round trip.
-        let sql = format!(
-            "SELECT {}{key_col}, (SELECT COUNT(*) FROM resources WHERE {count_where}) AS total_n \
-             FROM resources WHERE {where_sql} ORDER BY {} {limit_offset}",
-            cols(d),
-            order_by(d, q.sort.as_ref(), backward),
-        );
+        let total = total_sql(q, &count_where);
+        let order = order_by(d, q.sort.as_ref(), backward);
+        let sql = if q.seek.is_none() && q.offset > 0 {
+            // Deferred join: the OFFSET walks an index-only scan of ids (sort indexes carry
+            // the key and id), and only the page's rows are read from the table. Skipping
+            // 500,000 rows this way reads no row data; the plain OFFSET fetched every one.
+            format!(
+                "SELECT {}{key_col}, {total} AS total_n FROM resources WHERE id IN \
+                 (SELECT id FROM resources WHERE {where_sql} ORDER BY {order} {limit_offset}) \
+                 ORDER BY {order}",
+                cols(d),
+            )
+        } else {
+            format!(
+                "SELECT {}{key_col}, {total} AS total_n \
+                 FROM resources WHERE {where_sql} ORDER BY {order} {limit_offset}",
+                cols(d),
+            )
+        };
         (sql, binds)
     }
 
@@ -358,7 +383,7 @@ impl SqlStore {
         q: &ListQuery,
     ) -> StoreResult<ListPage> {
         let count = |where_sql: String, binds: Vec<Bind>| async move {
-            let count_sql = format!("SELECT COUNT(*) AS n FROM resources WHERE {where_sql}");
+            let count_sql = format!("SELECT {} AS n", total_sql(q, &where_sql));
             let mut count_q = sqlx::query(&count_sql);
             for b in &binds {
                 count_q = b.bind(count_q);
