@@ -15,6 +15,8 @@
 #   --smoke   1,000 users, groups of 100, 2 s per scenario, debug build; fails on any
 #             failed request (CI)
 # Needs: postgresql-15 (server binaries and pgbench), wrk, python3.
+# SCIMD_BENCH_SLOW_MS=N logs the plans of statements slower than N ms (auto_explain) to
+# ${CARGO_TARGET_DIR:-target}/loadbench-postgres.log.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -58,7 +60,14 @@ else
     preset=()
 fi
 
-pg_cluster_start -c max_connections=200 -c "shared_buffers=${SCIMD_BENCH_SHARED_BUFFERS:-256MB}"
+explain=()
+if [[ ${SCIMD_BENCH_SLOW_MS:-0} != 0 ]]; then
+    # Plans of statements slower than this go to the server log (kept in $TARGET_DIR).
+    explain=(-c shared_preload_libraries=auto_explain
+        -c "auto_explain.log_min_duration=${SCIMD_BENCH_SLOW_MS}ms"
+        -c "log_min_duration_statement=${SCIMD_BENCH_SLOW_MS}ms")
+fi
+pg_cluster_start -c max_connections=200 -c "shared_buffers=${SCIMD_BENCH_SHARED_BUFFERS:-256MB}" "${explain[@]}"
 PGOPTIONS='-c client_min_messages=warning' "$(pg_psql)" "$PG_URL" -v ON_ERROR_STOP=1 -q \
     -c 'CREATE DATABASE scimd_load'
 PATH=$PG_BINDIR:$PATH python3 benches/load/loadbench.py \

@@ -148,16 +148,36 @@ class Proc:
         return 0.0
 
 
+def postgres_cpu_seconds():
+    """CPU time of every postgres process on this machine (the throwaway cluster's)."""
+    total = 0.0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                raw = f.read()
+        except OSError:
+            continue
+        comm = raw[raw.index("(") + 1:raw.rindex(")")]
+        if comm.startswith("postgres"):
+            fields = raw.rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / CLK
+    return total
+
+
 class Postgres:
     def __init__(self, url, psql):
         self.url = url
         self.psql_bin = psql
 
     def sql(self, query, db_url=None, check=True):
+        # The statement goes in on stdin: member lists of 50,000 ids exceed the argv limit.
         r = subprocess.run(
             [self.psql_bin, db_url or self.url, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
-             "-c", query],
-            capture_output=True, text=True, env={**os.environ, "PGOPTIONS": "-c client_min_messages=warning"})
+             "-f", "-"],
+            input=query, capture_output=True, text=True,
+            env={**os.environ, "PGOPTIONS": "-c client_min_messages=warning"})
         if check and r.returncode != 0:
             raise RuntimeError(f"psql failed: {r.stderr.strip()}\n{query[:300]}")
         return r.stdout.strip()
@@ -407,6 +427,7 @@ def run_wrk(wrk, server, args, mode, datadir, total, group, run_tag):
            "--timeout", "60s", "-s", LUA, f"http://127.0.0.1:{server.port}{BASE}"]
     server.p.reset_peak()
     cpu0 = server.p.cpu_seconds()
+    db0 = postgres_cpu_seconds()
     t0 = time.monotonic()
     p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     _, status, usage = os.wait4(p.pid, 0)
@@ -414,6 +435,7 @@ def run_wrk(wrk, server, args, mode, datadir, total, group, run_tag):
     out, err = p.stdout.read(), p.stderr.read()
     wall = time.monotonic() - t0
     cpu = server.p.cpu_seconds() - cpu0
+    db_cpu = postgres_cpu_seconds() - db0
     m = re.search(r"^LOADBENCH (\{.*\})$", out, re.M)
     if p.returncode != 0 or not m:
         raise RuntimeError(f"wrk failed ({p.returncode}): {err.strip()[:500]} {out[-500:]}")
@@ -425,6 +447,7 @@ def run_wrk(wrk, server, args, mode, datadir, total, group, run_tag):
         "p99_ms": r["p99_us"] / 1000, "errors": errors,
         "server_cpu_ms_per_req": 1000 * cpu / max(1, r["requests"]),
         "server_cpu_pct": 100 * cpu / wall,
+        "db_cpu_ms_per_req": 1000 * db_cpu / max(1, r["requests"]),
         "peak_rss_mib": server.p.peak_rss_mib(),
         "wrk_cpu_pct": 100 * (usage.ru_utime + usage.ru_stime) / wall,
         "stderr": err.strip(),
@@ -432,14 +455,14 @@ def run_wrk(wrk, server, args, mode, datadir, total, group, run_tag):
 
 
 def header():
-    return (f"   {'scenario':<38} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'cpu ms/req':>10} "
+    return (f"   {'scenario':<38} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'cpu ms/req':>10} {'db ms/req':>9} "
             f"{'RSS MiB':>8} {'wrk cpu':>7} {'ratio':>6} {'errors':>6}")
 
 
 def line(label, r, ratio):
     ratio_s = f"{ratio:6.2f}" if ratio is not None else "     -"
     return (f"   {label:<38} {r['rps']:9,.0f} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} "
-            f"{r['server_cpu_ms_per_req']:10.3f} {r['peak_rss_mib']:8.1f} {r['wrk_cpu_pct']:6.0f}% "
+            f"{r['server_cpu_ms_per_req']:10.3f} {r['db_cpu_ms_per_req']:9.3f} {r['peak_rss_mib']:8.1f} {r['wrk_cpu_pct']:6.0f}% "
             f"{ratio_s} {r['errors']:6d}")
 
 
@@ -536,6 +559,8 @@ def main():
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--threads", type=int, default=2, help="wrk and pgbench threads")
     ap.add_argument("--pool", type=int, default=0, help="scimd database pool (0: its default)")
+    ap.add_argument("--pg-params", default="", help="query parameters for scimd's database URL "
+                    "(experiments, e.g. options=-c%%20plan_cache_mode%%3Dforce_generic_plan)")
     ap.add_argument("--only", default="", help="scenario keys, e.g. S2,S3")
     ap.add_argument("--smoke", action="store_true", help="CI mode: tiny, and every request must succeed")
     ap.add_argument("--json", help="write the results here")
@@ -559,7 +584,8 @@ def main():
     workdir = tempfile.mkdtemp(prefix="loadbench-")
     startup = None
     try:
-        server = Server("postgres", args.scimd, args.postgres_url, workdir, args.pool)
+        server = Server("postgres", args.scimd,
+                        args.postgres_url + (f"?{args.pg_params}" if args.pg_params else ""), workdir, args.pool)
         server.start()
         bench_backend(args, "postgres", server, Directory("postgres", pg=pg), args.sizes, ceil, wrk, results)
         # Ready-to-serve time on the migrated, loaded database: stop, start, time /readyz.

@@ -731,8 +731,13 @@ impl ResourceService {
             ResourceKind::Group => "members",
         };
         let mut relations: HashMap<String, Vec<Value>> = HashMap::new();
-        if !items.is_empty() && proj.includes(schema, relation_attr) {
-            let ids: Vec<String> = items.iter().map(|r| r.id.clone()).collect();
+        // Resources the store already knows to have no memberships need no lookup.
+        let ids: Vec<String> = items
+            .iter()
+            .filter(|r| r.related != Some(false))
+            .map(|r| r.id.clone())
+            .collect();
+        if !ids.is_empty() && proj.includes(schema, relation_attr) {
             match kind {
                 ResourceKind::User => {
                     let rows = self

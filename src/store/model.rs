@@ -112,6 +112,10 @@ pub struct StoredResource {
     pub version: i64,
     pub created: String,
     pub last_modified: String,
+    /// Whether it has any membership rows (a user in a group, a group with a member), when
+    /// the read that produced it could tell; `None` means unknown. Lets rendering skip the
+    /// membership query for the usual user who is in no group.
+    pub related: Option<bool>,
 }
 
 #[derive(Debug, Clone)]

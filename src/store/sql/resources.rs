@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value};
 use sqlx::any::AnyRow;
-use sqlx::{Any, Transaction};
+use sqlx::{Any, Row, Transaction};
 
 use super::filter::{compile, Bind};
 use super::sort::{key_expr, order_by, seek_condition};
@@ -49,8 +49,16 @@ fn resource_from_row(row: &AnyRow) -> StoreResult<StoredResource> {
         version: get(row, "version")?,
         created: get(row, "created")?,
         last_modified: get(row, "last_modified")?,
+        related: row.try_get::<i64, _>("related").ok().map(|n| n != 0),
     })
 }
+
+/// A column telling whether a resource has membership rows: one index probe, cheaper than
+/// the membership query it lets the caller skip.
+const RELATED_COL: &str = "CAST(CASE WHEN kind = 'User' \
+     THEN EXISTS (SELECT 1 FROM members m WHERE m.member_id = resources.id) \
+     ELSE EXISTS (SELECT 1 FROM members m WHERE m.group_id = resources.id) END AS INTEGER) \
+     AS related";
 
 /// Folds a name for the case-insensitive uniqueness index. Done here, not in SQL, so both
 /// backends fold Unicode the same way.
@@ -93,6 +101,7 @@ impl SqlStore {
             version: 1,
             created: r.now.clone(),
             last_modified: r.now,
+            related: Some(!r.members.is_empty()),
         })
     }
 
@@ -103,7 +112,7 @@ impl SqlStore {
         id: &str,
     ) -> StoreResult<Option<StoredResource>> {
         let row = sqlx::query(&format!(
-            "SELECT {} FROM resources WHERE id = $1 AND realm_id = $2 AND kind = $3",
+            "SELECT {}, {RELATED_COL} FROM resources WHERE id = $1 AND realm_id = $2 AND kind = $3",
             cols(self.dialect)
         ))
         .bind(id)
@@ -315,14 +324,14 @@ impl SqlStore {
             // the key and id), and only the page's rows are read from the table. Skipping
             // 500,000 rows this way reads no row data; the plain OFFSET fetched every one.
             format!(
-                "SELECT {}{key_col}, {total} AS total_n FROM resources WHERE id IN \
+                "SELECT {}{key_col}, {total} AS total_n, {RELATED_COL} FROM resources WHERE id IN \
                  (SELECT id FROM resources WHERE {where_sql} ORDER BY {order} {limit_offset}) \
                  ORDER BY {order}",
                 cols(d),
             )
         } else {
             format!(
-                "SELECT {}{key_col}, {total} AS total_n \
+                "SELECT {}{key_col}, {total} AS total_n, {RELATED_COL} \
                  FROM resources WHERE {where_sql} ORDER BY {order} {limit_offset}",
                 cols(d),
             )
