@@ -507,21 +507,71 @@ impl SqlStore {
     }
 
     pub(super) async fn groups_of_impl(&self, member_ids: &[String]) -> StoreResult<Vec<GroupRow>> {
+        // Direct memberships first, then the groups containing those groups, level by level,
+        // each an index probe per id. One recursive CTE did this in a single statement, but
+        // Postgres cannot estimate a recursion: it planned sorts and a hash of the whole
+        // resources table, ~15 ms for a page of 100 users in one group (more as the
+        // directory grows).
+        use std::collections::{BTreeMap, BTreeSet, HashMap};
+        let direct = self.parent_groups(member_ids).await?;
+        let mut names: HashMap<String, String> = HashMap::new();
+        let mut parents: HashMap<String, Vec<String>> = HashMap::new();
+        let mut by_member: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for (child, group, name) in &direct {
+            names.insert(group.clone(), name.clone());
+            by_member
+                .entry(child.as_str())
+                .or_default()
+                .push(group.as_str());
+        }
+        // Walk up from the direct groups; `seen` ends the walk even if a cycle slipped in.
+        let mut seen: BTreeSet<String> = direct.iter().map(|(_, g, _)| g.clone()).collect();
+        let mut frontier: Vec<String> = seen.iter().cloned().collect();
+        while !frontier.is_empty() {
+            let up = self.parent_groups(&frontier).await?;
+            frontier.clear();
+            for (child, group, name) in up {
+                names.insert(group.clone(), name);
+                parents.entry(child).or_default().push(group.clone());
+                if seen.insert(group.clone()) {
+                    frontier.push(group);
+                }
+            }
+        }
         let mut out = Vec::new();
-        for chunk in member_ids.chunks(CHUNK) {
-            // UNION (not UNION ALL) ends the walk even if a cycle ever slipped in.
+        for (member, groups) in by_member {
+            let direct_set: BTreeSet<&str> = groups.iter().copied().collect();
+            let mut all: BTreeSet<&str> = direct_set.clone();
+            let mut stack: Vec<&str> = groups.clone();
+            while let Some(g) = stack.pop() {
+                for p in parents.get(g).map(Vec::as_slice).unwrap_or_default() {
+                    if all.insert(p.as_str()) {
+                        stack.push(p.as_str());
+                    }
+                }
+            }
+            let mut rows: Vec<GroupRow> = all
+                .into_iter()
+                .map(|g| GroupRow {
+                    member_id: member.to_owned(),
+                    group_id: g.to_owned(),
+                    display: names.get(g).cloned().unwrap_or_default(),
+                    direct: direct_set.contains(g),
+                })
+                .collect();
+            rows.sort_by(|a, b| (&a.display, &a.group_id).cmp(&(&b.display, &b.group_id)));
+            out.extend(rows);
+        }
+        Ok(out)
+    }
+
+    /// (member, group, group's name) for every group directly containing one of `ids`.
+    async fn parent_groups(&self, ids: &[String]) -> StoreResult<Vec<(String, String, String)>> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(CHUNK) {
             let sql = format!(
-                "WITH RECURSIVE up(member_id, group_id, direct) AS ( \
-                   SELECT member_id, group_id, CAST(1 AS BIGINT) FROM members \
-                   WHERE member_id IN ({}) \
-                   UNION \
-                   SELECT up.member_id, m.group_id, CAST(0 AS BIGINT) FROM members m \
-                   JOIN up ON m.member_id = up.group_id \
-                 ) \
-                 SELECT up.member_id, up.group_id, MAX(up.direct) AS direct, r.name \
-                 FROM up JOIN resources r ON r.id = up.group_id \
-                 GROUP BY up.member_id, up.group_id, r.name \
-                 ORDER BY up.member_id, r.name, up.group_id",
+                "SELECT m.member_id, m.group_id, r.name FROM members m \
+                 JOIN resources r ON r.id = m.group_id WHERE m.member_id IN ({})",
                 placeholders(1, chunk.len())
             );
             let mut q = sqlx::query(&sql);
@@ -533,13 +583,11 @@ impl SqlStore {
                 .await
                 .map_err(StoreError::from_sqlx)?
             {
-                let direct: i64 = get(&row, "direct")?;
-                out.push(GroupRow {
-                    member_id: get(&row, "member_id")?,
-                    group_id: get(&row, "group_id")?,
-                    display: get(&row, "name")?,
-                    direct: direct == 1,
-                });
+                out.push((
+                    get(&row, "member_id")?,
+                    get(&row, "group_id")?,
+                    get(&row, "name")?,
+                ));
             }
         }
         Ok(out)

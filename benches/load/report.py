@@ -1,0 +1,52 @@
+#!/usr/bin/env python3
+"""Turns a loadbench --json file into the Markdown tables of BENCHMARKS.md.
+
+    python3 benches/load/report.py results.json > table.md
+"""
+
+import json
+import sys
+
+
+def main():
+    with open(sys.argv[1]) as f:
+        run = json.load(f)
+    m, c = run["machine"], run["ceilings"]
+    out = [
+        f"Run {run['started']} on {m['cores']} cores ({m['cpu']}), {m['memory_mib']:,} MiB; "
+        f"{run['args']['connections']} connections, {run['args']['duration']} s per scenario.",
+        "",
+        f"Ceilings (same cluster, same connection count): `pgbench -S -M prepared` "
+        f"**{c['S']:,.0f} tps**, `pgbench -N -M prepared` **{c['N']:,.0f} tps**.",
+        "",
+    ]
+    for backend in ("postgres", "sqlite"):
+        rows = [r for r in run["results"] if r["backend"] == backend]
+        for size in sorted({r["size"] for r in rows}):
+            out += [
+                f"### {backend}, {size:,} users",
+                "",
+                "| scenario | req/s | p50 ms | p99 ms | scimd CPU ms/req | Postgres CPU ms/req "
+                "| peak RSS MiB | wrk CPU | ratio to ceiling | errors |",
+                "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+            ]
+            for r in (r for r in rows if r["size"] == size):
+                ratio = f"{r['ratio']:.2f} of -{r['ceiling']}" if r.get("ratio") is not None else "-"
+                db = f"{r['db_cpu_ms_per_req']:.3f}" if backend == "postgres" else "-"
+                out.append(
+                    f"| {r['key']} {r['label']} | {r['rps']:,.0f} | {r['p50_ms']:.2f} | "
+                    f"{r['p99_ms']:.2f} | {r['server_cpu_ms_per_req']:.3f} | {db} | "
+                    f"{r['peak_rss_mib']:.1f} | {r['wrk_cpu_pct']:.0f}% | {ratio} | {r['errors']} |")
+            out.append("")
+    if run.get("startup_s") is not None:
+        out.append(f"Ready to serve after a restart on the migrated database: "
+                   f"**{run['startup_s'] * 1000:.0f} ms**.")
+        out.append("")
+    out += ["### Budget", ""]
+    for b in run["budget"]:
+        out.append(f"- {'holds' if b['holds'] else '**misses**'}: {b['line']} ({b['detail']})")
+    print("\n".join(out))
+
+
+if __name__ == "__main__":
+    main()
