@@ -22,85 +22,34 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-PG_DIR=""
-PG_STARTED=0
-PG_BINDIR=""
+# shellcheck source=lib/pg-cluster.sh
+source scripts/lib/pg-cluster.sh
 passed=0
 skipped=0
 
 log() { printf '\n==> %s\n' "$*"; }
 
-# Run a PostgreSQL server binary: as `postgres` when we are root (initdb refuses root).
-pg_as() {
-    if [[ $EUID -eq 0 ]]; then
-        (cd "$PG_DIR" && runuser -u postgres -- "$@")
-    else
-        "$@"
-    fi
-}
-
 cleanup() {
     local rc=$?
-    if [[ $PG_STARTED -eq 1 ]]; then
-        pg_as "$PG_BINDIR/pg_ctl" -D "$PG_DIR/data" -m fast -w stop >/dev/null 2>&1 || true
-    fi
-    if [[ -n $PG_DIR ]]; then
-        rm -rf "$PG_DIR"
-    fi
+    pg_cluster_stop
     exit "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
-
-find_pg_bin() {
-    local d
-    if [[ -n ${PG_BIN:-} ]]; then
-        # An explicit PG_BIN is taken strictly.
-        [[ -x $PG_BIN/initdb && -x $PG_BIN/pg_ctl && -x $PG_BIN/postgres ]] && { echo "$PG_BIN"; return 0; }
-        return 1
-    fi
-    for d in "$(pg_config --bindir 2>/dev/null || true)" /usr/lib/postgresql/15/bin; do
-        if [[ -n $d && -x $d/initdb && -x $d/pg_ctl && -x $d/postgres ]]; then
-            echo "$d"
-            return 0
-        fi
-    done
-    return 1
-}
-
 start_postgres() {
-    if [[ $EUID -eq 0 ]]; then
-        id postgres >/dev/null 2>&1 || { echo "error: running as root but there is no 'postgres' user to run the cluster as" >&2; return 1; }
-        PG_DIR=$(mktemp -d /tmp/scimd-pg.XXXXXX)
-        chown postgres: "$PG_DIR"
-    else
-        PG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/scimd-pg.XXXXXX")
-    fi
-    local port
-    port=$(free_port)
-    pg_as "$PG_BINDIR/initdb" -D "$PG_DIR/data" -U postgres --auth=trust -E UTF8 >"$PG_DIR/initdb.log" 2>&1 || {
-        echo "error: initdb failed:" >&2; cat "$PG_DIR/initdb.log" >&2; return 1; }
-    PG_STARTED=1
-    pg_as "$PG_BINDIR/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/log" -w start \
-        -o "-p $port -k '$PG_DIR' -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300" >/dev/null || {
-        echo "error: PostgreSQL did not start; server log:" >&2; cat "$PG_DIR/log" >&2 || true; return 1; }
-    export SCIMD_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$port/postgres"
-    echo "PostgreSQL ($("$PG_BINDIR/postgres" --version)) running at $SCIMD_TEST_POSTGRES_URL"
+    # fsync off: a test cluster that dies is thrown away anyway, and the suite runs faster.
+    pg_cluster_start -c fsync=off -c max_connections=300 || return 1
+    export SCIMD_TEST_POSTGRES_URL=$PG_URL
 }
 
-psql_bin() {
-    if [[ -x $PG_BINDIR/psql ]]; then echo "$PG_BINDIR/psql"; else echo psql; fi
-}
+psql_bin() { pg_psql; }
 
 # --- PostgreSQL -------------------------------------------------------------
 use_pg=1
 log "PostgreSQL cluster"
-if ! PG_BINDIR=$(find_pg_bin); then
+if ! PG_BINDIR=$(pg_find_bin); then
     {
         echo "error: PostgreSQL 15 server binaries (initdb, pg_ctl, postgres) not found."
         if [[ -n ${PG_BIN:-} ]]; then echo "       PG_BIN=$PG_BIN does not contain them."; fi

@@ -456,6 +456,8 @@ def run_wrk(wrk, server, args, mode, datadir, total, group, run_tag):
         "p99_ms": r["p99_us"] / 1000, "errors": errors,
         "server_cpu_ms_per_req": 1000 * cpu / max(1, r["requests"]),
         "server_cpu_pct": 100 * cpu / wall,
+        # Postgres processes that exit mid-scenario (autovacuum workers) take their CPU time
+        # with them; a negative figure means "unknown", and is reported as such.
         "db_cpu_ms_per_req": 1000 * db_cpu / max(1, r["requests"]),
         "peak_rss_mib": server.p.peak_rss_mib(),
         "wrk_cpu_pct": 100 * (usage.ru_utime + usage.ru_stime) / wall,

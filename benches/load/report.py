@@ -32,7 +32,9 @@ def main():
             ]
             for r in (r for r in rows if r["size"] == size):
                 ratio = f"{r['ratio']:.2f} of -{r['ceiling']}" if r.get("ratio") is not None else "-"
-                db = f"{r['db_cpu_ms_per_req']:.3f}" if backend == "postgres" else "-"
+                # Negative when a postgres process (autovacuum) ended mid-scenario: unknown.
+                db = (f"{r['db_cpu_ms_per_req']:.3f}"
+                      if backend == "postgres" and r["db_cpu_ms_per_req"] >= 0 else "-")
                 out.append(
                     f"| {r['key']} {r['label']} | {r['rps']:,.0f} | {r['p50_ms']:.2f} | "
                     f"{r['p99_ms']:.2f} | {r['server_cpu_ms_per_req']:.3f} | {db} | "
