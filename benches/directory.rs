@@ -45,23 +45,10 @@ use scimd::service::admin::AdminService;
 /// Rows per bulk INSERT: one progress line each.
 const LOAD_BATCH: i64 = 50_000;
 
-/// The generated user number `g`, as the columns scimd writes. `$1` is `g` in the probe
-/// query; in the bulk load the same text runs LATERAL over `generate_series`.
-const USER_COLUMNS: &str = "
-    SELECT x.un AS user_name,
-           'ext-' || g AS external_id,
-           jsonb_build_object(
-               'userName', x.un,
-               'name', jsonb_build_object('givenName', 'Given' || g, 'familyName', 'Family' || g),
-               'displayName', 'Given' || g || ' Family' || g,
-               'emails', jsonb_build_array(
-                   jsonb_build_object('value', x.work, 'type', 'work', 'primary', true),
-                   jsonb_build_object('value', 'home' || g || '@home.example.net', 'type', 'home')),
-               'active', true) AS data,
-           to_char(timestamp '2026-01-01 00:00:00' + make_interval(secs => g),
-                   'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS ts
-    FROM (SELECT left(md5(g::text), 8) || '.' || g || '@corp.example.com' AS un,
-                 'w' || left(md5('w' || g::text), 6) || '.' || g || '@work.example.com' AS work) x";
+/// The generated user number `g`, as the columns scimd writes (shared with loadbench.py).
+/// `$1` is `g` in the probe query; in the bulk load the same text runs LATERAL over
+/// `generate_series`.
+const USER_COLUMNS: &str = include_str!("sql/user_row.postgres.sql");
 
 struct Opts {
     url: String,

@@ -32,25 +32,17 @@ BASE = "/v1/tenants/default/realms/default/scim/v2"
 CLK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
-# The generated user number g as the columns scimd writes (same shape as benches/directory.rs).
+# The generated user number g as the columns scimd writes, shared with benches/directory.rs
+# (which checks it against a user created through the API).
+with open(os.path.join(HERE, "..", "sql", "user_row.postgres.sql")) as _f:
+    USER_ROW = _f.read()
+
 PG_USERS = """
 INSERT INTO resources (id, realm_id, kind, name, name_ci, external_id, data, password_hash,
                        version, created, last_modified)
-SELECT gen_random_uuid()::text, '{realm}', 'User', x.un, lower(x.un), 'ext-' || g,
-       jsonb_build_object(
-           'userName', x.un,
-           'name', jsonb_build_object('givenName', 'Given' || g, 'familyName', 'Family' || g),
-           'displayName', 'Given' || g || ' Family' || g,
-           'emails', jsonb_build_array(
-               jsonb_build_object('value', x.work, 'type', 'work', 'primary', true),
-               jsonb_build_object('value', 'home' || g || '@home.example.net', 'type', 'home')),
-           'active', true),
-       NULL, 1, x.ts, x.ts
-FROM generate_series({lo}::bigint, {hi}::bigint) AS s(g),
-     LATERAL (SELECT left(md5(g::text), 8) || '.' || g || '@corp.example.com' AS un,
-                     'w' || left(md5('w' || g::text), 6) || '.' || g || '@work.example.com' AS work,
-                     to_char(timestamp '2026-01-01 00:00:00' + make_interval(secs => g),
-                             'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS ts) x
+SELECT gen_random_uuid()::text, '{realm}', 'User', u.user_name, lower(u.user_name),
+       u.external_id, u.data, NULL, 1, u.ts, u.ts
+FROM generate_series({lo}::bigint, {hi}::bigint) AS s(g), LATERAL (""" + USER_ROW + """) u
 """
 
 # SQLite has no md5: a multiplicative hash spreads the names over the sort order instead.

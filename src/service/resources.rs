@@ -40,6 +40,17 @@ pub struct ResourceOut {
     pub location: String,
 }
 
+impl ResourceOut {
+    /// `body` with the ETag and Location of the resource it renders.
+    fn new(ctx: &RealmCtx, stored: &StoredResource, body: Value) -> Self {
+        Self {
+            body,
+            etag: crate::scim::resource::etag(stored.version),
+            location: location(&ctx.base_url, stored.kind, &stored.id),
+        }
+    }
+}
+
 /// Query parameters of a list or search.
 #[derive(Debug, Default, Clone)]
 pub struct ListParams {
@@ -145,11 +156,8 @@ impl ResourceService {
             .map_err(|e| ServiceError::from_store(e, what(kind)))?;
         if kind == ResourceKind::User {
             // A user created a moment ago belongs to no group yet: no membership query.
-            return Ok(ResourceOut {
-                body: render_body(ctx, schema, &stored, None, proj),
-                etag: crate::scim::resource::etag(stored.version),
-                location: location(&ctx.base_url, kind, &stored.id),
-            });
+            let body = render_body(ctx, schema, &stored, None, proj);
+            return Ok(ResourceOut::new(ctx, &stored, body));
         }
         self.render_one(ctx, stored, proj).await
     }
@@ -163,6 +171,22 @@ impl ResourceService {
     ) -> ServiceResult<ResourceOut> {
         let stored = self.load(ctx, kind, id).await?;
         self.render_one(ctx, stored, proj).await
+    }
+
+    /// The current resource for a guarded write: with If-Match, a stale version is answered
+    /// 412 before any work (the write itself checks the version again).
+    async fn load_for_write(
+        &self,
+        ctx: &RealmCtx,
+        kind: ResourceKind,
+        id: &str,
+        if_match: Option<i64>,
+    ) -> ServiceResult<StoredResource> {
+        let existing = self.load(ctx, kind, id).await?;
+        match if_match {
+            Some(v) if v != existing.version => Err(precondition(kind, id)),
+            _ => Ok(existing),
+        }
     }
 
     async fn load(
@@ -196,12 +220,7 @@ impl ResourceService {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let existing = self.load(ctx, kind, id).await?;
-            if let Some(v) = if_match {
-                if v != existing.version {
-                    return Err(precondition(kind, id));
-                }
-            }
+            let existing = self.load_for_write(ctx, kind, id, if_match).await?;
             let mut incoming = parsed.clone();
             enforce_immutable(schema, &existing.data, &mut incoming.data)?;
             let name = required_name(&incoming, kind)?;
@@ -227,37 +246,8 @@ impl ResourceService {
             };
             match self.store.replace_resource(update).await {
                 Ok(stored) => return self.render_one(ctx, stored, proj).await,
-                Err(e) => self.retry_or_fail(e, if_match, attempt, kind, id)?,
+                Err(e) => retry_or_fail(e, if_match, attempt, kind, id)?,
             }
-        }
-    }
-
-    /// After a failed guarded write: Ok to try again (no If-Match, lost a race, attempts
-    /// left), or the error to answer with.
-    fn retry_or_fail(
-        &self,
-        e: crate::store::StoreError,
-        if_match: Option<i64>,
-        attempt: usize,
-        kind: ResourceKind,
-        id: &str,
-    ) -> ServiceResult<()> {
-        match e {
-            crate::store::StoreError::VersionMismatch if if_match.is_some() => {
-                Err(precondition(kind, id))
-            }
-            crate::store::StoreError::VersionMismatch if attempt < WRITE_ATTEMPTS => Ok(()),
-            crate::store::StoreError::VersionMismatch => Err(ScimError::new(
-                409,
-                None,
-                format!(
-                    "{} '{id}' was changed by {WRITE_ATTEMPTS} concurrent requests while this \
-                     one was being applied; retry it",
-                    what(kind)
-                ),
-            )
-            .into()),
-            e => Err(ServiceError::from_store(e, what(kind))),
         }
     }
 
@@ -383,12 +373,7 @@ impl ResourceService {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let existing = self.load(ctx, kind, id).await?;
-            if let Some(v) = if_match {
-                if v != existing.version {
-                    return Err(precondition(kind, id));
-                }
-            }
+            let existing = self.load_for_write(ctx, kind, id, if_match).await?;
             let mut doc = existing.data.clone();
             if let Some(e) = &existing.external_id {
                 doc.insert("externalId".into(), Value::String(e.clone()));
@@ -440,7 +425,7 @@ impl ResourceService {
             };
             match self.store.replace_resource(update).await {
                 Ok(stored) => return self.render_written(ctx, stored, proj).await,
-                Err(e) => self.retry_or_fail(e, if_match, attempt, kind, id)?,
+                Err(e) => retry_or_fail(e, if_match, attempt, kind, id)?,
             }
         }
     }
@@ -705,14 +690,13 @@ impl ResourceService {
         stored: StoredResource,
         proj: &Projection,
     ) -> ServiceResult<ResourceOut> {
-        let kind = stored.kind;
-        let etag = crate::scim::resource::etag(stored.version);
-        let loc = location(&ctx.base_url, kind, &stored.id);
-        let mut bodies = self.render_many(ctx, kind, vec![stored], proj).await?;
+        let shell = ResourceOut::new(ctx, &stored, Value::Null);
+        let mut bodies = self
+            .render_many(ctx, stored.kind, vec![stored], proj)
+            .await?;
         Ok(ResourceOut {
             body: bodies.pop().unwrap_or(Value::Null),
-            etag,
-            location: loc,
+            ..shell
         })
     }
 
@@ -805,6 +789,34 @@ fn render_body(
     }
     .to_json();
     proj.apply(schema, body)
+}
+
+/// After a failed guarded write: Ok to try again (no If-Match, lost a race, attempts
+/// left), or the error to answer with.
+fn retry_or_fail(
+    e: crate::store::StoreError,
+    if_match: Option<i64>,
+    attempt: usize,
+    kind: ResourceKind,
+    id: &str,
+) -> ServiceResult<()> {
+    match e {
+        crate::store::StoreError::VersionMismatch if if_match.is_some() => {
+            Err(precondition(kind, id))
+        }
+        crate::store::StoreError::VersionMismatch if attempt < WRITE_ATTEMPTS => Ok(()),
+        crate::store::StoreError::VersionMismatch => Err(ScimError::new(
+            409,
+            None,
+            format!(
+                "{} '{id}' was changed by {WRITE_ATTEMPTS} concurrent requests while this \
+                 one was being applied; retry it",
+                what(kind)
+            ),
+        )
+        .into()),
+        e => Err(ServiceError::from_store(e, what(kind))),
+    }
 }
 
 fn precondition(kind: ResourceKind, id: &str) -> ServiceError {
