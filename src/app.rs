@@ -89,6 +89,8 @@ pub async fn serve_with_metrics(
         })
     };
 
+    let auth_feed = tokio::spawn(services.auth.cache.clone().follow(services.store.clone()));
+
     crate::http::metrics::handle();
     let state = AppState {
         services: services.clone(),
@@ -143,6 +145,7 @@ pub async fn serve_with_metrics(
         }
     }
     flusher.abort();
+    auth_feed.abort();
     if let Some(t) = metrics_task {
         t.abort();
     }

@@ -9,9 +9,10 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use super::auth_cache::AuthCache;
 use super::error::{ServiceError, ServiceResult};
 use crate::scim::ScimError;
-use crate::store::{Realm, RealmState, Store, StoreError};
+use crate::store::{Realm, RealmState, Store, StoreError, TokenInfo};
 
 pub const SCIM_SCOPE: &str = "scim:all";
 const TOKEN_PREFIX: &str = "scimd_";
@@ -44,8 +45,14 @@ pub fn mint_secret() -> MintedSecret {
 /// SHA-256 suits a 256-bit random secret: there is nothing to brute-force, and lookups stay
 /// cheap. (Passwords, which people choose, get Argon2 instead.)
 pub fn hash_secret(secret: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let digest = Sha256::digest(secret.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    let mut out = String::with_capacity(digest.len() * 2);
+    for b in digest {
+        out.push(HEX[usize::from(b >> 4)] as char);
+        out.push(HEX[usize::from(b & 0xf)] as char);
+    }
+    out
 }
 
 /// Token last-use times, kept in memory and written in batches by `flush`.
@@ -74,11 +81,41 @@ impl UsageTracker {
 pub struct AuthService {
     store: Arc<dyn Store>,
     usage: Arc<UsageTracker>,
+    pub cache: Arc<AuthCache>,
 }
 
 impl AuthService {
     pub fn new(store: Arc<dyn Store>, usage: Arc<UsageTracker>) -> Self {
-        Self { store, usage }
+        Self {
+            store,
+            usage,
+            cache: Arc::default(),
+        }
+    }
+
+    /// The realm and, when a hash is given, the token with it: from the cache when it can
+    /// vouch for them, else from the store (remembered for next time when allowed).
+    async fn lookup(
+        &self,
+        tenant: &str,
+        realm: &str,
+        hash: Option<&str>,
+    ) -> ServiceResult<Option<(Realm, Option<TokenInfo>)>> {
+        if let Some(h) = hash {
+            if let Some((r, t)) = self.cache.get(tenant, realm, h) {
+                return Ok(Some((r, Some(t))));
+            }
+        }
+        let ticket = self.cache.ticket();
+        let found = self
+            .store
+            .authenticate(tenant, realm, hash)
+            .await
+            .map_err(|e| ServiceError::from_store(e, "realm"))?;
+        if let (Some(ticket), Some((r, Some(t)))) = (ticket, &found) {
+            self.cache.put(ticket, tenant, r, t);
+        }
+        Ok(found)
     }
 
     /// Resolves the realm and checks the bearer token. `token_required == false` lets
@@ -91,11 +128,7 @@ impl AuthService {
         token_required: bool,
     ) -> ServiceResult<Principal> {
         let hash = bearer.map(hash_secret);
-        let found = self
-            .store
-            .authenticate(tenant, realm, hash.as_deref())
-            .await
-            .map_err(|e| ServiceError::from_store(e, "realm"))?;
+        let found = self.lookup(tenant, realm, hash.as_deref()).await?;
         let Some((realm, token)) = found else {
             auth_failure("unknown_realm");
             return Err(ScimError::not_found(format!(

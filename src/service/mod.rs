@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod auth_cache;
 pub mod error;
 pub mod filter;
 pub mod password;

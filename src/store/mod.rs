@@ -47,6 +47,9 @@ pub trait Store: Send + Sync + 'static {
         realm: &str,
         token_hash: Option<&str>,
     ) -> StoreResult<Option<(Realm, Option<TokenInfo>)>>;
+    /// Notices of changes to realms and tokens by anyone, where the database can push them
+    /// (PostgreSQL); `None` where it cannot, and then nothing about them may be cached.
+    async fn auth_feed(&self) -> StoreResult<Option<Box<dyn AuthFeed>>>;
     async fn record_token_use(&self, uses: &[(String, String)]) -> StoreResult<()>;
 
     async fn insert_resource(&self, new: NewResource) -> StoreResult<StoredResource>;
@@ -89,4 +92,12 @@ pub trait Store: Send + Sync + 'static {
     async fn members_of(&self, group_ids: &[String]) -> StoreResult<Vec<MemberRow>>;
     /// Direct and indirect groups of the given resources.
     async fn groups_of(&self, member_ids: &[String]) -> StoreResult<Vec<GroupRow>>;
+}
+
+/// A live subscription to changes of realms and tokens.
+#[async_trait]
+pub trait AuthFeed: Send {
+    /// Resolves at the next change. An error means the feed is broken and changes may have
+    /// been missed: drop it and open a new one.
+    async fn changed(&mut self) -> StoreResult<()>;
 }

@@ -4,7 +4,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::both_backends;
-use crate::helpers::{send, TestApp};
+use crate::helpers::{send, until_status, TestApp};
 
 both_backends!(
     missing_or_wrong_token_is_401_with_scim_body_and_challenge,
@@ -79,7 +79,10 @@ async fn revoked_and_expired_tokens_are_401(app: &TestApp) {
         .revoke_token("default", "default", &t.info.id)
         .await
         .unwrap();
-    let r = send(app.client.get(&url).bearer_auth(&t.secret)).await;
+    let r = until_status(StatusCode::UNAUTHORIZED, || {
+        app.client.get(&url).bearer_auth(&t.secret)
+    })
+    .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     assert!(r.body["detail"].as_str().unwrap().contains("revoked"));
 
@@ -97,7 +100,10 @@ async fn revoked_and_expired_tokens_are_401(app: &TestApp) {
         .execute(&mut conn)
         .await
         .unwrap();
-    let r = send(app.client.get(&url).bearer_auth(&e.secret)).await;
+    let r = until_status(StatusCode::UNAUTHORIZED, || {
+        app.client.get(&url).bearer_auth(&e.secret)
+    })
+    .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     assert!(r.body["detail"].as_str().unwrap().contains("expired"));
 }
@@ -160,7 +166,11 @@ async fn paused_realm_is_403_and_keeps_its_data(app: &TestApp) {
         .set_realm_state("default", "default", RealmState::Paused)
         .await
         .unwrap();
-    let r = app.get(&format!("/Users/{id}")).await;
+    let user_url = format!("{}/Users/{id}", app.base);
+    let r = until_status(StatusCode::FORBIDDEN, || {
+        app.client.get(&user_url).bearer_auth(&app.token)
+    })
+    .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     assert!(r.body["detail"].as_str().unwrap().contains("paused"));
     assert_eq!(r.body["status"], "403");
@@ -168,12 +178,19 @@ async fn paused_realm_is_403_and_keeps_its_data(app: &TestApp) {
         .set_realm_state("default", "default", RealmState::Disabled)
         .await
         .unwrap();
-    assert_eq!(app.get("/Users").await.status, StatusCode::FORBIDDEN);
+    let r = until_status(StatusCode::FORBIDDEN, || {
+        app.client.get(&user_url).bearer_auth(&app.token)
+    })
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
     app.admin
         .set_realm_state("default", "default", RealmState::Enabled)
         .await
         .unwrap();
-    let r = app.get(&format!("/Users/{id}")).await;
+    let r = until_status(StatusCode::OK, || {
+        app.client.get(&user_url).bearer_auth(&app.token)
+    })
+    .await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.body["userName"], "paused-user");
 }

@@ -5,7 +5,7 @@ use std::process::Command;
 use reqwest::StatusCode;
 
 use crate::both_backends;
-use crate::helpers::{send, TestApp};
+use crate::helpers::{send, until_status, TestApp};
 
 both_backends!(admin_commands_manage_tenants_realms_and_tokens);
 
@@ -98,7 +98,11 @@ async fn admin_commands_manage_tenants_realms_and_tokens(app: &TestApp) {
         ],
     );
     assert!(ok, "{err}");
-    let r = send(app.client.get(format!("{base}/Users")).bearer_auth(&secret)).await;
+    let users = format!("{base}/Users");
+    let r = until_status(StatusCode::FORBIDDEN, || {
+        app.client.get(&users).bearer_auth(&secret)
+    })
+    .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     scimd(
         app,
@@ -120,7 +124,10 @@ async fn admin_commands_manage_tenants_realms_and_tokens(app: &TestApp) {
         ],
     );
     assert!(ok, "{err}");
-    let r = send(app.client.get(format!("{base}/Users")).bearer_auth(&secret)).await;
+    let r = until_status(StatusCode::UNAUTHORIZED, || {
+        app.client.get(&users).bearer_auth(&secret)
+    })
+    .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     let (_, listed, _) = scimd(
         app,

@@ -215,6 +215,21 @@ impl TestApp {
     }
 }
 
+/// Sends `req()` until it answers `want` (or 10 s pass) and returns the last answer. A
+/// running server on PostgreSQL hears of realm and token changes made elsewhere (another
+/// process, the CLI, SQL) through the database's change notices, a moment after the change
+/// commits; on SQLite it reads them on every request.
+pub async fn until_status(want: StatusCode, req: impl Fn() -> reqwest::RequestBuilder) -> Resp {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let r = send(req()).await;
+        if r.status == want || std::time::Instant::now() >= deadline {
+            return r;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
 pub async fn send(req: reqwest::RequestBuilder) -> Resp {
     let resp = req.send().await.expect("request");
     let status = resp.status();

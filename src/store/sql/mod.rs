@@ -5,17 +5,21 @@
 //! reads first can fail to upgrade under contention. So every write transaction here starts
 //! with a write statement.
 
+mod feed;
 mod filter;
+mod pool;
 mod resources;
 mod sort;
 mod tenancy;
 mod tokens;
 
-use std::time::Duration;
-
 use anyhow::Context;
-use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::{AnyPool, Executor, Row};
+use std::str::FromStr;
+
+use sqlx::any::{AnyConnectOptions, AnyRow};
+use sqlx::Row;
+
+use pool::{Conn, Pool};
 
 use super::StoreError;
 
@@ -57,8 +61,10 @@ impl Dialect {
 }
 
 pub struct SqlStore {
-    pool: AnyPool,
+    pool: Pool,
     dialect: Dialect,
+    /// For connections outside the pool (the change feed).
+    url: String,
 }
 
 impl SqlStore {
@@ -66,34 +72,35 @@ impl SqlStore {
     pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Self> {
         sqlx::any::install_default_drivers();
         let dialect = Dialect::from_url(url)?;
-        let mut opts = AnyPoolOptions::new()
-            .max_connections(max_connections.max(1))
-            .acquire_timeout(Duration::from_secs(10));
         if dialect == Dialect::Sqlite {
             ensure_sqlite_dir(url)?;
-            opts = opts.after_connect(|conn, _meta| {
-                Box::pin(async move {
-                    // WAL lets readers run beside the writer; busy_timeout makes writers queue
-                    // instead of failing; foreign keys carry membership deletes.
-                    conn.execute(
-                        "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
-                         PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
-                    )
-                    .await?;
-                    Ok(())
-                })
-            });
         }
-        let pool = opts
-            .connect(url)
+        let options = AnyConnectOptions::from_str(url)
+            .with_context(|| format!("parsing {}", crate::config::redact_url(url)))?;
+        let pool = Pool::new(options, dialect, max_connections);
+        let mut conn = pool
+            .acquire()
             .await
             .with_context(|| format!("connecting to {}", crate::config::redact_url(url)))?;
         match dialect {
-            Dialect::Postgres => sqlx::migrate!("./migrations/postgres").run(&pool).await,
-            Dialect::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&pool).await,
+            Dialect::Postgres => {
+                sqlx::migrate!("./migrations/postgres")
+                    .run_direct(&mut *conn)
+                    .await
+            }
+            Dialect::Sqlite => {
+                sqlx::migrate!("./migrations/sqlite")
+                    .run_direct(&mut *conn)
+                    .await
+            }
         }
         .context("migrating the database")?;
-        Ok(Self { pool, dialect })
+        conn.finish();
+        Ok(Self {
+            pool,
+            dialect,
+            url: url.to_owned(),
+        })
     }
 
     pub fn dialect(&self) -> Dialect {
@@ -102,6 +109,10 @@ impl SqlStore {
 
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+
+    async fn conn(&self) -> super::StoreResult<Conn> {
+        self.pool.acquire().await.map_err(StoreError::from_sqlx)
     }
 }
 
@@ -140,14 +151,16 @@ fn placeholders(start: usize, n: usize) -> String {
 #[async_trait::async_trait]
 impl super::Store for SqlStore {
     fn pool_stats(&self) -> (u32, usize) {
-        (self.pool.size(), self.pool.num_idle())
+        self.pool.stats()
     }
 
     async fn ping(&self) -> super::StoreResult<()> {
+        let mut conn = self.conn().await?;
         sqlx::query("SELECT 1")
-            .execute(&self.pool)
+            .execute(&mut *conn)
             .await
             .map_err(StoreError::from_sqlx)?;
+        conn.finish();
         Ok(())
     }
 
@@ -203,6 +216,10 @@ impl super::Store for SqlStore {
     ) -> super::StoreResult<Option<(super::Realm, Option<super::TokenInfo>)>> {
         self.authenticate_impl(tenant, realm, token_hash).await
     }
+    async fn auth_feed(&self) -> super::StoreResult<Option<Box<dyn super::AuthFeed>>> {
+        self.auth_feed_impl().await
+    }
+
     async fn record_token_use(&self, uses: &[(String, String)]) -> super::StoreResult<()> {
         self.record_token_use_impl(uses).await
     }

@@ -72,29 +72,42 @@ impl SqlStore {
     pub(super) async fn insert_resource_impl(&self, r: NewResource) -> StoreResult<StoredResource> {
         let d = self.dialect;
         let data = Value::Object(r.data.clone()).to_string();
-        let mut tx = self.pool.begin().await.map_err(StoreError::from_sqlx)?;
-        sqlx::query(&format!(
+        let insert = format!(
             "INSERT INTO resources (id, realm_id, kind, name, name_ci, external_id, data, \
              password_hash, version, created, last_modified) \
              VALUES ($1, $2, $3, $4, $5, $6, {}, $8, 1, $9, $9)",
             d.json_param(7)
-        ))
-        .bind(&r.id)
-        .bind(&r.realm_id)
-        .bind(r.kind.name())
-        .bind(&r.name)
-        .bind(fold(&r.name))
-        .bind(&r.external_id)
-        .bind(&data)
-        .bind(&r.password_hash)
-        .bind(&r.now)
-        .execute(&mut *tx)
-        .await
-        .map_err(StoreError::from_sqlx)?;
-        if !r.members.is_empty() {
+        );
+        let folded = fold(&r.name);
+        let query = sqlx::query(&insert)
+            .bind(&r.id)
+            .bind(&r.realm_id)
+            .bind(r.kind.name())
+            .bind(&r.name)
+            .bind(&folded)
+            .bind(&r.external_id)
+            .bind(&data)
+            .bind(&r.password_hash)
+            .bind(&r.now);
+        let mut conn = self.conn().await?;
+        if r.members.is_empty() {
+            // One statement is its own transaction: BEGIN and COMMIT would be two more round
+            // trips for nothing.
+            query
+                .execute(&mut *conn)
+                .await
+                .map_err(StoreError::from_sqlx)?;
+            conn.finish();
+        } else {
+            let mut tx = conn.begin().await.map_err(StoreError::from_sqlx)?;
+            query
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::from_sqlx)?;
             add_members(&mut tx, &r.realm_id, &r.id, &r.members).await?;
+            tx.commit().await.map_err(StoreError::from_sqlx)?;
+            conn.finish();
         }
-        tx.commit().await.map_err(StoreError::from_sqlx)?;
         Ok(StoredResource {
             id: r.id,
             kind: r.kind,
@@ -113,6 +126,7 @@ impl SqlStore {
         kind: Kind,
         id: &str,
     ) -> StoreResult<Option<StoredResource>> {
+        let mut conn = self.conn().await?;
         let row = sqlx::query(&format!(
             "SELECT {}, {RELATED_COL} FROM resources WHERE id = $1 AND realm_id = $2 AND kind = $3",
             cols(self.dialect)
@@ -120,9 +134,10 @@ impl SqlStore {
         .bind(id)
         .bind(realm_id)
         .bind(kind.name())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *conn)
         .await
         .map_err(StoreError::from_sqlx)?;
+        conn.finish();
         row.as_ref().map(resource_from_row).transpose()
     }
 
@@ -132,7 +147,8 @@ impl SqlStore {
     ) -> StoreResult<StoredResource> {
         let d = self.dialect;
         let data = Value::Object(u.data).to_string();
-        let mut tx = self.pool.begin().await.map_err(StoreError::from_sqlx)?;
+        let mut conn = self.conn().await?;
+        let mut tx = conn.begin().await.map_err(StoreError::from_sqlx)?;
         // The version check is part of the write itself: no read-then-write race.
         let row = sqlx::query(&format!(
             "UPDATE resources SET name = $1, name_ci = $2, external_id = $3, data = {}, \
@@ -169,6 +185,7 @@ impl SqlStore {
             apply_member_change(&mut tx, self.dialect, &u.realm_id, &u.id, change).await?;
         }
         tx.commit().await.map_err(StoreError::from_sqlx)?;
+        conn.finish();
         Ok(stored)
     }
 
@@ -180,7 +197,8 @@ impl SqlStore {
         expected_version: Option<i64>,
         now: &str,
     ) -> StoreResult<StoredResource> {
-        let mut tx = self.pool.begin().await.map_err(StoreError::from_sqlx)?;
+        let mut conn = self.conn().await?;
+        let mut tx = conn.begin().await.map_err(StoreError::from_sqlx)?;
         // The version bump comes first: it takes the group's row lock (and SQLite's write
         // lock), so concurrent membership changes to one group queue here instead of racing.
         let row = sqlx::query(&format!(
@@ -204,6 +222,7 @@ impl SqlStore {
         let stored = resource_from_row(&row)?;
         apply_member_change(&mut tx, self.dialect, realm_id, group_id, &change).await?;
         tx.commit().await.map_err(StoreError::from_sqlx)?;
+        conn.finish();
         Ok(stored)
     }
 
@@ -212,13 +231,15 @@ impl SqlStore {
         group_id: &str,
         n: u64,
     ) -> StoreResult<bool> {
+        let mut conn = self.conn().await?;
         let row =
             sqlx::query("SELECT member_id FROM members WHERE group_id = $1 LIMIT 1 OFFSET $2")
                 .bind(group_id)
                 .bind(n as i64)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&mut *conn)
                 .await
                 .map_err(StoreError::from_sqlx)?;
+        conn.finish();
         Ok(row.is_some())
     }
 
@@ -251,7 +272,8 @@ impl SqlStore {
         id: &str,
         expected_version: Option<i64>,
     ) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await.map_err(StoreError::from_sqlx)?;
+        let mut conn = self.conn().await?;
+        let mut tx = conn.begin().await.map_err(StoreError::from_sqlx)?;
         let done = sqlx::query(
             "DELETE FROM resources WHERE id = $1 AND realm_id = $2 AND kind = $3 \
              AND ($4 < 0 OR version = $4)",
@@ -274,6 +296,7 @@ impl SqlStore {
             .await
             .map_err(StoreError::from_sqlx)?;
         tx.commit().await.map_err(StoreError::from_sqlx)?;
+        conn.finish();
         Ok(())
     }
 
@@ -349,7 +372,7 @@ impl SqlStore {
         q: &ListQuery,
     ) -> StoreResult<String> {
         let (sql, binds) = self.page_query(realm_id, kind, q);
-        let mut conn = self.pool.acquire().await.map_err(StoreError::from_sqlx)?;
+        let mut conn = self.conn().await?;
         if self.dialect == Dialect::Postgres {
             // On a small test table a sequential scan is cheapest; forbid it to see whether an
             // index can serve the query at all.
@@ -399,10 +422,12 @@ impl SqlStore {
             for b in &binds {
                 count_q = b.bind(count_q);
             }
+            let mut conn = self.conn().await?;
             let row = count_q
-                .fetch_one(&self.pool)
+                .fetch_one(&mut *conn)
                 .await
                 .map_err(StoreError::from_sqlx)?;
+            conn.finish();
             Ok::<u64, StoreError>(get::<i64>(&row, "n")? as u64)
         };
         if q.limit == 0 {
@@ -418,10 +443,12 @@ impl SqlStore {
         for b in &binds {
             page_q = b.bind(page_q);
         }
+        let mut conn = self.conn().await?;
         let mut rows = page_q
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *conn)
             .await
             .map_err(StoreError::from_sqlx)?;
+        conn.finish();
         // The page query carries totalResults (one round trip); an empty page has no row to
         // carry it, so only then is it counted on its own.
         let total = match rows.first() {
@@ -457,17 +484,21 @@ impl SqlStore {
         rand::rngs::OsRng.fill_bytes(&mut fresh);
         let encoded = base64::engine::general_purpose::STANDARD.encode(fresh);
         // Insert-if-absent then read: every replica ends up with the first value written.
+        let mut conn = self.conn().await?;
         sqlx::query("INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT DO NOTHING")
             .bind(name)
             .bind(&encoded)
-            .execute(&self.pool)
+            .execute(&mut *conn)
             .await
             .map_err(StoreError::from_sqlx)?;
+        conn.finish();
+        let mut conn = self.conn().await?;
         let row = sqlx::query("SELECT value FROM settings WHERE name = $1")
             .bind(name)
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *conn)
             .await
             .map_err(StoreError::from_sqlx)?;
+        conn.finish();
         let value: String = get(&row, "value")?;
         base64::engine::general_purpose::STANDARD
             .decode(value)
@@ -486,15 +517,17 @@ impl SqlStore {
                  WHERE m.group_id IN ({}) ORDER BY m.group_id, m.member_id",
                 placeholders(1, chunk.len())
             );
+            let mut conn = self.conn().await?;
             let mut q = sqlx::query(&sql);
             for id in chunk {
                 q = q.bind(id);
             }
-            for row in q
-                .fetch_all(&self.pool)
+            let rows = q
+                .fetch_all(&mut *conn)
                 .await
-                .map_err(StoreError::from_sqlx)?
-            {
+                .map_err(StoreError::from_sqlx)?;
+            conn.finish();
+            for row in rows {
                 let kind: String = get(&row, "kind")?;
                 out.push(MemberRow {
                     group_id: get(&row, "group_id")?,
@@ -576,15 +609,17 @@ impl SqlStore {
                  JOIN resources r ON r.id = m.group_id WHERE m.member_id IN ({})",
                 placeholders(1, chunk.len())
             );
+            let mut conn = self.conn().await?;
             let mut q = sqlx::query(&sql);
             for id in chunk {
                 q = q.bind(id);
             }
-            for row in q
-                .fetch_all(&self.pool)
+            let rows = q
+                .fetch_all(&mut *conn)
                 .await
-                .map_err(StoreError::from_sqlx)?
-            {
+                .map_err(StoreError::from_sqlx)?;
+            conn.finish();
+            for row in rows {
                 out.push((
                     get(&row, "member_id")?,
                     get(&row, "group_id")?,

@@ -20,12 +20,14 @@ pub(super) fn realm_from_row(row: &AnyRow) -> StoreResult<Realm> {
 impl SqlStore {
     pub(super) async fn create_tenant_impl(&self, name: &str) -> StoreResult<Tenant> {
         let now = crate::clock::now();
+        let mut conn = self.conn().await?;
         sqlx::query("INSERT INTO tenants (name, created_at) VALUES ($1, $2)")
             .bind(name)
             .bind(&now)
-            .execute(&self.pool)
+            .execute(&mut *conn)
             .await
             .map_err(StoreError::from_sqlx)?;
+        conn.finish();
         Ok(Tenant {
             name: name.to_owned(),
             created_at: now,
@@ -33,10 +35,12 @@ impl SqlStore {
     }
 
     pub(super) async fn list_tenants_impl(&self) -> StoreResult<Vec<Tenant>> {
+        let mut conn = self.conn().await?;
         let rows = sqlx::query("SELECT name, created_at FROM tenants ORDER BY name")
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *conn)
             .await
             .map_err(StoreError::from_sqlx)?;
+        conn.finish();
         rows.iter()
             .map(|r| {
                 Ok(Tenant {
@@ -48,11 +52,13 @@ impl SqlStore {
     }
 
     pub(super) async fn create_realm_impl(&self, tenant: &str, name: &str) -> StoreResult<Realm> {
+        let mut conn = self.conn().await?;
         let exists = sqlx::query("SELECT 1 FROM tenants WHERE name = $1")
             .bind(tenant)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *conn)
             .await
             .map_err(StoreError::from_sqlx)?;
+        conn.finish();
         if exists.is_none() {
             return Err(StoreError::NotFound);
         }
@@ -63,6 +69,7 @@ impl SqlStore {
             state: RealmState::Enabled,
             created_at: crate::clock::now(),
         };
+        let mut conn = self.conn().await?;
         sqlx::query(
             "INSERT INTO realms (id, tenant, name, state, created_at) VALUES ($1, $2, $3, $4, $5)",
         )
@@ -71,13 +78,15 @@ impl SqlStore {
         .bind(&realm.name)
         .bind(realm.state.as_str())
         .bind(&realm.created_at)
-        .execute(&self.pool)
+        .execute(&mut *conn)
         .await
         .map_err(StoreError::from_sqlx)?;
+        conn.finish();
         Ok(realm)
     }
 
     pub(super) async fn list_realms_impl(&self, tenant: Option<&str>) -> StoreResult<Vec<Realm>> {
+        let mut conn = self.conn().await?;
         let rows =
             match tenant {
                 Some(t) => {
@@ -86,16 +95,17 @@ impl SqlStore {
                      ORDER BY tenant, name",
                     )
                     .bind(t)
-                    .fetch_all(&self.pool)
+                    .fetch_all(&mut *conn)
                     .await
                 }
                 None => sqlx::query(
                     "SELECT id, tenant, name, state, created_at FROM realms ORDER BY tenant, name",
                 )
-                .fetch_all(&self.pool)
+                .fetch_all(&mut *conn)
                 .await,
             }
             .map_err(StoreError::from_sqlx)?;
+        conn.finish();
         rows.iter().map(realm_from_row).collect()
     }
 
@@ -104,14 +114,16 @@ impl SqlStore {
         tenant: &str,
         name: &str,
     ) -> StoreResult<Option<Realm>> {
+        let mut conn = self.conn().await?;
         let row = sqlx::query(
             "SELECT id, tenant, name, state, created_at FROM realms WHERE tenant = $1 AND name = $2",
         )
         .bind(tenant)
         .bind(name)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *conn)
         .await
         .map_err(StoreError::from_sqlx)?;
+        conn.finish();
         row.as_ref().map(realm_from_row).transpose()
     }
 
@@ -121,13 +133,15 @@ impl SqlStore {
         name: &str,
         state: RealmState,
     ) -> StoreResult<Realm> {
+        let mut conn = self.conn().await?;
         let done = sqlx::query("UPDATE realms SET state = $1 WHERE tenant = $2 AND name = $3")
             .bind(state.as_str())
             .bind(tenant)
             .bind(name)
-            .execute(&self.pool)
+            .execute(&mut *conn)
             .await
             .map_err(StoreError::from_sqlx)?;
+        conn.finish();
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
@@ -142,7 +156,8 @@ impl SqlStore {
         realm: &str,
         mut token: NewToken,
     ) -> StoreResult<bool> {
-        let mut tx = self.pool.begin().await.map_err(StoreError::from_sqlx)?;
+        let mut conn = self.conn().await?;
+        let mut tx = conn.begin().await.map_err(StoreError::from_sqlx)?;
         let now = crate::clock::now();
         // The insert comes first so SQLite takes its write lock before the emptiness check.
         let inserted = sqlx::query(
@@ -173,6 +188,7 @@ impl SqlStore {
         token.realm_id = realm_id;
         super::tokens::insert_token(&mut tx, &token).await?;
         tx.commit().await.map_err(StoreError::from_sqlx)?;
+        conn.finish();
         Ok(true)
     }
 }

@@ -46,9 +46,11 @@ fn token_from_row(row: &AnyRow) -> StoreResult<TokenInfo> {
 
 impl SqlStore {
     pub(super) async fn create_token_impl(&self, t: NewToken) -> StoreResult<TokenInfo> {
-        let mut tx = self.pool.begin().await.map_err(StoreError::from_sqlx)?;
+        let mut conn = self.conn().await?;
+        let mut tx = conn.begin().await.map_err(StoreError::from_sqlx)?;
         insert_token(&mut tx, &t).await?;
         tx.commit().await.map_err(StoreError::from_sqlx)?;
+        conn.finish();
         Ok(TokenInfo {
             id: t.id,
             realm_id: t.realm_id,
@@ -63,13 +65,15 @@ impl SqlStore {
     }
 
     pub(super) async fn list_tokens_impl(&self, realm_id: &str) -> StoreResult<Vec<TokenInfo>> {
+        let mut conn = self.conn().await?;
         let rows = sqlx::query(&format!(
             "SELECT {TOKEN_COLS} FROM tokens t WHERE t.realm_id = $1 ORDER BY t.created_at, t.id"
         ))
         .bind(realm_id)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *conn)
         .await
         .map_err(StoreError::from_sqlx)?;
+        conn.finish();
         rows.iter().map(token_from_row).collect()
     }
 
@@ -78,6 +82,7 @@ impl SqlStore {
         realm_id: &str,
         token_id: &str,
     ) -> StoreResult<bool> {
+        let mut conn = self.conn().await?;
         let done = sqlx::query(
             "UPDATE tokens SET revoked_at = $1 \
              WHERE realm_id = $2 AND id = $3 AND revoked_at IS NULL",
@@ -85,9 +90,10 @@ impl SqlStore {
         .bind(crate::clock::now())
         .bind(realm_id)
         .bind(token_id)
-        .execute(&self.pool)
+        .execute(&mut *conn)
         .await
         .map_err(StoreError::from_sqlx)?;
+        conn.finish();
         Ok(done.rows_affected() > 0)
     }
 
@@ -98,6 +104,7 @@ impl SqlStore {
         token_hash: Option<&str>,
     ) -> StoreResult<Option<(Realm, Option<TokenInfo>)>> {
         // A LEFT JOIN so one round trip tells "no such realm" (404) from "bad token" (401).
+        let mut conn = self.conn().await?;
         let row = sqlx::query(&format!(
             "SELECT r.id, r.tenant, r.name, r.state, r.created_at, {TOKEN_COLS} \
              FROM realms r LEFT JOIN tokens t ON t.realm_id = r.id AND t.token_hash = $3 \
@@ -106,9 +113,10 @@ impl SqlStore {
         .bind(tenant)
         .bind(realm)
         .bind(token_hash.unwrap_or(""))
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *conn)
         .await
         .map_err(StoreError::from_sqlx)?;
+        conn.finish();
         let Some(row) = row else {
             return Ok(None);
         };
@@ -125,7 +133,8 @@ impl SqlStore {
         if uses.is_empty() {
             return Ok(());
         }
-        let mut tx = self.pool.begin().await.map_err(StoreError::from_sqlx)?;
+        let mut conn = self.conn().await?;
+        let mut tx = conn.begin().await.map_err(StoreError::from_sqlx)?;
         for (id, at) in uses {
             sqlx::query(
                 "UPDATE tokens SET last_used_at = $1 \
@@ -138,6 +147,7 @@ impl SqlStore {
             .map_err(StoreError::from_sqlx)?;
         }
         tx.commit().await.map_err(StoreError::from_sqlx)?;
+        conn.finish();
         Ok(())
     }
 }

@@ -1,0 +1,45 @@
+//! Change notices for realms and tokens: PostgreSQL LISTEN on the channel the triggers of
+//! migration 0005 NOTIFY. SQLite has no way to hear another process's writes, so it has no
+//! feed, and its callers read the database every time.
+
+use sqlx::postgres::PgListener;
+
+use super::{Dialect, SqlStore};
+use crate::store::{AuthFeed, StoreError, StoreResult};
+
+const CHANNEL: &str = "scimd_auth";
+
+struct PgAuthFeed {
+    listener: PgListener,
+}
+
+#[async_trait::async_trait]
+impl AuthFeed for PgAuthFeed {
+    async fn changed(&mut self) -> StoreResult<()> {
+        match self.listener.try_recv().await {
+            Ok(Some(_)) => Ok(()),
+            // The connection dropped: whatever was said meanwhile is lost, so the feed is
+            // over (the caller opens a new one and starts from nothing).
+            Ok(None) => Err(StoreError::Corrupt(
+                "the change feed's connection was lost".into(),
+            )),
+            Err(e) => Err(StoreError::Other(e)),
+        }
+    }
+}
+
+impl SqlStore {
+    pub(super) async fn auth_feed_impl(&self) -> StoreResult<Option<Box<dyn AuthFeed>>> {
+        if self.dialect != Dialect::Postgres {
+            return Ok(None);
+        }
+        // Its own connection, outside the pool: it sits in LISTEN for the server's lifetime.
+        let mut listener = PgListener::connect(&self.url)
+            .await
+            .map_err(StoreError::Other)?;
+        // Returns once the server has registered the LISTEN: every change committed after
+        // this point is heard.
+        listener.listen(CHANNEL).await.map_err(StoreError::Other)?;
+        Ok(Some(Box::new(PgAuthFeed { listener })))
+    }
+}
