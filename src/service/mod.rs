@@ -5,6 +5,7 @@ pub mod auth;
 pub mod auth_cache;
 pub mod error;
 pub mod filter;
+pub mod member_batch;
 pub mod password;
 pub mod resources;
 pub mod sort;

@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 
 use super::error::{ServiceError, ServiceResult};
 use super::filter::lower_filter;
+use super::member_batch::{Members, Written};
 use super::sort::resolve_sort;
 use crate::scim::cursor::{
     decode as decode_cursor, encode as encode_cursor, fingerprint, Position,
@@ -22,7 +23,7 @@ use crate::scim::ScimError;
 use crate::scim::ScimType;
 use crate::store::query::{Literal, Seek};
 use crate::store::{
-    Kind, ListQuery, MemberChange, NewResource, ReplaceResource, Store, StoredResource,
+    Kind, ListQuery, MemberChange, MemberRow, NewResource, ReplaceResource, Store, StoredResource,
 };
 
 /// The realm a request acts in, and the absolute base URL its locations are built from.
@@ -72,6 +73,7 @@ pub struct ResourceService {
     max_patch_operations: usize,
     cursor_timeout_secs: i64,
     cursor_key: tokio::sync::OnceCell<Vec<u8>>,
+    member_batches: Arc<super::member_batch::MemberBatcher>,
 }
 
 /// How many times a PUT or PATCH without If-Match re-reads and re-applies after losing a race
@@ -103,6 +105,7 @@ impl ResourceService {
             max_patch_operations,
             cursor_timeout_secs,
             cursor_key: tokio::sync::OnceCell::new(),
+            member_batches: Arc::default(),
         }
     }
 
@@ -271,9 +274,19 @@ impl ResourceService {
                         clear: d.clear,
                         add: d.add,
                         remove: d.remove,
+                        must_be_users: Vec::new(),
                     });
                     if let (Some(change), true) = (&change, split.doc_ops.is_empty()) {
-                        // Membership only: no read of the group or of its members.
+                        // Membership only: no read of the group or of its members. Without
+                        // If-Match, concurrent changes to the group go in together.
+                        if if_match.is_none() && !change.clear {
+                            let written = self
+                                .member_batches
+                                .apply(&self.store, &ctx.realm_id, id, change.clone())
+                                .await
+                                .map_err(|e| self.write_error(e, kind, id))?;
+                            return self.render_batched(ctx, written, proj).await;
+                        }
                         let stored = self
                             .store
                             .change_members(
@@ -349,6 +362,33 @@ impl ResourceService {
             return self.render_one(ctx, stored, &lean).await;
         }
         self.render_one(ctx, stored, proj).await
+    }
+
+    /// Renders a group written by a membership batch, with the members the batch read.
+    async fn render_batched(
+        &self,
+        ctx: &RealmCtx,
+        written: Written,
+        proj: &Projection,
+    ) -> ServiceResult<ResourceOut> {
+        let schema = Self::schema(ResourceKind::Group);
+        let stored = written.stored;
+        let relations = match written.members {
+            _ if !proj.includes(schema, "members") => None,
+            Members::Listed(rows) => Some(Value::Array(
+                rows.iter().map(|m| member_json(ctx, m)).collect(),
+            )),
+            Members::TooMany if !proj.names(schema, "members") => {
+                let lean = proj.excluding(schema, "members");
+                let body = render_body(ctx, schema, &stored, None, &lean);
+                return Ok(ResourceOut::new(ctx, &stored, body));
+            }
+            Members::TooMany | Members::Unread => {
+                return self.render_written(ctx, stored, proj).await
+            }
+        };
+        let body = render_body(ctx, schema, &stored, relations, proj);
+        Ok(ResourceOut::new(ctx, &stored, body))
     }
 
     /// Applies attribute operations to the stored document. `with_members` puts the member
@@ -745,12 +785,8 @@ impl ResourceService {
                         .await
                         .map_err(|e| ServiceError::from_store(e, "group membership"))?;
                     for m in rows {
-                        relations.entry(m.group_id).or_default().push(json!({
-                            "value": m.member_id,
-                            "$ref": location(&ctx.base_url, m.member_kind, &m.member_id),
-                            "display": m.display,
-                            "type": m.member_kind.name(),
-                        }));
+                        let v = member_json(ctx, &m);
+                        relations.entry(m.group_id).or_default().push(v);
                     }
                 }
             }
@@ -763,6 +799,16 @@ impl ResourceService {
             })
             .collect())
     }
+}
+
+/// One entry of a group's `members`.
+fn member_json(ctx: &RealmCtx, m: &MemberRow) -> Value {
+    json!({
+        "value": m.member_id,
+        "$ref": location(&ctx.base_url, m.member_kind, &m.member_id),
+        "display": m.display,
+        "type": m.member_kind.name(),
+    })
 }
 
 /// One resource's body, with its `groups` / `members` when the caller loaded them.

@@ -141,4 +141,8 @@ pub struct MemberChange {
     pub clear: bool,
     pub add: Vec<String>,
     pub remove: Vec<String>,
+    /// Ids that must name users of the realm although they end up removed: changes taken
+    /// together, one adding a member and a later one removing it, still owe the first its
+    /// check. (A group there would have owed a cycle check too, so it fails the write.)
+    pub must_be_users: Vec<String>,
 }

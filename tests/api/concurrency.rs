@@ -11,6 +11,7 @@ use crate::helpers::{send, TestApp};
 
 both_backends!(
     concurrent_membership_patches_keep_every_acknowledged_member,
+    a_bad_membership_patch_among_concurrent_ones_fails_alone,
     concurrent_attribute_patches_to_one_user_lose_nothing_acknowledged,
     large_group_patch_response_leaves_members_out_unless_asked,
     concurrent_puts_without_if_match_all_succeed_and_one_wins_whole,
@@ -39,29 +40,90 @@ async fn concurrent_membership_patches_keep_every_acknowledged_member(app: &Test
         tasks.push(tokio::spawn(async move { (u, send(req).await) }));
     }
     let mut acked = BTreeSet::new();
+    let mut answered_versions = Vec::new();
     for t in tasks {
         let (u, r) = t.await.unwrap();
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        // Each answer shows the group with this request's member in it.
         assert!(
-            r.status == StatusCode::OK || r.status == StatusCode::PRECONDITION_FAILED,
-            "{}: {}",
-            r.status,
+            member_ids(&r.body).contains(&u),
+            "the answer to adding {u} lacks it: {}",
             r.body
         );
-        if r.status == StatusCode::OK {
-            acked.insert(u);
-        }
+        answered_versions.push(version_of(&r.body));
+        acked.insert(u);
     }
     assert_eq!(acked.len(), 32, "membership deltas never conflict");
     peer.stop().await;
     let g = app.get(&format!("/Groups/{group}")).await;
-    let got: BTreeSet<String> = g.body["members"]
+    assert_eq!(member_ids(&g.body), acked);
+    // Changes that arrive together may share one version bump (one transaction), so the
+    // group moved on by at least one version and at most one per change, and no answer
+    // named a version past the final one.
+    let last = version_of(&g.body);
+    assert!((2..=33).contains(&last), "version {last}");
+    assert!(answered_versions.iter().all(|v| *v <= last && *v >= 2));
+}
+
+fn member_ids(group: &serde_json::Value) -> BTreeSet<String> {
+    group["members"]
         .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["value"].as_str().unwrap().to_owned())
-        .collect();
-    assert_eq!(got, acked);
-    assert_eq!(g.body["meta"]["version"], "W/\"33\"");
+        .map(|a| {
+            a.iter()
+                .map(|m| m["value"].as_str().unwrap().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn version_of(resource: &serde_json::Value) -> u64 {
+    resource["meta"]["version"]
+        .as_str()
+        .and_then(|v| v.strip_prefix("W/\""))
+        .and_then(|v| v.strip_suffix('"'))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no version in {resource}"))
+}
+
+/// Concurrent membership PATCHes to one group go in together; one naming an unknown member
+/// must still fail alone, naming it, and take nothing of the others down with it.
+async fn a_bad_membership_patch_among_concurrent_ones_fails_alone(app: &TestApp) {
+    let group = app.group("crowd", &[]).await;
+    let mut tasks = Vec::new();
+    for i in 0..24 {
+        let member = if i % 6 == 5 {
+            format!("no-such-user-{i}")
+        } else {
+            app.user(&format!("crowd{i}")).await
+        };
+        let req = app
+            .client
+            .request(Method::PATCH, format!("{}/Groups/{group}", app.base))
+            .bearer_auth(&app.token)
+            .body(
+                json!({"Operations": [{"op": "add", "path": "members", "value": [{"value": member}]}]})
+                    .to_string(),
+            );
+        tasks.push(tokio::spawn(async move { (member, send(req).await) }));
+    }
+    let mut good = BTreeSet::new();
+    for t in tasks {
+        let (member, r) = t.await.unwrap();
+        if member.starts_with("no-such-user") {
+            assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+            assert!(
+                r.body["detail"].as_str().unwrap().contains(&member),
+                "{}",
+                r.body
+            );
+        } else {
+            assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+            good.insert(member);
+        }
+    }
+    assert_eq!(good.len(), 20);
+    let g = app.get(&format!("/Groups/{group}")).await;
+    assert_eq!(member_ids(&g.body), good);
 }
 
 async fn concurrent_attribute_patches_to_one_user_lose_nothing_acknowledged(app: &TestApp) {

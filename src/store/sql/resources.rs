@@ -676,6 +676,23 @@ async fn apply_member_change(
         // A replace: the new list is `add`, computed against the current rows.
         return set_members(tx, d, realm_id, group_id, &change.add).await;
     }
+    if !change.must_be_users.is_empty() {
+        let found = kinds_of(tx, realm_id, &change.must_be_users).await?;
+        let users: Vec<&str> = found
+            .iter()
+            .filter(|(_, kind)| kind == "User")
+            .map(|(id, _)| id.as_str())
+            .collect();
+        let bad: Vec<String> = change
+            .must_be_users
+            .iter()
+            .filter(|id| !users.contains(&id.as_str()))
+            .cloned()
+            .collect();
+        if !bad.is_empty() {
+            return Err(StoreError::UnknownMembers(bad));
+        }
+    }
     for chunk in change.remove.chunks(CHUNK) {
         let sql = format!(
             "DELETE FROM members WHERE group_id = $1 AND member_id IN ({})",
@@ -693,15 +710,14 @@ async fn apply_member_change(
     Ok(())
 }
 
-/// Adds members after checking they exist in the realm and that no group would contain itself.
-async fn add_members(
+/// (id, kind) of those of `ids` that are resources of the realm.
+async fn kinds_of(
     tx: &mut Transaction<'_, Any>,
     realm_id: &str,
-    group_id: &str,
-    members: &[String],
-) -> StoreResult<()> {
-    let mut found: Vec<(String, String)> = Vec::with_capacity(members.len());
-    for chunk in members.chunks(CHUNK) {
+    ids: &[String],
+) -> StoreResult<Vec<(String, String)>> {
+    let mut found: Vec<(String, String)> = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(CHUNK) {
         let sql = format!(
             "SELECT id, kind FROM resources WHERE realm_id = $1 AND id IN ({})",
             placeholders(2, chunk.len())
@@ -718,6 +734,17 @@ async fn add_members(
             found.push((get(&row, "id")?, get(&row, "kind")?));
         }
     }
+    Ok(found)
+}
+
+/// Adds members after checking they exist in the realm and that no group would contain itself.
+async fn add_members(
+    tx: &mut Transaction<'_, Any>,
+    realm_id: &str,
+    group_id: &str,
+    members: &[String],
+) -> StoreResult<()> {
+    let found = kinds_of(tx, realm_id, members).await?;
     let missing: Vec<String> = members
         .iter()
         .filter(|m| !found.iter().any(|(id, _)| id == *m))
