@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value};
 use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
+use sqlx::{Any, AnyConnection, Row, Transaction};
 
 use super::filter::{compile, Bind};
 use super::sort::{key_expr, order_by, seek_condition};
@@ -147,10 +147,8 @@ impl SqlStore {
     ) -> StoreResult<StoredResource> {
         let d = self.dialect;
         let data = Value::Object(u.data).to_string();
-        let mut conn = self.conn().await?;
-        let mut tx = conn.begin().await.map_err(StoreError::from_sqlx)?;
         // The version check is part of the write itself: no read-then-write race.
-        let row = sqlx::query(&format!(
+        let sql = format!(
             "UPDATE resources SET name = $1, name_ci = $2, external_id = $3, data = {}, \
              password_hash = COALESCE($5, password_hash), version = version + 1, \
              last_modified = $6 \
@@ -158,20 +156,41 @@ impl SqlStore {
              RETURNING {}",
             d.json_param(4),
             cols(d)
-        ))
-        .bind(&u.name)
-        .bind(fold(&u.name))
-        .bind(&u.external_id)
-        .bind(&data)
-        .bind(&u.password_hash)
-        .bind(&u.now)
-        .bind(&u.id)
-        .bind(&u.realm_id)
-        .bind(u.kind.name())
-        .bind(u.expected_version.unwrap_or(-1))
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(StoreError::from_sqlx)?;
+        );
+        let folded = fold(&u.name);
+        let update = sqlx::query(&sql)
+            .bind(&u.name)
+            .bind(&folded)
+            .bind(&u.external_id)
+            .bind(&data)
+            .bind(&u.password_hash)
+            .bind(&u.now)
+            .bind(&u.id)
+            .bind(&u.realm_id)
+            .bind(u.kind.name())
+            .bind(u.expected_version.unwrap_or(-1));
+        let mut conn = self.conn().await?;
+        if u.members.is_none() && u.member_change.is_none() {
+            // One statement is its own transaction (no BEGIN and COMMIT round trips).
+            let row = update
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(StoreError::from_sqlx)?;
+            let Some(row) = row else {
+                let e = self
+                    .missing_or_stale(&mut conn, &u.realm_id, u.kind, &u.id)
+                    .await;
+                conn.finish();
+                return Err(e);
+            };
+            conn.finish();
+            return resource_from_row(&row);
+        }
+        let mut tx = conn.begin().await.map_err(StoreError::from_sqlx)?;
+        let row = update
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(StoreError::from_sqlx)?;
         let Some(row) = row else {
             return Err(self
                 .missing_or_stale(&mut tx, &u.realm_id, u.kind, &u.id)
@@ -246,7 +265,7 @@ impl SqlStore {
     /// After a conditional write matched nothing: was the row gone, or its version moved on?
     async fn missing_or_stale(
         &self,
-        tx: &mut Transaction<'_, Any>,
+        conn: &mut AnyConnection,
         realm_id: &str,
         kind: Kind,
         id: &str,
@@ -256,7 +275,7 @@ impl SqlStore {
                 .bind(id)
                 .bind(realm_id)
                 .bind(kind.name())
-                .fetch_optional(&mut **tx)
+                .fetch_optional(&mut *conn)
                 .await;
         match exists {
             Ok(Some(_)) => StoreError::VersionMismatch,
