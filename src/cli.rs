@@ -103,7 +103,8 @@ pub enum TokenCmd {
         #[command(flatten)]
         at: RealmRef,
     },
-    /// Revoke a token by id; it stops working at once.
+    /// Revoke a token by id; it stops working at once (running servers hear of it through
+    /// the database within milliseconds).
     Revoke {
         #[command(flatten)]
         at: RealmRef,

@@ -1,5 +1,5 @@
 //! Entry point: parses the command line and hands over to `scimd::cli`.
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 use clap::Parser;
 
@@ -8,8 +8,25 @@ use clap::Parser;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// mimalloc's option number for `purge_delay`: 15 in both its v2 and v3 headers; the Rust
+/// bindings leave the constant out.
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// Freed memory goes back to the OS at once instead of after mimalloc's default 10 ms: under
+/// the load benchmark's mix the server's RSS otherwise settled 30-40 MiB higher, past the
+/// 100 MB budget, for no measurable gain in throughput.
+fn return_freed_memory_at_once() {
+    // SAFETY: setting an option is a plain store into mimalloc's option table, which it
+    // allows at any time from any thread; the value is within the option's range.
+    #[allow(unsafe_code)]
+    unsafe {
+        libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0)
+    };
+}
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
+    return_freed_memory_at_once();
     let cli = scimd::cli::Cli::parse();
     match scimd::cli::run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,

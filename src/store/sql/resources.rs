@@ -250,14 +250,19 @@ impl SqlStore {
         group_id: &str,
         n: u64,
     ) -> StoreResult<bool> {
+        // The ORDER BY names the primary key so the probe walks its index: without it, for a
+        // group holding most of the table Postgres chose a sequential scan that read other
+        // groups' rows first.
         let mut conn = self.conn().await?;
-        let row =
-            sqlx::query("SELECT member_id FROM members WHERE group_id = $1 LIMIT 1 OFFSET $2")
-                .bind(group_id)
-                .bind(n as i64)
-                .fetch_optional(&mut *conn)
-                .await
-                .map_err(StoreError::from_sqlx)?;
+        let row = sqlx::query(
+            "SELECT member_id FROM members WHERE group_id = $1 \
+                 ORDER BY group_id, member_id LIMIT 1 OFFSET $2",
+        )
+        .bind(group_id)
+        .bind(n as i64)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(StoreError::from_sqlx)?;
         conn.finish();
         Ok(row.is_some())
     }
