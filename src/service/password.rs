@@ -1,81 +1,102 @@
-//! Password hashing (Argon2id) with bounded concurrency.
+//! Password hashing (Argon2id) on a few dedicated threads.
 //!
 //! Each Argon2id hash needs ~19 MiB of working memory and a core's worth of CPU. Unbounded,
 //! 32 identity-provider connections creating users with passwords took the server past 600 MiB
-//! RSS (and the allocator kept it: each blocking thread's freed 19 MiB stayed in its arena)
-//! and queued CPU work that outlived the requests. So: at most one hash per core at a time, each
-//! in a working buffer reused from a pool of at most that many; a request waiting for its turn
-//! holds no memory and, if its client goes away, is dropped before it hashes anything. The
-//! pool lives only while hashes keep coming: the last hash of a burst frees the buffers, so an
-//! idle server does not carry 19 MiB per core for passwords it is not hashing.
+//! RSS and queued CPU work that outlived the requests. So hashes run on one thread per core,
+//! each reusing its own working buffer while hashes keep coming and freeing it after a moment
+//! without work. The buffer is freed on the thread that allocated it, which is what makes the
+//! allocator hand the memory back to the OS (freed from other threads, or pooled for good, it
+//! stayed in the server's RSS). A request waiting for its turn holds no memory, and one whose
+//! client has gone away is skipped before it is hashed.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use argon2::password_hash::{rand_core::OsRng, Output, ParamsString, PasswordHash, SaltString};
 use argon2::{Argon2, Block, Params, Version};
-use tokio::sync::Semaphore;
+use tokio::sync::oneshot;
 
 use super::error::ServiceResult;
 
-fn permits() -> &'static Semaphore {
-    static SEM: OnceLock<Semaphore> = OnceLock::new();
-    SEM.get_or_init(|| {
+/// How long a hashing thread keeps its working buffer without work.
+const KEEP_BUFFER: Duration = Duration::from_millis(500);
+/// Hashes that may wait for a thread; more wait in their requests (holding nothing).
+const QUEUE: usize = 64;
+
+struct Job {
+    password: String,
+    reply: oneshot::Sender<anyhow::Result<String>>,
+}
+
+fn queue() -> &'static SyncSender<Job> {
+    static QUEUE_TX: OnceLock<SyncSender<Job>> = OnceLock::new();
+    QUEUE_TX.get_or_init(|| {
+        let (tx, rx) = mpsc::sync_channel::<Job>(QUEUE);
+        let rx = Arc::new(Mutex::new(rx));
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        Semaphore::new(cores)
+        for i in 0..cores {
+            let rx = rx.clone();
+            std::thread::Builder::new()
+                .name(format!("scimd-argon2-{i}"))
+                .spawn(move || hashing_thread(&rx))
+                .expect("spawning a password hashing thread");
+        }
+        tx
     })
 }
 
-/// Argon2id on the blocking pool (hashing is deliberately slow and must not stall the async
-/// workers serving other requests), one per core at most.
-pub async fn hash(password: Option<String>) -> ServiceResult<Option<String>> {
-    let Some(password) = password else {
-        return Ok(None);
-    };
-    let _burst = Burst::join();
-    let permit = permits()
-        .acquire()
-        .await
-        .map_err(|e| anyhow::anyhow!("password hashing limiter closed: {e}"))?;
-    let hash = tokio::task::spawn_blocking(move || hash_blocking(password.as_bytes()))
-        .await
-        .map_err(|e| anyhow::anyhow!("password hashing task failed: {e}"))??;
-    drop(permit);
-    Ok(Some(hash))
-}
-
-/// Hashes queued or running. When the count falls to zero the pooled buffers are freed.
-static IN_BURST: AtomicUsize = AtomicUsize::new(0);
-
-struct Burst;
-
-impl Burst {
-    fn join() -> Self {
-        IN_BURST.fetch_add(1, Ordering::AcqRel);
-        Burst
-    }
-}
-
-impl Drop for Burst {
-    fn drop(&mut self) {
-        if IN_BURST.fetch_sub(1, Ordering::AcqRel) == 1 {
-            let idle: Vec<Vec<Block>> = match buffers().lock() {
-                Ok(mut b) => b.drain(..).collect(),
-                Err(_) => return,
-            };
-            drop(idle);
+fn hashing_thread(rx: &Mutex<Receiver<Job>>) {
+    let mut buffer: Option<Vec<Block>> = None;
+    loop {
+        let next = match rx.lock() {
+            Ok(rx) => rx.recv_timeout(KEEP_BUFFER),
+            Err(_) => return,
+        };
+        match next {
+            Ok(job) => {
+                if job.reply.is_closed() {
+                    continue;
+                }
+                let blocks = buffer
+                    .get_or_insert_with(|| vec![Block::default(); Params::default().block_count()]);
+                let _ = job.reply.send(hash_with(job.password.as_bytes(), blocks));
+            }
+            // Idle: free the buffer here, on the thread that allocated it.
+            Err(RecvTimeoutError::Timeout) => buffer = None,
+            Err(RecvTimeoutError::Disconnected) => return,
         }
     }
 }
 
-/// Working buffers of finished hashes, for the next ones (at most one per permit).
-fn buffers() -> &'static Mutex<Vec<Vec<Block>>> {
-    static BUFFERS: OnceLock<Mutex<Vec<Vec<Block>>>> = OnceLock::new();
-    BUFFERS.get_or_init(|| Mutex::new(Vec::new()))
+/// Argon2id on the hashing threads (hashing is deliberately slow and must not stall the
+/// async workers serving other requests).
+pub async fn hash(password: Option<String>) -> ServiceResult<Option<String>> {
+    let Some(password) = password else {
+        return Ok(None);
+    };
+    let (reply, answer) = oneshot::channel();
+    let gone = || anyhow::anyhow!("the password hashing threads are gone");
+    match queue().try_send(Job { password, reply }) {
+        Ok(()) => {}
+        Err(TrySendError::Full(job)) => {
+            // A full queue blocks its sender: wait for room off the async workers.
+            let tx = queue().clone();
+            tokio::task::spawn_blocking(move || tx.send(job))
+                .await
+                .map_err(|e| anyhow::anyhow!("queueing a password hash failed: {e}"))?
+                .map_err(|_| gone())?;
+        }
+        Err(TrySendError::Disconnected(_)) => return Err(gone().into()),
+    }
+    let hash = answer
+        .await
+        .map_err(|_| anyhow::anyhow!("a password hashing thread stopped"))??;
+    Ok(Some(hash))
 }
 
-/// Argon2id with the crate's default (OWASP) parameters, as a PHC string.
-fn hash_blocking(password: &[u8]) -> anyhow::Result<String> {
+/// Argon2id with the crate's default (OWASP) parameters, as a PHC string, in `blocks`.
+fn hash_with(password: &[u8], blocks: &mut [Block]) -> anyhow::Result<String> {
     let params = Params::default();
     let argon = Argon2::default();
     let salt = SaltString::generate(&mut OsRng);
@@ -84,16 +105,11 @@ fn hash_blocking(password: &[u8]) -> anyhow::Result<String> {
         .as_salt()
         .decode_b64(&mut salt_bytes)
         .map_err(|e| anyhow::anyhow!("encoding a salt: {e}"))?;
-    let pooled = buffers().lock().ok().and_then(|mut b| b.pop());
-    let mut blocks = pooled.unwrap_or_else(|| vec![Block::default(); params.block_count()]);
     let output = Output::init_with(Params::DEFAULT_OUTPUT_LEN, |out| {
         argon
-            .hash_password_into_with_memory(password, salt_bytes, out, &mut blocks)
+            .hash_password_into_with_memory(password, salt_bytes, out, &mut *blocks)
             .map_err(argon2::password_hash::Error::from)
     });
-    if let Ok(mut b) = buffers().lock() {
-        b.push(blocks);
-    }
     let output = output.map_err(|e| anyhow::anyhow!("hashing a password: {e}"))?;
     let phc = PasswordHash {
         algorithm: argon2::ARGON2ID_IDENT,
