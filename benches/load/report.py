@@ -16,16 +16,19 @@ def main():
         f"Run {run['started']} on {m['cores']} cores ({m['cpu']}), {m['memory_mib']:,} MiB; "
         f"{run['args']['connections']} connections, {run['args']['duration']} s per scenario.",
         "",
-        f"Ceilings (same cluster, same connection count): `pgbench -S -M prepared` "
+        f"Ceilings at the start (same cluster, same connection count): `pgbench -S -M prepared` "
         f"**{c['S']:,.0f} tps**, `pgbench -N -M prepared` **{c['N']:,.0f} tps**.",
         "",
     ]
     for backend in ("postgres", "sqlite"):
         rows = [r for r in run["results"] if r["backend"] == backend]
         for size in sorted({r["size"] for r in rows}):
+            out += [f"### {backend}, {size:,} users", ""]
+            at = run.get("ceilings_by_size", {}).get(str(size))
+            if backend == "postgres" and at:
+                out += [f"Ceilings measured just before this size: `-S` **{at['S']:,.0f} tps**, "
+                        f"`-N` **{at['N']:,.0f} tps**.", ""]
             out += [
-                f"### {backend}, {size:,} users",
-                "",
                 "| scenario | req/s | p50 ms | p99 ms | scimd CPU ms/req | Postgres CPU ms/req "
                 "| peak RSS MiB | wrk CPU | ratio to ceiling | errors |",
                 "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
