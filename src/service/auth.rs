@@ -113,7 +113,7 @@ impl AuthService {
             .await
             .map_err(|e| ServiceError::from_store(e, "realm"))?;
         if let (Some(ticket), Some((r, Some(t)))) = (ticket, &found) {
-            self.cache.put(ticket, tenant, r, t);
+            self.cache.put(ticket, r, t);
         }
         Ok(found)
     }

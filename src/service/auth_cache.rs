@@ -24,8 +24,6 @@ const RETRY_MIN: Duration = Duration::from_millis(250);
 const RETRY_MAX: Duration = Duration::from_secs(30);
 
 struct Entry {
-    tenant: String,
-    realm_name: String,
     realm: Realm,
     token: TokenInfo,
     epoch: u64,
@@ -51,8 +49,8 @@ impl AuthCache {
         let e = entries.get(token_hash)?;
         (e.epoch == epoch
             && e.at.elapsed() < MAX_AGE
-            && e.tenant == tenant
-            && e.realm_name == realm)
+            && e.realm.tenant == tenant
+            && e.realm.name == realm)
             .then(|| (e.realm.clone(), e.token.clone()))
     }
 
@@ -63,7 +61,7 @@ impl AuthCache {
     }
 
     /// Remembers a lookup made under `ticket`, unless something changed since.
-    pub fn put(&self, ticket: u64, tenant: &str, realm: &Realm, token: &TokenInfo) {
+    pub fn put(&self, ticket: u64, realm: &Realm, token: &TokenInfo) {
         let Ok(mut entries) = self.entries.write() else {
             return;
         };
@@ -78,8 +76,6 @@ impl AuthCache {
         entries.insert(
             token.token_hash.clone(),
             Entry {
-                tenant: tenant.to_owned(),
-                realm_name: realm.name.clone(),
                 realm: realm.clone(),
                 token: token.clone(),
                 epoch: ticket,
@@ -159,7 +155,7 @@ mod tests {
     fn nothing_is_cached_without_a_feed() {
         let c = AuthCache::default();
         assert_eq!(c.ticket(), None);
-        c.put(0, "t", &realm(), &token());
+        c.put(0, &realm(), &token());
         assert!(c.get("t", "default", "h1").is_none());
     }
 
@@ -168,7 +164,7 @@ mod tests {
         let c = AuthCache::default();
         c.forget(true);
         let t = c.ticket().unwrap();
-        c.put(t, "t", &realm(), &token());
+        c.put(t, &realm(), &token());
         let (r, k) = c.get("t", "default", "h1").expect("cached");
         assert_eq!((r.id.as_str(), k.id.as_str()), ("r1", "k1"));
         // Same token presented to another realm: not this entry.
@@ -185,7 +181,7 @@ mod tests {
         let t = c.ticket().unwrap();
         // The notice lands while the database read is in flight.
         c.forget(true);
-        c.put(t, "t", &realm(), &token());
+        c.put(t, &realm(), &token());
         assert!(c.get("t", "default", "h1").is_none());
     }
 
@@ -194,7 +190,7 @@ mod tests {
         let c = AuthCache::default();
         c.forget(true);
         let t = c.ticket().unwrap();
-        c.put(t, "t", &realm(), &token());
+        c.put(t, &realm(), &token());
         c.forget(false);
         assert!(c.get("t", "default", "h1").is_none());
         assert_eq!(c.ticket(), None);

@@ -37,16 +37,13 @@ pub enum Members {
 }
 
 type Reply = oneshot::Sender<Result<Written, StoreError>>;
-
-#[derive(Default)]
-struct Queue {
-    waiting: Vec<(MemberChange, Reply)>,
-}
+/// Changes waiting for a group's next batch, each with where its answer goes.
+type Waiting = Vec<(MemberChange, Reply)>;
 
 #[derive(Default)]
 pub struct MemberBatcher {
     /// Groups with a write in flight, and the changes waiting for the next one.
-    groups: Mutex<HashMap<(String, String), Queue>>,
+    groups: Mutex<HashMap<(String, String), Waiting>>,
 }
 
 impl MemberBatcher {
@@ -63,12 +60,12 @@ impl MemberBatcher {
         let lead = {
             let mut groups = self.groups.lock().unwrap_or_else(|p| p.into_inner());
             match groups.get_mut(&key) {
-                Some(q) => {
-                    q.waiting.push((change, tx));
+                Some(waiting) => {
+                    waiting.push((change, tx));
                     None
                 }
                 None => {
-                    groups.insert(key.clone(), Queue::default());
+                    groups.insert(key.clone(), Vec::new());
                     Some((change, tx))
                 }
             }
@@ -88,23 +85,18 @@ impl MemberBatcher {
     }
 
     /// Writes batches for one group until nobody is waiting.
-    async fn run(
-        &self,
-        store: Arc<dyn Store>,
-        key: (String, String),
-        mut batch: Vec<(MemberChange, Reply)>,
-    ) {
+    async fn run(&self, store: Arc<dyn Store>, key: (String, String), mut batch: Waiting) {
         loop {
             write(store.as_ref(), &key.0, &key.1, batch).await;
             let mut groups = self.groups.lock().unwrap_or_else(|p| p.into_inner());
-            let Some(q) = groups.get_mut(&key) else {
+            let Some(waiting) = groups.get_mut(&key) else {
                 return;
             };
-            if q.waiting.is_empty() {
+            if waiting.is_empty() {
                 groups.remove(&key);
                 return;
             }
-            batch = std::mem::take(&mut q.waiting);
+            batch = std::mem::take(waiting);
         }
     }
 }

@@ -29,14 +29,7 @@ async fn concurrent_membership_patches_keep_every_acknowledged_member(app: &Test
     let mut tasks = Vec::new();
     for (i, u) in users.clone().into_iter().enumerate() {
         let base = if i % 2 == 0 { &app.base } else { &peer.base };
-        let req = app
-            .client
-            .request(Method::PATCH, format!("{base}/Groups/{group}"))
-            .bearer_auth(&app.token)
-            .body(
-                json!({"Operations": [{"op": "add", "path": "members", "value": [{"value": u}]}]})
-                    .to_string(),
-            );
+        let req = add_patch(app, format!("{base}/Groups/{group}"), "members", &u);
         tasks.push(tokio::spawn(async move { (u, send(req).await) }));
     }
     let mut acked = BTreeSet::new();
@@ -63,6 +56,17 @@ async fn concurrent_membership_patches_keep_every_acknowledged_member(app: &Test
     let last = version_of(&g.body);
     assert!((2..=33).contains(&last), "version {last}");
     assert!(answered_versions.iter().all(|v| *v <= last && *v >= 2));
+}
+
+/// A PATCH adding one `{"value": value}` entry to the multi-valued attribute `path`.
+fn add_patch(app: &TestApp, url: String, path: &str, value: &str) -> reqwest::RequestBuilder {
+    app.client
+        .request(Method::PATCH, url)
+        .bearer_auth(&app.token)
+        .body(
+            json!({"Operations": [{"op": "add", "path": path, "value": [{"value": value}]}]})
+                .to_string(),
+        )
 }
 
 fn member_ids(group: &serde_json::Value) -> BTreeSet<String> {
@@ -96,14 +100,12 @@ async fn a_bad_membership_patch_among_concurrent_ones_fails_alone(app: &TestApp)
         } else {
             app.user(&format!("crowd{i}")).await
         };
-        let req = app
-            .client
-            .request(Method::PATCH, format!("{}/Groups/{group}", app.base))
-            .bearer_auth(&app.token)
-            .body(
-                json!({"Operations": [{"op": "add", "path": "members", "value": [{"value": member}]}]})
-                    .to_string(),
-            );
+        let req = add_patch(
+            app,
+            format!("{}/Groups/{group}", app.base),
+            "members",
+            &member,
+        );
         tasks.push(tokio::spawn(async move { (member, send(req).await) }));
     }
     let mut good = BTreeSet::new();
@@ -133,14 +135,7 @@ async fn concurrent_attribute_patches_to_one_user_lose_nothing_acknowledged(app:
     for i in 0..16 {
         let addr = format!("a{i}@example.com");
         let base = if i % 2 == 0 { &app.base } else { &peer.base };
-        let req = app
-            .client
-            .request(Method::PATCH, format!("{base}/Users/{id}"))
-            .bearer_auth(&app.token)
-            .body(
-                json!({"Operations": [{"op": "add", "path": "emails", "value": [{"value": addr}]}]})
-                    .to_string(),
-            );
+        let req = add_patch(app, format!("{base}/Users/{id}"), "emails", &addr);
         tasks.push(tokio::spawn(async move { (addr, send(req).await) }));
     }
     let mut acked = BTreeSet::new();
