@@ -12,9 +12,10 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// bindings leave the constant out.
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
-/// Freed memory goes back to the OS at once instead of after mimalloc's default 10 ms: under
-/// the load benchmark's mix the server's RSS otherwise settled 30-40 MiB higher, past the
-/// 100 MB budget, for no measurable gain in throughput.
+/// Freed memory goes back to the OS at once instead of after a delay: with the delay, a burst
+/// of password creates then cursor pages left the server's RSS ~20 MiB higher (measured on
+/// mimalloc v3, whose delay is 1 s; v2's is 10 ms), with no throughput difference we could
+/// tell from this machine's noise.
 fn return_freed_memory_at_once() {
     // SAFETY: setting an option is a plain store into mimalloc's option table, which it
     // allows at any time from any thread; the value is within the option's range.
