@@ -8,7 +8,9 @@
 # drives scimd over loopback with wrk at 32 connections through the scenarios of
 # benches/load/scenario.lua; then the same on SQLite at 100k users. Prints requests/s,
 # p50/p99, server CPU per request, peak server RSS, wrk's own CPU and the ratio to the
-# pgbench ceiling, then which budget lines hold.
+# pgbench ceiling, then which budget lines hold. Before scimd at each Postgres size it runs
+# the floor (benches/load/floor.rs: one SELECT behind bare axum + sqlx, no auth or rendering)
+# through the same GET scenario, so a run shows what the stack itself can do on this machine.
 #
 # Usage: scripts/loadbench.sh [--smoke] [loadbench.py options: --sizes 10000,100000
 #        --duration 10 --connections 32 --only S2,S3 --sqlite-users 0 --json FILE ...]
@@ -51,12 +53,14 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 if [[ $smoke -eq 1 ]]; then
-    cargo build --locked --bin scimd
+    cargo build --locked --bin scimd --example floor
     bin=$TARGET_DIR/debug/scimd
+    floor=$TARGET_DIR/debug/examples/floor
     preset=(--smoke --sizes 1000 --group-sizes 100 --sqlite-users 1000 --duration 2)
 else
-    cargo build --locked --release --bin scimd
+    cargo build --locked --release --bin scimd --example floor
     bin=$TARGET_DIR/release/scimd
+    floor=$TARGET_DIR/release/examples/floor
     preset=()
 fi
 
@@ -71,5 +75,5 @@ pg_cluster_start -c max_connections=200 -c "shared_buffers=${SCIMD_BENCH_SHARED_
 PGOPTIONS='-c client_min_messages=warning' "$(pg_psql)" "$PG_URL" -v ON_ERROR_STOP=1 -q \
     -c 'CREATE DATABASE scimd_load'
 PATH=$PG_BINDIR:$PATH python3 benches/load/loadbench.py \
-    --postgres-url "postgres://postgres@127.0.0.1:$PG_PORT/scimd_load" --scimd "$bin" \
+    --postgres-url "postgres://postgres@127.0.0.1:$PG_PORT/scimd_load" --scimd "$bin" --floor "$floor" \
     "${preset[@]}" "${args[@]}"

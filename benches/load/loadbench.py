@@ -140,6 +140,42 @@ class Proc:
         return 0.0
 
 
+class Floor:
+    """benches/load/floor.rs: the cheapest GET by id an axum + sqlx server can serve here (one
+    prepared SELECT, the stored JSON sent back; no auth, no rendering). Driven like scimd, it
+    says how much of a GET's cost is the stack and the machine, and how much is scimd."""
+
+    def __init__(self, binary, db_url, pool):
+        self.binary, self.db_url, self.pool = binary, db_url, pool
+        self.proc, self.port, self.p = None, None, None
+        self.token = "-"
+
+    def start(self):
+        self.port = free_port()
+        env = {**os.environ, "FLOOR_DATABASE_URL": self.db_url,
+               "FLOOR_LISTEN": f"127.0.0.1:{self.port}", "FLOOR_POOL": str(self.pool)}
+        self.proc = subprocess.Popen([self.binary], env=env)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the floor server exited with {self.proc.returncode}")
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/ready", timeout=2)
+            except urllib.error.HTTPError:
+                break  # it answers (404: no resource has that id)
+            except (urllib.error.URLError, ConnectionError, OSError):
+                time.sleep(0.01)
+        else:
+            raise RuntimeError("the floor server did not start")
+        self.p = Proc(self.proc.pid)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(30)
+        self.proc = None
+
+
 def postgres_cpu_seconds():
     """CPU time of every postgres process on this machine (the throwaway cluster's)."""
     total = 0.0
@@ -214,10 +250,11 @@ class Server:
         startup = time.monotonic() - t0
         if self.token is None:
             with open(out) as f:
-                m = re.search(r"^\s+(scimd_\S+)\s*$", f.read(), re.M)
-            if not m:
+                # The output file is appended to: the newest bootstrap token is the last one.
+                found = re.findall(r"^\s+(scimd_\S+)\s*$", f.read(), re.M)
+            if not found:
                 raise RuntimeError("no bootstrap token in scimd's output")
-            self.token = m.group(1)
+            self.token = found[-1]
         self.p = Proc(self.proc.pid)
         return startup if ready else None
 
@@ -493,9 +530,11 @@ def scenarios_for(args, size, directory):
     return out
 
 
-def bench_backend(args, backend, server, directory, sizes, ceil, wrk, results, remeasure=None):
+def bench_backend(args, backend, server, directory, sizes, ceil, wrk, results, remeasure=None,
+                  floor=None):
     """`remeasure()` measures the ceilings again before each size after the first: this
-    machine's speed drifts over a run, and a ratio is only fair to the ceiling of its moment."""
+    machine's speed drifts over a run, and a ratio is only fair to the ceiling of its moment.
+    `floor` (a Floor) is measured on each size's data, just before scimd."""
     datadir = tempfile.mkdtemp(prefix="loadbench-data-")
     try:
         for i, size in enumerate(sizes):
@@ -507,16 +546,19 @@ def bench_backend(args, backend, server, directory, sizes, ceil, wrk, results, r
             total = int(directory.query("SELECT count(*) FROM resources WHERE kind = 'User'")[0][0])
             if remeasure and i > 0:
                 ceil = remeasure()
+            say(header())
+            if floor and ceil is not None:
+                ceil = dict(ceil, F=measure_floor(floor, wrk, args, datadir, total, size, ceil, results))
             if ceil is not None:
                 CEILINGS_BY_SIZE[size] = dict(ceil)
-            say(header())
             for key, label, mode, ceiling, group in scenarios_for(args, size, directory):
                 tag = f"{int(time.time())}{random.randint(0, 9999)}"
                 r = run_wrk(wrk, server, args, mode, datadir, total, group, tag)
                 ratio = r["rps"] / ceil[ceiling] if ceil else None
                 r.update({"backend": backend, "size": size, "key": key, "label": label,
                           "ceiling": ceiling, "ratio": ratio,
-                          "ceiling_tps": ceil[ceiling] if ceil else None})
+                          "ceiling_tps": ceil[ceiling] if ceil else None,
+                          "of_floor": r["rps"] / ceil["F"] if ceil and "F" in ceil else None})
                 results.append(r)
                 say(line(label, r, ratio))
                 if r["errors"]:
@@ -524,6 +566,24 @@ def bench_backend(args, backend, server, directory, sizes, ceil, wrk, results, r
     finally:
         shutil.rmtree(datadir, ignore_errors=True)
 
+
+def measure_floor(floor, wrk, args, datadir, total, size, ceil, results):
+    """The floor's GET rate on this size's data (its row in the table, key F0)."""
+    floor.start()
+    try:
+        r = run_wrk(wrk, floor, args, "get", datadir, total, None, "floor")
+    finally:
+        floor.stop()
+    r.update({"backend": "postgres", "size": size, "key": "F0", "label": FLOOR_LABEL,
+              "ceiling": "S", "ratio": r["rps"] / ceil["S"], "ceiling_tps": ceil["S"]})
+    results.append(r)
+    say(line(FLOOR_LABEL, r, r["ratio"]))
+    if r["errors"]:
+        say(f"      {r['errors']} failed requests; first answers: {r['stderr'][:400]}")
+    return r["rps"]
+
+
+FLOOR_LABEL = "floor: bare axum + sqlx GET"
 
 # The ceilings each Postgres size's ratios were computed against.
 CEILINGS_BY_SIZE = {}
@@ -566,11 +626,26 @@ def budget(results, ceil, startup):
     if c1 and ce:
         check("S5 cursor page at the end within 1.5x of the first (p50)",
               ce["p50_ms"] <= 1.5 * c1["p50_ms"], f"p50 {ce['p50_ms']:.2f} ms vs {c1['p50_ms']:.2f} ms")
-    peak = max(r["peak_rss_mib"] for r in pg)
+    peak = max(r["peak_rss_mib"] for r in pg if r["key"] != "F0")
     check("peak RSS <= 100 MB", peak * 1.048576 <= 100, f"{peak:.1f} MiB")
     if startup is not None:
         check("ready <= 1 s after start on a migrated database", startup <= 1.0, f"{startup * 1000:.0f} ms")
     return lines
+
+
+def floor_context(results):
+    """Where the read budget lines stand against what the stack itself can do."""
+    pg = [r for r in results if r["backend"] == "postgres"]
+    if not pg:
+        return None
+    size = max(r["size"] for r in pg)
+    at = {r["key"]: r for r in pg if r["size"] == size}
+    f = at.get("F0")
+    if not f:
+        return None
+    reads = ", ".join(f"{k} at {at[k]['of_floor']:.2f} of it" for k in ("S2", "S3") if k in at)
+    return (f"the floor (one SELECT behind bare axum + sqlx, no auth or rendering) served "
+            f"{f['rps']:,.0f} req/s = {f['ratio']:.2f} x pgbench -S" + (f"; {reads}" if reads else ""))
 
 
 def main():
@@ -586,6 +661,7 @@ def main():
     ap.add_argument("--pool", type=int, default=0, help="scimd database pool (0: its default)")
     ap.add_argument("--pg-params", default="", help="query parameters for scimd's database URL "
                     "(experiments, e.g. options=-c%%20plan_cache_mode%%3Dforce_generic_plan)")
+    ap.add_argument("--floor", help="the floor server (benches/load/floor.rs) to measure S2 against")
     ap.add_argument("--only", default="", help="scenario keys, e.g. S2,S3")
     ap.add_argument("--smoke", action="store_true", help="CI mode: tiny, and every request must succeed")
     ap.add_argument("--json", help="write the results here")
@@ -612,8 +688,9 @@ def main():
         server = Server("postgres", args.scimd,
                         args.postgres_url + (f"?{args.pg_params}" if args.pg_params else ""), workdir, args.pool)
         server.start()
+        floor = Floor(args.floor, args.postgres_url, args.pool or 16) if args.floor else None
         bench_backend(args, "postgres", server, Directory("postgres", pg=pg), args.sizes, ceil, wrk,
-                      results, remeasure=lambda: ceilings(pg, args, pgbench))
+                      results, remeasure=lambda: ceilings(pg, args, pgbench), floor=floor)
         # Ready-to-serve time on the migrated, loaded database: stop, start, time /readyz.
         server.stop()
         startup = server.start()
@@ -640,6 +717,9 @@ def main():
     lines = budget(results, ceil, startup)
     for name, ok, detail in lines:
         say(f"   {'HOLDS ' if ok else 'MISSES'}  {name}: {detail}")
+    context = floor_context(results)
+    if context:
+        say(f"   {context}")
     wrk_max = max((r["wrk_cpu_pct"] for r in results), default=0)
     say(f"   wrk's own CPU peaked at {wrk_max:.0f}% of one core (of {facts['cores'] * 100}%)")
     if args.json:
@@ -648,7 +728,8 @@ def main():
                        "ceilings_by_size": {str(k): v for k, v in CEILINGS_BY_SIZE.items()},
                        "args": {k: (sorted(v) if isinstance(v, set) else v) for k, v in vars(args).items()},
                        "results": [{k: v for k, v in r.items() if k != "stderr"} for r in results],
-                       "budget": [{"line": n, "holds": ok, "detail": d} for n, ok, d in lines]}, f, indent=1)
+                       "budget": [{"line": n, "holds": ok, "detail": d} for n, ok, d in lines],
+                       "floor": context}, f, indent=1)
     failed = sum(r["errors"] for r in results)
     if args.smoke:
         print(f"loadbench-smoke: {len(results) - sum(1 for r in results if r['errors'])} passed, "

@@ -28,6 +28,12 @@ def main():
             if backend == "postgres" and at:
                 out += [f"Ceilings measured just before this size: `-S` **{at['S']:,.0f} tps**, "
                         f"`-N` **{at['N']:,.0f} tps**.", ""]
+                if "F" in at:
+                    reads = "; ".join(f"{r['key']} at **{r['of_floor']:.2f}** of it" for r in rows
+                                      if r["size"] == size and r["key"] in ("S2", "S3")
+                                      and r.get("of_floor"))
+                    out += [f"Floor (F0: one SELECT behind bare axum + sqlx, no auth or rendering): "
+                            f"**{at['F']:,.0f} req/s**" + (f"; {reads}." if reads else "."), ""]
             out += [
                 "| scenario | req/s | p50 ms | p99 ms | scimd CPU ms/req | Postgres CPU ms/req "
                 "| peak RSS MiB | wrk CPU | ratio to ceiling | errors |",
@@ -50,6 +56,8 @@ def main():
     out += ["### Budget", ""]
     for b in run["budget"]:
         out.append(f"- {'holds' if b['holds'] else '**misses**'}: {b['line']} ({b['detail']})")
+    if run.get("floor"):
+        out.append(f"- for scale: {run['floor']}")
     print("\n".join(out))
 
 
