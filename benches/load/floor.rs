@@ -28,21 +28,67 @@ struct Pool {
 
 const SQL: &str = "SELECT CAST(data AS TEXT) FROM resources WHERE id = $1";
 
+/// A connection taken from the pool. One dropped before its statement completed (the client
+/// went away mid-request) may still have the answer coming: it is drained before reuse.
+struct Taken {
+    conn: Option<PgConnection>,
+    pool: Pool,
+    done: bool,
+}
+
+impl Drop for Taken {
+    fn drop(&mut self) {
+        let Some(mut conn) = self.conn.take() else {
+            return;
+        };
+        let pool = self.pool.clone();
+        if self.done {
+            pool.put_back(conn);
+        } else {
+            tokio::spawn(async move {
+                if conn.ping().await.is_ok() {
+                    pool.put_back(conn);
+                } else if let Ok(fresh) = reconnect().await {
+                    pool.put_back(fresh);
+                }
+            });
+        }
+    }
+}
+
+impl Pool {
+    fn put_back(&self, conn: PgConnection) {
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.push(conn);
+        }
+        self.permits.add_permits(1);
+    }
+}
+
+async fn reconnect() -> Result<PgConnection, sqlx::Error> {
+    PgConnection::connect(&env("FLOOR_DATABASE_URL", "")).await
+}
+
 async fn resource(State(pool): State<Pool>, Path(path): Path<String>) -> Response {
     let id = path.rsplit('/').next().unwrap_or_default();
-    let Ok(_permit) = pool.permits.acquire().await else {
+    let Ok(permit) = pool.permits.acquire().await else {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     };
-    let Some(mut conn) = pool.idle.lock().ok().and_then(|mut idle| idle.pop()) else {
+    // The permit goes back with the connection, not when this handler ends.
+    permit.forget();
+    let mut taken = Taken {
+        conn: pool.idle.lock().ok().and_then(|mut idle| idle.pop()),
+        pool: pool.clone(),
+        done: false,
+    };
+    let Some(conn) = taken.conn.as_mut() else {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     };
     let row = sqlx::query_scalar::<_, String>(SQL)
         .bind(id)
-        .fetch_optional(&mut conn)
+        .fetch_optional(conn)
         .await;
-    if let Ok(mut idle) = pool.idle.lock() {
-        idle.push(conn);
-    }
+    taken.done = true;
     match row {
         Ok(Some(body)) => ([(header::CONTENT_TYPE, "application/scim+json")], body).into_response(),
         Ok(None) => StatusCode::NOT_FOUND.into_response(),

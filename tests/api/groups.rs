@@ -65,13 +65,23 @@ async fn user_groups_are_derived_direct_and_indirect(app: &TestApp) {
     let u = app.user("nested").await;
     let inner = app.group("inner", &[&u]).await;
     let outer = app.group("outer", &[&inner]).await;
+    let top = app.group("top", &[&outer]).await;
+    // A direct group that is in no group itself, beside the nested chain.
+    let flat = app.group("flat", &[&u]).await;
     let r = app.get(&format!("/Users/{u}")).await;
     let groups = r.body["groups"].as_array().unwrap();
-    assert_eq!(groups.len(), 2, "{}", r.body);
+    assert_eq!(groups.len(), 4, "{}", r.body);
     let find = |id: &str| groups.iter().find(|g| g["value"] == id).unwrap().clone();
     assert_eq!(find(&inner)["type"], "direct");
+    assert_eq!(find(&flat)["type"], "direct");
     assert_eq!(find(&outer)["type"], "indirect");
     assert_eq!(find(&outer)["display"], "outer");
+    assert_eq!(
+        find(&top)["type"],
+        "indirect",
+        "three levels up: {}",
+        r.body
+    );
     let og = app.get(&format!("/Groups/{outer}")).await;
     assert_eq!(og.body["members"][0]["type"], "Group");
     // groups is read-only: a client cannot set it.
@@ -81,7 +91,7 @@ async fn user_groups_are_derived_direct_and_indirect(app: &TestApp) {
             json!({"userName": "nested", "groups": []}),
         )
         .await;
-    assert_eq!(r.body["groups"].as_array().unwrap().len(), 2);
+    assert_eq!(r.body["groups"].as_array().unwrap().len(), 4);
 }
 
 async fn put_sets_membership_to_exactly_the_list(app: &TestApp) {

@@ -576,24 +576,29 @@ impl SqlStore {
         let mut names: HashMap<String, String> = HashMap::new();
         let mut parents: HashMap<String, Vec<String>> = HashMap::new();
         let mut by_member: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-        for (child, group, name) in &direct {
+        for (child, group, name, _) in &direct {
             names.insert(group.clone(), name.clone());
             by_member
                 .entry(child.as_str())
                 .or_default()
                 .push(group.as_str());
         }
-        // Walk up from the direct groups; `seen` ends the walk even if a cycle slipped in.
-        let mut seen: BTreeSet<String> = direct.iter().map(|(_, g, _)| g.clone()).collect();
-        let mut frontier: Vec<String> = seen.iter().cloned().collect();
+        // Walk up from the direct groups that are themselves members (most are not, and
+        // asking about the others would be a round trip that finds nothing); `seen` ends the
+        // walk even if a cycle slipped in.
+        let mut seen: BTreeSet<String> = direct.iter().map(|(_, g, _, _)| g.clone()).collect();
+        let mut frontier: BTreeSet<String> = direct
+            .iter()
+            .filter(|(_, _, _, nested)| *nested)
+            .map(|(_, g, _, _)| g.clone())
+            .collect();
         while !frontier.is_empty() {
-            let up = self.parent_groups(&frontier).await?;
-            frontier.clear();
-            for (child, group, name) in up {
+            let asked: Vec<String> = std::mem::take(&mut frontier).into_iter().collect();
+            for (child, group, name, nested) in self.parent_groups(&asked).await? {
                 names.insert(group.clone(), name);
                 parents.entry(child).or_default().push(group.clone());
-                if seen.insert(group.clone()) {
-                    frontier.push(group);
+                if seen.insert(group.clone()) && nested {
+                    frontier.insert(group);
                 }
             }
         }
@@ -625,11 +630,18 @@ impl SqlStore {
     }
 
     /// (member, group, group's name) for every group directly containing one of `ids`.
-    async fn parent_groups(&self, ids: &[String]) -> StoreResult<Vec<(String, String, String)>> {
+    /// (member, group, group's name, whether that group is itself a member of a group).
+    async fn parent_groups(
+        &self,
+        ids: &[String],
+    ) -> StoreResult<Vec<(String, String, String, bool)>> {
         let mut out = Vec::new();
         for chunk in ids.chunks(CHUNK) {
             let sql = format!(
-                "SELECT m.member_id, m.group_id, r.name FROM members m \
+                "SELECT m.member_id, m.group_id, r.name, \
+                 CAST(EXISTS (SELECT 1 FROM members p WHERE p.member_id = m.group_id \
+                 LIMIT 1 OFFSET 0) AS INTEGER) AS nested \
+                 FROM members m \
                  JOIN resources r ON r.id = m.group_id WHERE m.member_id IN ({})",
                 placeholders(1, chunk.len())
             );
@@ -648,6 +660,7 @@ impl SqlStore {
                     get(&row, "member_id")?,
                     get(&row, "group_id")?,
                     get(&row, "name")?,
+                    get::<i64>(&row, "nested")? != 0,
                 ));
             }
         }
