@@ -107,6 +107,7 @@ pub async fn serve_with_metrics(
                 request_timeout: Duration::from_secs(cfg.request_timeout_seconds),
             },
         )),
+        metrics: metrics_listener.is_some(),
     };
     let metrics_task = if let Some(l) = metrics_listener {
         tracing::info!(addr = %l.local_addr()?, "metrics listening");
@@ -117,6 +118,17 @@ pub async fn serve_with_metrics(
     } else {
         None
     };
+    // Histogram samples pile up in the recorder until something drains them; a scrape does,
+    // and so does this, so memory stays flat however rarely (or never) /metrics is scraped.
+    let metrics_upkeep = state.metrics.then(|| {
+        tokio::spawn(async {
+            let mut tick = tokio::time::interval(Duration::from_secs(5));
+            loop {
+                tick.tick().await;
+                crate::http::metrics::handle().run_upkeep();
+            }
+        })
+    });
     let app = tower::util::MapRequestLayer::new(crate::http::normalize_path)
         .layer(crate::http::router(state));
     tracing::info!(addr = %listener.local_addr()?, "scimd listening");
@@ -146,7 +158,7 @@ pub async fn serve_with_metrics(
     }
     flusher.abort();
     auth_feed.abort();
-    if let Some(t) = metrics_task {
+    for t in [metrics_task, metrics_upkeep].into_iter().flatten() {
         t.abort();
     }
     if let Err(e) = services.usage.flush(services.store.as_ref()).await {

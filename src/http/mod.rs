@@ -40,7 +40,10 @@ pub fn router(state: AppState) -> Router {
     routes::mount(&state)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn(self::metrics::observe))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            self::metrics::observe,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), limits::guard))
         .with_state(state)
         .layer(CatchPanicLayer::custom(|_| {

@@ -12,4 +12,7 @@ pub struct AppState {
     pub max_body_bytes: u64,
     pub discovery_requires_auth: bool,
     pub limits: Arc<super::limits::Limits>,
+    /// Whether a metrics listener serves /metrics. Without one nobody can read per-request
+    /// metrics, so they are not recorded (a histogram keeps every sample until it is read).
+    pub metrics: bool,
 }

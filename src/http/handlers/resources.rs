@@ -15,8 +15,11 @@ use crate::scim::schema::ResourceKind;
 use crate::service::auth::Principal;
 use crate::service::resources::{ListParams, RealmCtx, ResourceService};
 
-/// Per-realm SCIM operation counters for the metrics endpoint.
-fn count_op(p: &Principal, kind: ResourceKind, op: &'static str) {
+/// Per-realm SCIM operation counters for the metrics endpoint (when there is one).
+fn count_op(state: &AppState, p: &Principal, kind: ResourceKind, op: &'static str) {
+    if !state.metrics {
+        return;
+    }
     metrics::counter!(
         "scimd_scim_operations_total",
         "tenant" => p.realm.tenant.clone(),
@@ -67,7 +70,7 @@ pub async fn create(
         .resources
         .create(&ctx, kind, body, &proj)
         .await?;
-    count_op(&principal, kind, "create");
+    count_op(&state, &principal, kind, "create");
     Ok(resource(out, true))
 }
 
@@ -128,7 +131,7 @@ pub async fn replace(
             &proj,
         )
         .await?;
-    count_op(&principal, kind, "replace");
+    count_op(&state, &principal, kind, "replace");
     Ok(resource(out, false))
 }
 
@@ -146,7 +149,7 @@ pub async fn delete(
         .resources
         .delete(&ctx, kind, id_of(&params), if_match.expected_version())
         .await?;
-    count_op(&principal, kind, "delete");
+    count_op(&state, &principal, kind, "delete");
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -186,7 +189,7 @@ pub async fn patch(
             &proj,
         )
         .await?;
-    count_op(&principal, kind, "patch");
+    count_op(&state, &principal, kind, "patch");
     if wants_minimal(&headers) {
         let mut resp = StatusCode::NO_CONTENT.into_response();
         if let Ok(v) = HeaderValue::from_str(&out.etag) {
