@@ -764,11 +764,33 @@ impl ResourceService {
         if !ids.is_empty() && proj.includes(schema, relation_attr) {
             match kind {
                 ResourceKind::User => {
-                    let rows = self
-                        .store
-                        .groups_of(&ids)
-                        .await
-                        .map_err(|e| ServiceError::from_store(e, "group membership"))?;
+                    // Direct groups read with the row need no query (only groups that are
+                    // themselves members are walked up); the others are looked up together.
+                    let mut known = Vec::new();
+                    let mut unknown = Vec::new();
+                    for r in items.iter().filter(|r| r.related != Some(false)) {
+                        match &r.direct_groups {
+                            Some(groups) => known.push((r.id.clone(), groups.clone())),
+                            None => unknown.push(r.id.clone()),
+                        }
+                    }
+                    let mut rows = Vec::new();
+                    if !unknown.is_empty() {
+                        rows.extend(
+                            self.store
+                                .groups_of(&unknown)
+                                .await
+                                .map_err(|e| ServiceError::from_store(e, "group membership"))?,
+                        );
+                    }
+                    if !known.is_empty() {
+                        rows.extend(
+                            self.store
+                                .groups_from_direct(&known)
+                                .await
+                                .map_err(|e| ServiceError::from_store(e, "group membership"))?,
+                        );
+                    }
                     for g in rows {
                         relations.entry(g.member_id).or_default().push(json!({
                             "value": g.group_id,

@@ -116,6 +116,19 @@ pub struct StoredResource {
     /// the read that produced it could tell; `None` means unknown. Lets rendering skip the
     /// membership query for the usual user who is in no group.
     pub related: Option<bool>,
+    /// A user's direct groups, when the read that produced it fetched them with the row (one
+    /// round trip for the usual GET); `None` means not fetched.
+    pub direct_groups: Option<Vec<DirectGroup>>,
+}
+
+/// A group that directly contains a resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectGroup {
+    pub group_id: String,
+    pub display: String,
+    /// Whether the group is itself a member of a group (its own groups are then indirect
+    /// groups of the resource).
+    pub nested: bool,
 }
 
 #[derive(Debug, Clone)]

@@ -82,6 +82,21 @@ async fn user_groups_are_derived_direct_and_indirect(app: &TestApp) {
         "three levels up: {}",
         r.body
     );
+    // A list page reads the same groups (they ride on the page query), and a user in no
+    // group on the same page has none.
+    let alone = app.user("nested-alone").await;
+    let page = app
+        .get("/Users?filter=userName%20sw%20%22nested%22&sortBy=userName")
+        .await;
+    let resources = page.body["Resources"].as_array().unwrap();
+    assert_eq!(resources.len(), 2, "{}", page.body);
+    let listed = resources.iter().find(|x| x["id"] == u.as_str()).unwrap();
+    assert_eq!(listed["groups"], r.body["groups"], "{}", page.body);
+    let listed_alone = resources
+        .iter()
+        .find(|x| x["id"] == alone.as_str())
+        .unwrap();
+    assert!(listed_alone.get("groups").is_none(), "{listed_alone}");
     let og = app.get(&format!("/Groups/{outer}")).await;
     assert_eq!(og.body["members"][0]["type"], "Group");
     // groups is read-only: a client cannot set it.

@@ -284,4 +284,23 @@ impl super::Store for SqlStore {
     async fn groups_of(&self, member_ids: &[String]) -> super::StoreResult<Vec<super::GroupRow>> {
         self.groups_of_impl(member_ids).await
     }
+    async fn groups_from_direct(
+        &self,
+        direct: &[(String, Vec<super::DirectGroup>)],
+    ) -> super::StoreResult<Vec<super::GroupRow>> {
+        let rows = direct
+            .iter()
+            .flat_map(|(member, groups)| {
+                groups.iter().map(move |g| {
+                    (
+                        member.clone(),
+                        g.group_id.clone(),
+                        g.display.clone(),
+                        g.nested,
+                    )
+                })
+            })
+            .collect();
+        self.expand_groups(rows).await
+    }
 }
