@@ -774,22 +774,14 @@ impl ResourceService {
                             None => unknown.push(r.id.clone()),
                         }
                     }
+                    let failed = |e| ServiceError::from_store(e, "group membership");
                     let mut rows = Vec::new();
                     if !unknown.is_empty() {
-                        rows.extend(
-                            self.store
-                                .groups_of(&unknown)
-                                .await
-                                .map_err(|e| ServiceError::from_store(e, "group membership"))?,
-                        );
+                        rows.extend(self.store.groups_of(&unknown).await.map_err(failed)?);
                     }
                     if !known.is_empty() {
-                        rows.extend(
-                            self.store
-                                .groups_from_direct(&known)
-                                .await
-                                .map_err(|e| ServiceError::from_store(e, "group membership"))?,
-                        );
+                        let direct = self.store.groups_from_direct(&known).await;
+                        rows.extend(direct.map_err(failed)?);
                     }
                     for g in rows {
                         relations.entry(g.member_id).or_default().push(json!({

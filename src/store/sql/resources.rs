@@ -80,7 +80,7 @@ fn direct_groups_from_row(row: &AnyRow, kind: Kind) -> StoreResult<Option<Vec<Di
                 group_id,
                 display,
                 // Postgres answers a boolean, SQLite 0 or 1.
-                nested: nested == Value::Bool(true) || nested == Value::from(1),
+                nested: nested.as_bool() == Some(true) || nested.as_i64() == Some(1),
             })
             .collect(),
     ))
