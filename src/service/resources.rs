@@ -770,7 +770,9 @@ impl ResourceService {
                     let mut unknown = Vec::new();
                     for r in items.iter().filter(|r| r.related != Some(false)) {
                         match &r.direct_groups {
-                            Some(groups) => known.push((r.id.clone(), groups.clone())),
+                            Some(groups) => {
+                                known.extend(groups.iter().map(|g| (r.id.clone(), g.clone())))
+                            }
                             None => unknown.push(r.id.clone()),
                         }
                     }
@@ -780,7 +782,7 @@ impl ResourceService {
                         rows.extend(self.store.groups_of(&unknown).await.map_err(failed)?);
                     }
                     if !known.is_empty() {
-                        let direct = self.store.groups_from_direct(&known).await;
+                        let direct = self.store.groups_from_direct(known).await;
                         rows.extend(direct.map_err(failed)?);
                     }
                     for g in rows {

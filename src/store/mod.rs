@@ -92,11 +92,12 @@ pub trait Store: Send + Sync + 'static {
     async fn members_of(&self, group_ids: &[String]) -> StoreResult<Vec<MemberRow>>;
     /// Direct and indirect groups of the given resources.
     async fn groups_of(&self, member_ids: &[String]) -> StoreResult<Vec<GroupRow>>;
-    /// The same, for resources whose direct groups are already known (read with the row):
-    /// only groups that are themselves members are asked about.
+    /// The same, for resources whose direct groups are already known (read with the row),
+    /// given as (member, group) pairs: only groups that are themselves members are asked
+    /// about.
     async fn groups_from_direct(
         &self,
-        direct: &[(String, Vec<DirectGroup>)],
+        direct: Vec<(String, DirectGroup)>,
     ) -> StoreResult<Vec<GroupRow>>;
 }
 

@@ -286,21 +286,8 @@ impl super::Store for SqlStore {
     }
     async fn groups_from_direct(
         &self,
-        direct: &[(String, Vec<super::DirectGroup>)],
+        direct: Vec<(String, super::DirectGroup)>,
     ) -> super::StoreResult<Vec<super::GroupRow>> {
-        let rows = direct
-            .iter()
-            .flat_map(|(member, groups)| {
-                groups.iter().map(move |g| {
-                    (
-                        member.clone(),
-                        g.group_id.clone(),
-                        g.display.clone(),
-                        g.nested,
-                    )
-                })
-            })
-            .collect();
-        self.expand_groups(rows).await
+        self.expand_groups(direct).await
     }
 }

@@ -636,42 +636,41 @@ impl SqlStore {
         self.expand_groups(direct).await
     }
 
-    /// Direct memberships (member, group, group's name, group is itself a member) completed
-    /// with the groups containing those groups, level by level, each an index probe per id.
+    /// Direct memberships (member, group) completed with the groups containing those groups, level by level, each an index probe per id.
     /// One recursive CTE did this in a single statement, but Postgres cannot estimate a
     /// recursion: it planned sorts and a hash of the whole resources table, ~15 ms for a page
     /// of 100 users in one group (more as the directory grows).
     pub(super) async fn expand_groups(
         &self,
-        direct: Vec<(String, String, String, bool)>,
+        direct: Vec<(String, DirectGroup)>,
     ) -> StoreResult<Vec<GroupRow>> {
         use std::collections::{BTreeMap, BTreeSet, HashMap};
         let mut names: HashMap<String, String> = HashMap::new();
         let mut parents: HashMap<String, Vec<String>> = HashMap::new();
         let mut by_member: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-        for (child, group, name, _) in &direct {
-            names.insert(group.clone(), name.clone());
+        for (child, g) in &direct {
+            names.insert(g.group_id.clone(), g.display.clone());
             by_member
                 .entry(child.as_str())
                 .or_default()
-                .push(group.as_str());
+                .push(g.group_id.as_str());
         }
         // Walk up from the direct groups that are themselves members (most are not, and
         // asking about the others would be a round trip that finds nothing); `seen` ends the
         // walk even if a cycle slipped in.
-        let mut seen: BTreeSet<String> = direct.iter().map(|(_, g, _, _)| g.clone()).collect();
+        let mut seen: BTreeSet<String> = direct.iter().map(|(_, g)| g.group_id.clone()).collect();
         let mut frontier: BTreeSet<String> = direct
             .iter()
-            .filter(|(_, _, _, nested)| *nested)
-            .map(|(_, g, _, _)| g.clone())
+            .filter(|(_, g)| g.nested)
+            .map(|(_, g)| g.group_id.clone())
             .collect();
         while !frontier.is_empty() {
             let asked: Vec<String> = std::mem::take(&mut frontier).into_iter().collect();
-            for (child, group, name, nested) in self.parent_groups(&asked).await? {
-                names.insert(group.clone(), name);
-                parents.entry(child).or_default().push(group.clone());
-                if seen.insert(group.clone()) && nested {
-                    frontier.insert(group);
+            for (child, g) in self.parent_groups(&asked).await? {
+                names.insert(g.group_id.clone(), g.display);
+                parents.entry(child).or_default().push(g.group_id.clone());
+                if seen.insert(g.group_id.clone()) && g.nested {
+                    frontier.insert(g.group_id);
                 }
             }
         }
@@ -702,12 +701,8 @@ impl SqlStore {
         Ok(out)
     }
 
-    /// (member, group, group's name, whether that group is itself a member of a group) for
-    /// every group directly containing one of `ids`.
-    async fn parent_groups(
-        &self,
-        ids: &[String],
-    ) -> StoreResult<Vec<(String, String, String, bool)>> {
+    /// (member, group) for every group directly containing one of `ids`.
+    async fn parent_groups(&self, ids: &[String]) -> StoreResult<Vec<(String, DirectGroup)>> {
         let mut out = Vec::new();
         for chunk in ids.chunks(CHUNK) {
             let sql = format!(
@@ -731,9 +726,11 @@ impl SqlStore {
             for row in rows {
                 out.push((
                     get(&row, "member_id")?,
-                    get(&row, "group_id")?,
-                    get(&row, "name")?,
-                    get::<i64>(&row, "nested")? != 0,
+                    DirectGroup {
+                        group_id: get(&row, "group_id")?,
+                        display: get(&row, "name")?,
+                        nested: get::<i64>(&row, "nested")? != 0,
+                    },
                 ));
             }
         }
