@@ -266,7 +266,7 @@ fn media_type(p: Payload) -> &'static str {
 fn request_body(p: Payload) -> RequestBody {
     let content = || {
         ContentBuilder::new()
-            .schema(Some(schemas::payload(p)))
+            .schema(Some(schemas::payload(p, schemas::Side::Request)))
             .example(examples::request(p))
             .build()
     };
@@ -457,7 +457,7 @@ fn response(status: u16, a: Answer) -> utoipa::openapi::Response {
     let mut media_types: Vec<&str> = Vec::new();
     for body in a.bodies {
         let (media, schema) = match body {
-            Some(p) => (media_type(p), schemas::payload(p)),
+            Some(p) => (media_type(p), schemas::payload(p, schemas::Side::Response)),
             None if status >= 400 => (SCIM_JSON, schemas::named(schemas::ERROR)),
             None => continue,
         };
@@ -573,6 +573,39 @@ mod tests {
         assert_eq!(
             group["properties"]["members"]["items"]["properties"]["display"]["readOnly"],
             true
+        );
+    }
+
+    #[test]
+    fn a_returned_resource_needs_only_schemas_and_id_a_sent_one_its_required_attributes() {
+        // `?attributes=members` on a User or `?excludedAttributes=userName` leaves just these.
+        let user = serde_json::json!({"schemas": [crate::scim::urn::USER], "id": "x"});
+        let group = serde_json::json!({"schemas": [crate::scim::urn::GROUP], "id": "x"});
+        assert!(matches("UserResponse", &user));
+        assert!(matches("GroupResponse", &group));
+        assert!(matches(
+            "ListResponse",
+            &serde_json::json!({
+                "schemas": [crate::scim::urn::LIST_RESPONSE], "totalResults": 2, "itemsPerPage": 2,
+                "Resources": [user.clone(), group.clone()]
+            })
+        ));
+        assert!(!matches("User", &user));
+        assert!(!matches("Group", &group));
+        assert!(!matches(
+            "UserResponse",
+            &serde_json::json!({"userName": "a"})
+        ));
+        let d = doc();
+        let get = &d["paths"]["/scim/v2/Users/{id}"]["get"]["responses"]["200"];
+        assert_eq!(
+            get["content"]["application/scim+json"]["schema"]["$ref"],
+            "#/components/schemas/UserResponse"
+        );
+        let post = &d["paths"]["/scim/v2/Users"]["post"]["requestBody"];
+        assert_eq!(
+            post["content"]["application/scim+json"]["schema"]["$ref"],
+            "#/components/schemas/User"
         );
     }
 

@@ -68,10 +68,28 @@ fn any_case(word: &str) -> String {
         .collect()
 }
 
+/// Which way a body travels. A resource the client sends must carry the attributes the
+/// registry marks required; a resource the server returns carries only what `attributes` and
+/// `excludedAttributes` leave of it (RFC 7644 §3.9: `userName` is returned by default, not
+/// always), so only `schemas` and `id` are sure to be in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Request,
+    Response,
+}
+
+/// The component schema of a resource as it travels `side`.
+fn resource_name(kind: ResourceKind, side: Side) -> String {
+    match side {
+        Side::Request => kind.name().to_owned(),
+        Side::Response => format!("{}Response", kind.name()),
+    }
+}
+
 /// The name of the component schema a payload refers to.
-pub fn payload_name(p: Payload) -> Option<String> {
+pub fn payload_name(p: Payload, side: Side) -> Option<String> {
     Some(match p {
-        Payload::Resource(kind) => kind.name().to_owned(),
+        Payload::Resource(kind) => resource_name(kind, side),
         Payload::Resources(Some(kind)) => format!("{}ListResponse", kind.name()),
         Payload::Resources(None) => "ListResponse".to_owned(),
         Payload::PatchOp(_) => "PatchOp".to_owned(),
@@ -87,8 +105,8 @@ pub fn payload_name(p: Payload) -> Option<String> {
 }
 
 /// The schema of a body: a reference to its component, or inline for this document itself.
-pub fn payload(p: Payload) -> RefOr<Schema> {
-    match payload_name(p) {
+pub fn payload(p: Payload, side: Side) -> RefOr<Schema> {
+    match payload_name(p, side) {
         Some(name) => named(&name),
         None => object()
             .description(text("An OpenAPI 3.1 document (this one)."))
@@ -103,18 +121,29 @@ pub fn components() -> ComponentsBuilder {
     let mut c = ComponentsBuilder::new();
     for kind in RESOURCE_KINDS {
         let rs = registry.resource(kind);
-        c = c.schema(kind.name(), resource(rs));
+        for side in [Side::Request, Side::Response] {
+            c = c.schema(resource_name(kind, side), resource(rs, side));
+        }
         for ext in &rs.extensions {
-            c = c.schema(&ext.name, extension(ext));
+            c = c.schema(&ext.name, extension(ext, Side::Request));
+            if has_required(&ext.attributes) {
+                c = c.schema(
+                    extension_name(ext, Side::Response),
+                    extension(ext, Side::Response),
+                );
+            }
         }
         c = c.schema(
-            payload_name(Payload::Resources(Some(kind))).unwrap_or_default(),
-            list_response(named(kind.name()), kind.endpoint().trim_start_matches('/')),
+            payload_name(Payload::Resources(Some(kind)), Side::Response).unwrap_or_default(),
+            list_response(
+                named(&resource_name(kind, Side::Response)),
+                kind.endpoint().trim_start_matches('/'),
+            ),
         );
     }
-    let any_resource = RESOURCE_KINDS
-        .iter()
-        .fold(AnyOfBuilder::new(), |any, k| any.item(named(k.name())));
+    let any_resource = RESOURCE_KINDS.iter().fold(AnyOfBuilder::new(), |any, k| {
+        any.item(named(&resource_name(*k, Side::Response)))
+    });
     c.schema(
         "ListResponse",
         list_response(any_resource.into(), "Users and Groups"),
@@ -141,7 +170,22 @@ pub fn components() -> ComponentsBuilder {
 
 // --- resources, from the registry ---------------------------------------------------------
 
-fn resource(rs: &ResourceSchema) -> ObjectBuilder {
+fn has_required(attributes: &[Attribute]) -> bool {
+    attributes
+        .iter()
+        .any(|a| a.required || has_required(&a.sub_attributes))
+}
+
+/// An extension's component: one for both sides when nothing in it is required.
+fn extension_name(ext: &ScimSchema, side: Side) -> String {
+    if side == Side::Response && has_required(&ext.attributes) {
+        format!("{}Response", ext.name)
+    } else {
+        ext.name.clone()
+    }
+}
+
+fn resource(rs: &ResourceSchema, side: Side) -> ObjectBuilder {
     let mut allowed = vec![rs.core.id.as_str()];
     allowed.extend(rs.extensions.iter().map(|e| e.id.as_str()));
     let extensions: Vec<&str> = rs.extensions.iter().map(|e| e.name.as_str()).collect();
@@ -154,6 +198,12 @@ fn resource(rs: &ResourceSchema) -> ObjectBuilder {
             " Extensions sit under their URN: {}.",
             extensions.join(", ")
         ));
+    }
+    if side == Side::Response {
+        description.push_str(
+            " As returned: `attributes` and `excludedAttributes` may leave out every attribute \
+             but `schemas` and `id`.",
+        );
     }
     // `id`, `externalId` and `meta` are the common attributes of RFC 7643 §3.1: every resource
     // has them and no schema document lists them.
@@ -176,32 +226,36 @@ fn resource(rs: &ResourceSchema) -> ObjectBuilder {
             string().description(text("The client's (identity provider's) identifier.")),
         );
     for a in &rs.core.attributes {
-        o = o.property(&a.name, attribute(a));
-        if a.required {
+        o = o.property(&a.name, attribute(a, side));
+        if a.required && side == Side::Request {
             o = o.required(&a.name);
         }
     }
     for ext in &rs.extensions {
-        o = o.property(&ext.id, named(&ext.name));
+        o = o.property(&ext.id, named(&extension_name(ext, side)));
     }
-    o.property("meta", named("Meta"))
+    let o = o.property("meta", named("Meta"));
+    match side {
+        Side::Request => o,
+        Side::Response => o.required("schemas").required("id"),
+    }
 }
 
-fn extension(s: &ScimSchema) -> ObjectBuilder {
+fn extension(s: &ScimSchema, side: Side) -> ObjectBuilder {
     let mut o = object().description(Some(format!(
         "{} ({}), as published at /Schemas/{}.",
         s.description, s.id, s.id
     )));
     for a in &s.attributes {
-        o = o.property(&a.name, attribute(a));
-        if a.required {
+        o = o.property(&a.name, attribute(a, side));
+        if a.required && side == Side::Request {
             o = o.required(&a.name);
         }
     }
     o
 }
 
-fn attribute(a: &Attribute) -> RefOr<Schema> {
+fn attribute(a: &Attribute, side: Side) -> RefOr<Schema> {
     let read_only = (a.mutability == Mutability::ReadOnly).then_some(true);
     let write_only =
         (a.mutability == Mutability::WriteOnly || a.returned == Returned::Never).then_some(true);
@@ -218,8 +272,8 @@ fn attribute(a: &Attribute) -> RefOr<Schema> {
         AttrType::Complex => {
             let mut o = object();
             for sub in &a.sub_attributes {
-                o = o.property(&sub.name, attribute(sub));
-                if sub.required {
+                o = o.property(&sub.name, attribute(sub, side));
+                if sub.required && side == Side::Request {
                     o = o.required(&sub.name);
                 }
             }
