@@ -1,6 +1,9 @@
 //! Request extractors: the SCIM JSON body, query parameters, bearer token and preconditions.
 
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
+
+use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
 use serde_json::Value;
@@ -19,24 +22,105 @@ impl FromRequest<AppState> for ScimBody {
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         let limit = state.max_body_bytes as usize;
+        let too_large = || {
+            ScimError::new(
+                413,
+                None,
+                format!("the request body exceeds the {limit}-byte limit"),
+            )
+        };
+        let progress = req.extensions().get::<BodyProgress>().cloned();
+        if let Some(p) = &progress {
+            p.0.store(BodyProgress::READING, Ordering::Relaxed);
+        }
         let bytes = axum::body::to_bytes(req.into_body(), limit)
             .await
-            .map_err(|_| {
-                ScimError::new(
-                    413,
-                    None,
-                    format!("the request body exceeds the {limit}-byte limit"),
-                )
-            })?;
+            .map_err(|_| too_large())?;
+        if let Some(p) = &progress {
+            p.0.store(BodyProgress::DONE, Ordering::Relaxed);
+        }
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Err(
                 ScimError::invalid_syntax("the request body is empty; send a JSON object").into(),
             );
         }
-        serde_json::from_slice(&bytes).map(ScimBody).map_err(|e| {
-            ScimError::invalid_syntax(format!("the request body is not valid JSON: {e}")).into()
-        })
+        let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
+            let detail = if e.to_string().starts_with("recursion limit exceeded") {
+                format!(
+                    "the request body nests arrays or objects more than 128 levels deep (at \
+                     line {} column {}); no SCIM resource is that deep",
+                    e.line(),
+                    e.column()
+                )
+            } else {
+                format!("the request body is not valid JSON: {e}")
+            };
+            ScimError::invalid_syntax(detail)
+        })?;
+        refuse_nul(&value)?;
+        Ok(ScimBody(value))
     }
+}
+
+/// Whether the handler has begun and finished reading the request body, so that the request
+/// deadline can tell a client that never finished sending (408) from a slow server (503).
+#[derive(Clone, Default)]
+pub struct BodyProgress(pub Arc<AtomicU8>);
+
+impl BodyProgress {
+    pub const READING: u8 = 1;
+    pub const DONE: u8 = 2;
+
+    pub fn still_reading(&self) -> bool {
+        self.0.load(Ordering::Relaxed) == Self::READING
+    }
+}
+
+/// NUL (U+0000) is refused in every string and key of a body: PostgreSQL cannot store it in
+/// text or jsonb, so it would be stored on one backend and an internal error on the other, and
+/// no SCIM value needs it.
+fn refuse_nul(body: &Value) -> Result<(), ScimError> {
+    // serde_json bounds the nesting (128 levels), so the stack stays small.
+    let mut stack: Vec<(&str, &Value)> = vec![("", body)];
+    while let Some((name, v)) = stack.pop() {
+        let bad = match v {
+            Value::String(s) => s.contains('\0').then_some(name),
+            Value::Array(items) => {
+                stack.extend(items.iter().map(|i| (name, i)));
+                None
+            }
+            Value::Object(map) => {
+                for (k, v) in map {
+                    if k.contains('\0') {
+                        return Err(ScimError::invalid_value(
+                            "an attribute name in the request body contains a NUL character \
+                             (U+0000), which SCIM names never hold",
+                        ));
+                    }
+                    stack.push((k.as_str(), v));
+                }
+                None
+            }
+            _ => None,
+        };
+        if let Some(name) = bad {
+            return Err(ScimError::invalid_value(format!(
+                "the value of \"{name}\" contains a NUL character (U+0000), which scimd does \
+                 not store; remove it"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Percent-decodes a query-string component (`+` is a space), refusing what does not decode to
+/// UTF-8: `%FF` replaced by U+FFFD would quietly search for another value.
+fn decode_query_component(raw: &str) -> Option<String> {
+    let spaced = raw.replace('+', " ");
+    percent_encoding::percent_decode_str(&spaced)
+        .decode_utf8()
+        .ok()
+        .map(|c| c.into_owned())
 }
 
 /// The list and projection parameters (RFC 7644 §3.4.2, §3.9; RFC 9865), named alike in a query
@@ -116,11 +200,58 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         let q = parts.uri.query().unwrap_or_default();
-        Ok(QueryParams(
-            form_urlencoded::parse(q.as_bytes())
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect(),
-        ))
+        let mut out = Vec::new();
+        for pair in q.split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let name = decode_query_component(k).ok_or_else(|| {
+                ScimError::invalid_value("a query parameter name is not UTF-8 once percent-decoded")
+            })?;
+            let value = decode_query_component(v).ok_or_else(|| {
+                let detail = format!(
+                    "the query parameter \"{name}\" is not UTF-8 once percent-decoded; \
+                     percent-encode the UTF-8 bytes of its text"
+                );
+                if name.eq_ignore_ascii_case(Param::Filter.name()) {
+                    ScimError::invalid_filter(detail)
+                } else {
+                    ScimError::invalid_value(detail)
+                }
+            })?;
+            out.push((name, value));
+        }
+        Ok(QueryParams(out))
+    }
+}
+
+/// The `{id}` path segment of a route, percent-decoded. Not UTF-8 is a SCIM 400 (axum's own
+/// rejection is plain text); an id holding NUL names nothing (ids are the server's, and
+/// PostgreSQL cannot even compare text holding NUL), so it is a 404 without a lookup.
+pub struct ResourceId(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ResourceId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let params = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|_| {
+                ScimError::invalid_value(
+                    "the id in the path is not UTF-8 once percent-decoded; ids are the strings \
+                     the server assigned",
+                )
+            })?;
+        let id = params
+            .iter()
+            .find(|(k, _)| *k == "id")
+            .map(|(_, v)| v.to_owned())
+            .unwrap_or_default();
+        if id.contains('\0') {
+            return Err(ScimError::not_found(format!(
+                "nothing has the id {id:?}: ids never contain NUL (U+0000)"
+            ))
+            .into());
+        }
+        Ok(ResourceId(id))
     }
 }
 

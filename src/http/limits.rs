@@ -15,6 +15,7 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use tokio::sync::Semaphore;
 
 use super::error::error_response;
+use super::extract::BodyProgress;
 use super::state::AppState;
 use crate::scim::ScimError;
 
@@ -111,8 +112,23 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
         return resp;
     };
     let timeout = state.limits.request_timeout;
+    let body = BodyProgress::default();
+    let mut req = req;
+    req.extensions_mut().insert(body.clone());
     match tokio::time::timeout(timeout, next.run(req)).await {
         Ok(resp) => resp,
+        // The client, not the server, is what is slow: it never finished sending the body.
+        Err(_) if body.still_reading() => {
+            tracing::info!(timeout_s = timeout.as_secs_f64(), "request body timed out");
+            error_response(&ScimError::new(
+                408,
+                None,
+                format!(
+                    "the request body did not arrive within {} s; send it whole, promptly",
+                    timeout.as_secs_f64()
+                ),
+            ))
+        }
         Err(_) => {
             tracing::warn!(timeout_s = timeout.as_secs_f64(), "request timed out");
             error_response(&ScimError::new(

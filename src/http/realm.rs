@@ -10,6 +10,7 @@ use axum::response::Response;
 use super::error::ApiError;
 use super::extract::bearer;
 use super::state::AppState;
+use crate::scim::ScimError;
 use crate::service::admin::{DEFAULT_REALM, DEFAULT_TENANT};
 use crate::service::resources::RealmCtx;
 
@@ -19,10 +20,16 @@ pub struct Discovery;
 
 pub async fn resolve_realm(
     State(state): State<AppState>,
-    params: axum::extract::RawPathParams,
+    params: Result<axum::extract::RawPathParams, axum::extract::rejection::RawPathParamsRejection>,
     mut req: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
+    // axum's own rejection (a tenant or realm that is not UTF-8) is plain text.
+    let params = params.map_err(|_| {
+        ScimError::invalid_value(
+            "the tenant or realm in the path is not UTF-8 once percent-decoded",
+        )
+    })?;
     let params: HashMap<&str, &str> = params.iter().collect();
     let (tenant, realm, prefix): (String, String, String) =
         match (params.get("tenant"), params.get("realm")) {

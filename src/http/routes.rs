@@ -275,6 +275,7 @@ fn discovery_group() -> Group {
     const FILTER_403: &str = "A `filter` was sent (discovery lists do not filter, RFC 7644 §4), \
                               the realm is paused or disabled, or the token lacks the `scim:all` \
                               scope.";
+    const QUERY_400: &str = "The query string is not UTF-8 once percent-decoded.";
     let kinds = RESOURCE_KINDS.iter().map(|k| k.name().to_owned()).collect();
     let schema_ids = Registry::get().schemas().map(|s| s.id.clone()).collect();
     Group {
@@ -309,7 +310,8 @@ fn discovery_group() -> Group {
                         Some(Payload::ResourceTypes),
                         &[],
                     )
-                    .reply(403, FILTER_403, None, &[]),
+                    .reply(403, FILTER_403, None, &[])
+                    .reply(400, QUERY_400, None, &[]),
             ),
             endpoint(
                 Verb::Get,
@@ -329,7 +331,8 @@ fn discovery_group() -> Group {
                     "The schemas of every resource type and extension",
                 )
                 .reply(200, "Every schema.", Some(Payload::Schemas), &[])
-                .reply(403, FILTER_403, None, &[]),
+                .reply(403, FILTER_403, None, &[])
+                .reply(400, QUERY_400, None, &[]),
             ),
             endpoint(
                 Verb::Get,

@@ -128,7 +128,12 @@ impl AuthService {
         token_required: bool,
     ) -> ServiceResult<Principal> {
         let hash = bearer.map(hash_secret);
-        let found = self.lookup(tenant, realm, hash.as_deref()).await?;
+        // No tenant or realm name holds NUL, and PostgreSQL refuses to compare text with one.
+        let found = if tenant.contains('\0') || realm.contains('\0') {
+            None
+        } else {
+            self.lookup(tenant, realm, hash.as_deref()).await?
+        };
         let Some((realm, token)) = found else {
             auth_failure("unknown_realm");
             return Err(ScimError::not_found(format!(

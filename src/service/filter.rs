@@ -15,8 +15,29 @@ pub fn lower_filter(
 ) -> Result<Predicate, ScimError> {
     let filter = parse_filter(text, limits)
         .map_err(|e| ScimError::invalid_filter(format!("invalid filter: {e}")))?;
+    if holds_nul(&filter) {
+        return Err(ScimError::invalid_filter(
+            "invalid filter: a value in it contains NUL (U+0000), which no stored value holds \
+             (and PostgreSQL cannot compare); remove it",
+        ));
+    }
     let schema = Registry::get().resource(kind);
     lower(schema, &filter)
+}
+
+/// Whether a compared string holds NUL (written as the escape `\u0000`), chains walked
+/// without recursion.
+fn holds_nul(f: &Filter) -> bool {
+    match f {
+        Filter::And(..) => chain(f, true).into_iter().any(holds_nul),
+        Filter::Or(..) => chain(f, false).into_iter().any(holds_nul),
+        Filter::Not(inner) | Filter::ValuePath { filter: inner, .. } => holds_nul(inner),
+        Filter::Compare {
+            value: CompValue::String(s),
+            ..
+        } => s.contains('\0'),
+        Filter::Compare { .. } | Filter::Present(_) => false,
+    }
 }
 
 /// Where an attribute path lands, with the definition that governs its comparisons.
@@ -29,10 +50,44 @@ enum Target<'a> {
     ResourceType,
 }
 
+/// The operands of the `and` (`is_and`) or `or` chain at `f`, left to right, gathered without
+/// recursion. The parser makes `a or b or c` the left-deep `Or(Or(a, b), c)`, as deep as the
+/// chain is long: lowering it one level per operand ran a 4,000-character filter of 450 `or`s
+/// off the thread's stack and aborted the process. One flat n-ary predicate per chain keeps the
+/// depth to the nesting of parentheses, which the parser bounds.
+fn chain(f: &Filter, is_and: bool) -> Vec<&Filter> {
+    let mut operands = Vec::new();
+    let mut cur = f;
+    while let (Filter::And(l, r), true) | (Filter::Or(l, r), false) = (cur, is_and) {
+        operands.push(&**r);
+        cur = l;
+    }
+    operands.push(cur);
+    operands.reverse();
+    operands
+}
+
+/// Lowers each operand of a chain and joins them with the chain's operator.
+fn lower_chain(
+    f: &Filter,
+    is_and: bool,
+    mut each: impl FnMut(&Filter) -> Result<Predicate, ScimError>,
+) -> Result<Predicate, ScimError> {
+    let preds = chain(f, is_and)
+        .into_iter()
+        .map(&mut each)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(if is_and {
+        Predicate::And(preds)
+    } else {
+        Predicate::Or(preds)
+    })
+}
+
 fn lower(schema: &ResourceSchema, f: &Filter) -> Result<Predicate, ScimError> {
     Ok(match f {
-        Filter::And(a, b) => Predicate::And(vec![lower(schema, a)?, lower(schema, b)?]),
-        Filter::Or(a, b) => Predicate::Or(vec![lower(schema, a)?, lower(schema, b)?]),
+        Filter::And(..) => lower_chain(f, true, |o| lower(schema, o))?,
+        Filter::Or(..) => lower_chain(f, false, |o| lower(schema, o))?,
         Filter::Not(a) => Predicate::Not(Box::new(lower(schema, a)?)),
         Filter::Present(path) => present(schema, path)?,
         // `eq null` is exactly "not pr" and `ne null` exactly "pr", of the attribute as named:
@@ -103,6 +158,8 @@ fn array_attr<'a>(schema: &'a ResourceSchema, path: &AttrPath) -> Option<&'a Att
 /// `members[value eq "id"]` and `groups[value eq "id"]`: the membership table.
 fn lower_relation(field: Field, f: &Filter) -> Result<Predicate, ScimError> {
     match f {
+        Filter::And(..) => lower_chain(f, true, |o| lower_relation(field.clone(), o)),
+        Filter::Or(..) => lower_chain(f, false, |o| lower_relation(field.clone(), o)),
         Filter::Compare { path, op, value } if path.attr.eq_ignore_ascii_case("value") => {
             let CompValue::String(s) = value else {
                 return Err(ScimError::invalid_filter("member ids are strings"));
@@ -114,14 +171,6 @@ fn lower_relation(field: Field, f: &Filter) -> Result<Predicate, ScimError> {
                 fold: false,
             })
         }
-        Filter::Or(a, b) => Ok(Predicate::Or(vec![
-            lower_relation(field.clone(), a)?,
-            lower_relation(field, b)?,
-        ])),
-        Filter::And(a, b) => Ok(Predicate::And(vec![
-            lower_relation(field.clone(), a)?,
-            lower_relation(field, b)?,
-        ])),
         _ => Err(ScimError::invalid_filter(
             "membership can be filtered by 'value' only, e.g. members[value eq \"<id>\"]",
         )),
@@ -136,14 +185,8 @@ fn lower_element(
     field: &dyn Fn(&str) -> Field,
 ) -> Result<Predicate, ScimError> {
     Ok(match f {
-        Filter::And(a, b) => Predicate::And(vec![
-            lower_element(def, a, field)?,
-            lower_element(def, b, field)?,
-        ]),
-        Filter::Or(a, b) => Predicate::Or(vec![
-            lower_element(def, a, field)?,
-            lower_element(def, b, field)?,
-        ]),
+        Filter::And(..) => lower_chain(f, true, |o| lower_element(def, o, field))?,
+        Filter::Or(..) => lower_chain(f, false, |o| lower_element(def, o, field))?,
         Filter::Not(a) => Predicate::Not(Box::new(lower_element(def, a, field)?)),
         Filter::Present(p) => {
             let sub = element_sub(def, p)?;

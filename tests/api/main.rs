@@ -8,6 +8,7 @@ mod concurrency;
 mod discovery;
 mod filter_property;
 mod groups;
+mod hostile;
 mod http_edge;
 mod indexes;
 mod limits;

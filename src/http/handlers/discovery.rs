@@ -1,14 +1,13 @@
 //! RFC 7644 §4 discovery: ServiceProviderConfig, ResourceTypes, Schemas.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Extension;
 use serde_json::Value;
-use std::collections::HashMap;
 
 use crate::http::error::ApiResult;
-use crate::http::extract::{Param, QueryParams};
+use crate::http::extract::{Param, QueryParams, ResourceId};
 use crate::http::response::scim_json;
 use crate::http::state::AppState;
 use crate::scim::discovery::{resource_type, service_provider_config, RESOURCE_KINDS};
@@ -64,9 +63,9 @@ pub async fn resource_types(
 
 pub async fn resource_type_by_id(
     Extension(ctx): Extension<RealmCtx>,
-    Path(params): Path<HashMap<String, String>>,
+    ResourceId(id): ResourceId,
 ) -> ApiResult<Response> {
-    let id = params.get("id").map(String::as_str).unwrap_or_default();
+    let id = id.as_str();
     let kind = RESOURCE_KINDS
         .iter()
         .find(|k| k.name().eq_ignore_ascii_case(id))
@@ -87,9 +86,9 @@ pub async fn schemas(Extension(ctx): Extension<RealmCtx>, q: QueryParams) -> Api
 
 pub async fn schema_by_id(
     Extension(ctx): Extension<RealmCtx>,
-    Path(params): Path<HashMap<String, String>>,
+    ResourceId(id): ResourceId,
 ) -> ApiResult<Response> {
-    let id = params.get("id").map(String::as_str).unwrap_or_default();
+    let id = id.as_str();
     let schema = Registry::get()
         .schema(id)
         .ok_or_else(|| ScimError::not_found(format!("there is no schema '{id}'")))?;

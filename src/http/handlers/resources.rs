@@ -1,14 +1,12 @@
 //! /Users and /Groups: the kind comes from the router, the rest is shared.
 
-use std::collections::HashMap;
-
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 
 use crate::http::error::ApiResult;
-use crate::http::extract::{Param, Precondition, QueryParams, ScimBody};
+use crate::http::extract::{Param, Precondition, QueryParams, ResourceId, ScimBody};
 use crate::http::response::{resource, scim_json};
 use crate::http::state::AppState;
 use crate::scim::schema::ResourceKind;
@@ -28,10 +26,6 @@ fn count_op(state: &AppState, p: &Principal, kind: ResourceKind, op: &'static st
         "op" => op
     )
     .increment(1);
-}
-
-fn id_of(params: &HashMap<String, String>) -> &str {
-    params.get("id").map(String::as_str).unwrap_or_default()
 }
 
 fn projection(
@@ -78,16 +72,12 @@ pub async fn get(
     State(state): State<AppState>,
     Extension(kind): Extension<ResourceKind>,
     Extension(ctx): Extension<RealmCtx>,
-    Path(params): Path<HashMap<String, String>>,
+    ResourceId(id): ResourceId,
     headers: HeaderMap,
     q: QueryParams,
 ) -> ApiResult<Response> {
     let proj = projection(kind, &q)?;
-    let out = state
-        .services
-        .resources
-        .get(&ctx, kind, id_of(&params), &proj)
-        .await?;
+    let out = state.services.resources.get(&ctx, kind, &id, &proj).await?;
     let if_none_match = Precondition::from_header(&headers, header::IF_NONE_MATCH);
     let version = out
         .etag
@@ -112,7 +102,7 @@ pub async fn replace(
     Extension(kind): Extension<ResourceKind>,
     Extension(ctx): Extension<RealmCtx>,
     Extension(principal): Extension<Principal>,
-    Path(params): Path<HashMap<String, String>>,
+    ResourceId(id): ResourceId,
     headers: HeaderMap,
     q: QueryParams,
     ScimBody(body): ScimBody,
@@ -122,14 +112,7 @@ pub async fn replace(
     let out = state
         .services
         .resources
-        .replace(
-            &ctx,
-            kind,
-            id_of(&params),
-            body,
-            if_match.expected_version(),
-            &proj,
-        )
+        .replace(&ctx, kind, &id, body, if_match.expected_version(), &proj)
         .await?;
     count_op(&state, &principal, kind, "replace");
     Ok(resource(out, false))
@@ -140,14 +123,14 @@ pub async fn delete(
     Extension(kind): Extension<ResourceKind>,
     Extension(ctx): Extension<RealmCtx>,
     Extension(principal): Extension<Principal>,
-    Path(params): Path<HashMap<String, String>>,
+    ResourceId(id): ResourceId,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let if_match = Precondition::from_header(&headers, header::IF_MATCH);
     state
         .services
         .resources
-        .delete(&ctx, kind, id_of(&params), if_match.expected_version())
+        .delete(&ctx, kind, &id, if_match.expected_version())
         .await?;
     count_op(&state, &principal, kind, "delete");
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -170,7 +153,7 @@ pub async fn patch(
     Extension(kind): Extension<ResourceKind>,
     Extension(ctx): Extension<RealmCtx>,
     Extension(principal): Extension<Principal>,
-    Path(params): Path<HashMap<String, String>>,
+    ResourceId(id): ResourceId,
     headers: HeaderMap,
     q: QueryParams,
     ScimBody(body): ScimBody,
@@ -180,14 +163,7 @@ pub async fn patch(
     let out = state
         .services
         .resources
-        .patch(
-            &ctx,
-            kind,
-            id_of(&params),
-            body,
-            if_match.expected_version(),
-            &proj,
-        )
+        .patch(&ctx, kind, &id, body, if_match.expected_version(), &proj)
         .await?;
     count_op(&state, &principal, kind, "patch");
     if wants_minimal(&headers) {

@@ -295,19 +295,21 @@ enum Shared {
     Forbidden,
     NoRealm,
     RateLimited,
+    BodyTimeout,
     TooLarge,
     Internal,
     Unavailable,
 }
 
 impl Shared {
-    const ALL: [Shared; 9] = [
+    const ALL: [Shared; 10] = [
         Shared::BadRequest,
         Shared::Unauthorized,
         Shared::UnauthorizedDiscovery,
         Shared::Forbidden,
         Shared::NoRealm,
         Shared::RateLimited,
+        Shared::BodyTimeout,
         Shared::TooLarge,
         Shared::Internal,
         Shared::Unavailable,
@@ -315,7 +317,8 @@ impl Shared {
 
     fn for_endpoint(access: Access, doc: &Doc) -> Vec<Shared> {
         let mut out = Vec::new();
-        if doc.body.is_some() || !doc.query.is_empty() {
+        // A body, a query or an `{id}` that does not parse (an id that is not UTF-8).
+        if doc.body.is_some() || !doc.query.is_empty() || doc.id.is_some() {
             out.push(Shared::BadRequest);
         }
         match access {
@@ -334,7 +337,7 @@ impl Shared {
             ]),
         }
         if doc.body.is_some() {
-            out.push(Shared::TooLarge);
+            out.extend([Shared::BodyTimeout, Shared::TooLarge]);
         }
         out.extend([Shared::Internal, Shared::Unavailable]);
         out
@@ -348,6 +351,7 @@ impl Shared {
             Shared::Forbidden => "Forbidden",
             Shared::NoRealm => "NoRealm",
             Shared::RateLimited => "RateLimited",
+            Shared::BodyTimeout => "RequestTimeout",
             Shared::TooLarge => "PayloadTooLarge",
             Shared::Internal => "InternalError",
             Shared::Unavailable => "Unavailable",
@@ -361,6 +365,7 @@ impl Shared {
             Shared::Forbidden => 403,
             Shared::NoRealm => 404,
             Shared::RateLimited => 429,
+            Shared::BodyTimeout => 408,
             Shared::TooLarge => 413,
             Shared::Internal => 500,
             Shared::Unavailable => 503,
@@ -384,6 +389,10 @@ impl Shared {
             Shared::RateLimited => {
                 "The token's or the realm's rate limit is exceeded; retry after `Retry-After` \
                  seconds."
+            }
+            Shared::BodyTimeout => {
+                "The body did not arrive within `request_timeout_seconds` (a client sending too \
+                 slowly)."
             }
             Shared::TooLarge => "The body is larger than `max_body_bytes`.",
             Shared::Internal => {

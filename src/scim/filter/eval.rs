@@ -1188,7 +1188,7 @@ mod tests {
 
     #[test]
     fn long_chains_evaluate_without_deep_recursion() {
-        let input = vec!["userName pr"; 900].join(" and ");
+        let input = vec!["userName pr"; super::super::parser::MAX_TERMS].join(" and ");
         let limits = FilterLimits {
             max_length: 20_000,
             max_depth: 32,
@@ -1197,7 +1197,7 @@ mod tests {
         assert_eq!(matches(&f, &user(), &UserSchema, &[ENTERPRISE]), Ok(true));
         let compiled = CompiledFilter::compile(&f, &UserSchema, &[ENTERPRISE]);
         assert!(
-            matches!(compiled, Ok(CompiledFilter { root: Node::All(ref v) }) if v.len() == 900)
+            matches!(compiled, Ok(CompiledFilter { root: Node::All(ref v) }) if v.len() == super::super::parser::MAX_TERMS)
         );
     }
 

@@ -341,11 +341,20 @@ pub(super) struct Bracketed {
     pub(super) sub: Option<(String, Token)>,
 }
 
+/// Most attribute expressions one filter (or PATCH path) may hold. A chain `a or b or ...` is a
+/// tree as deep as it is long, and everything that walks or drops it pays that depth: 100,000
+/// terms overflowed the stack dropping it, and SQLite refuses the SQL of ~480 (its expression
+/// depth limit is 1,000), which was a 500. 4,096 characters (the default `filter_max_length`)
+/// hold at most ~455 of the shortest (`id pr`), so only a raised length limit meets this one.
+pub const MAX_TERMS: usize = 400;
+
 pub(super) struct Parser<'a> {
     tokens: Vec<Token>,
     next: usize,
     end: Token,
     limits: &'a FilterLimits,
+    /// Attribute expressions parsed so far, against `MAX_TERMS`.
+    terms: usize,
 }
 
 impl<'a> Parser<'a> {
@@ -360,6 +369,7 @@ impl<'a> Parser<'a> {
             next: 0,
             end,
             limits,
+            terms: 0,
         }
     }
 
@@ -513,6 +523,16 @@ impl<'a> Parser<'a> {
     /// attrExp / valuePath, plus the `attr[filter].sub op value` form that PATCH
     /// paths use and that some clients (Entra ID) also send in filters.
     fn parse_attr_exp(&mut self, depth: usize, scope: Scope<'_>) -> Result<Filter, FilterError> {
+        self.terms += 1;
+        if self.terms > MAX_TERMS {
+            return Err(FilterError::new(
+                self.peek().pos,
+                format!(
+                    "filter has more than {MAX_TERMS} attribute expressions; split it into \
+                     several requests"
+                ),
+            ));
+        }
         let word_tok = self.bump();
         let Tok::Word(word) = &word_tok.tok else {
             return Err(FilterError::new(
@@ -1307,6 +1327,24 @@ mod tests {
     }
 
     #[test]
+    fn chains_longer_than_the_term_limit_are_refused_with_a_message() {
+        let limits = FilterLimits {
+            max_length: 1_000_000,
+            max_depth: 32,
+        };
+        let at_limit = vec!["id pr"; MAX_TERMS].join(" or ");
+        assert!(parse_filter(&at_limit, &limits).is_ok());
+        let over = vec!["id pr"; MAX_TERMS + 1].join(" and ");
+        let e = parse_filter(&over, &limits).unwrap_err();
+        assert!(
+            e.message.contains("more than 400 attribute expressions"),
+            "{e}"
+        );
+        let inside = format!("emails[{}]", vec!["value pr"; MAX_TERMS].join(" or "));
+        assert!(parse_filter(&inside, &limits).is_err());
+    }
+
+    #[test]
     fn depth_limit() {
         let limits = FilterLimits {
             max_length: 4096,
@@ -1337,7 +1375,7 @@ mod tests {
 
     #[test]
     fn long_chains_are_fine() {
-        let input = vec!["a pr"; 800].join(" and ");
+        let input = vec!["a pr"; MAX_TERMS].join(" and ");
         let f = parse_filter(
             &input,
             &FilterLimits {
