@@ -13,12 +13,46 @@ use super::error::{ScimError, ScimType};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Position {
     /// The sort key of the boundary row (`null` for no sort key or a missing value).
-    #[serde(rename = "k")]
+    #[serde(rename = "k", with = "exact_key")]
     pub key: serde_json::Value,
     #[serde(rename = "i")]
     pub id: String,
     #[serde(rename = "b")]
     pub backward: bool,
+}
+
+/// A float sort key travels as `{"f": "<shortest decimal>"}`: serde_json reads float literals
+/// only to within an ulp, and a seek from a neighbouring value would skip or repeat rows.
+/// Real keys are never objects, so the form cannot be mistaken for one; an integer, text or
+/// boolean key is written as it is.
+mod exact_key {
+    use serde::de::Error;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use serde_json::{Map, Number, Value};
+
+    pub fn serialize<S: Serializer>(key: &Value, s: S) -> Result<S::Ok, S::Error> {
+        match key {
+            Value::Number(n) if n.is_f64() => {
+                let mut m = Map::new();
+                m.insert("f".into(), Value::String(n.to_string()));
+                Value::Object(m).serialize(s)
+            }
+            other => other.serialize(s),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
+        let v = Value::deserialize(d)?;
+        match v.get("f") {
+            Some(Value::String(f)) => f
+                .parse::<f64>()
+                .ok()
+                .and_then(Number::from_f64)
+                .map(Value::Number)
+                .ok_or_else(|| D::Error::custom("not a float sort key")),
+            _ => Ok(v),
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -126,6 +160,20 @@ mod tests {
         assert_eq!(decode(b"k", &t, "q1", 110, 60).unwrap(), pos());
         let e = decode(b"k", &t, "q2", 110, 60).unwrap_err();
         assert_eq!(e.scim_type, Some(ScimType::InvalidCursor));
+    }
+
+    /// Found by fuzz/fuzz_targets/cursor_token.rs: read back as a plain JSON number, this key
+    /// came back one ulp off (1.0688841606175417e272).
+    #[test]
+    fn a_float_sort_key_comes_back_from_the_cursor_exactly() {
+        for f in [1.0688841606175415e272, 0.1, -2.5e-300, 1.0] {
+            let p = Position {
+                key: serde_json::Number::from_f64(f).unwrap().into(),
+                ..pos()
+            };
+            let t = encode(b"k", "q", p.clone(), 100);
+            assert_eq!(decode(b"k", &t, "q", 110, 60).unwrap(), p, "{f:e}");
+        }
     }
 
     #[test]
