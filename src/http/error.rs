@@ -25,10 +25,27 @@ impl From<ScimError> for ApiError {
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
+/// Seconds a client is told to wait when the database is unavailable: about what a database
+/// restart or failover takes.
+const UNAVAILABLE_RETRY_AFTER: &str = "5";
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let e = match self.0 {
             ServiceError::Scim(e) => e,
+            ServiceError::Unavailable(cause) => {
+                tracing::warn!(error = %cause, "database unavailable");
+                let mut resp = error_response(&ScimError::new(
+                    503,
+                    None,
+                    "the database is unavailable; retry the request shortly",
+                ));
+                resp.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from_static(UNAVAILABLE_RETRY_AFTER),
+                );
+                return resp;
+            }
             ServiceError::Internal(cause) => {
                 tracing::error!(error = format!("{cause:#}"), "internal error");
                 ScimError::new(

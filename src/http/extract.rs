@@ -74,6 +74,10 @@ impl BodyProgress {
     pub fn still_reading(&self) -> bool {
         self.0.load(Ordering::Relaxed) == Self::READING
     }
+
+    pub fn read_whole(&self) -> bool {
+        self.0.load(Ordering::Relaxed) == Self::DONE
+    }
 }
 
 /// NUL (U+0000) is refused in every string and key of a body: PostgreSQL cannot store it in

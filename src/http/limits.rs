@@ -101,6 +101,29 @@ pub fn too_many_requests(retry_after: u64) -> Response {
 
 /// Caps concurrent requests (503 beyond, without queueing) and bounds each request's time.
 pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    // HTTP/2 streams end on their own; its responses may not carry Connection.
+    let has_body = req.version() < axum::http::Version::HTTP_2 && declares_body(req.headers());
+    let body = BodyProgress::default();
+    let mut resp = limited(&state, req, next, body.clone()).await;
+    // Answered before its body was read (a 401, 404, 429 or 503 decided from the headers, a
+    // 413): hyper then drops the connection unless the rest of the body happens to be in its
+    // buffer already, and says nothing, so the client's next request on it fails with a reset
+    // (seen under load while the database was down). Saying so lets the client reconnect.
+    if has_body && !body.read_whole() {
+        resp.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    resp
+}
+
+fn declares_body(headers: &axum::http::HeaderMap) -> bool {
+    headers.contains_key(header::TRANSFER_ENCODING)
+        || headers
+            .get(header::CONTENT_LENGTH)
+            .is_some_and(|v| v.as_bytes() != b"0")
+}
+
+async fn limited(state: &AppState, mut req: Request, next: Next, body: BodyProgress) -> Response {
     let Ok(_permit) = state.limits.in_flight.clone().try_acquire_owned() else {
         let mut resp = error_response(&ScimError::new(
             503,
@@ -112,8 +135,6 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
         return resp;
     };
     let timeout = state.limits.request_timeout;
-    let body = BodyProgress::default();
-    let mut req = req;
     req.extensions_mut().insert(body.clone());
     match tokio::time::timeout(timeout, next.run(req)).await {
         Ok(resp) => resp,

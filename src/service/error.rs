@@ -8,6 +8,9 @@ use crate::store::StoreError;
 pub enum ServiceError {
     #[error(transparent)]
     Scim(#[from] ScimError),
+    /// The database cannot serve just now; the client should retry. The cause is logged.
+    #[error("database unavailable: {0}")]
+    Unavailable(StoreError),
     #[error("internal error: {0:#}")]
     Internal(#[from] anyhow::Error),
 }
@@ -15,7 +18,8 @@ pub enum ServiceError {
 pub type ServiceResult<T> = Result<T, ServiceError>;
 
 impl ServiceError {
-    /// Maps storage outcomes the client caused to SCIM errors; the rest stay internal.
+    /// Maps storage outcomes the client caused to SCIM errors, and a database that cannot
+    /// serve to `Unavailable`; the rest stay internal.
     pub fn from_store(e: StoreError, what: &str) -> Self {
         match e {
             StoreError::NotFound => ScimError::not_found(format!("{what} not found")).into(),
@@ -36,6 +40,7 @@ impl ServiceError {
                 "adding group {id} as a member would make a group contain itself"
             ))
             .into(),
+            e @ StoreError::Unavailable(_) => ServiceError::Unavailable(e),
             other => ServiceError::Internal(anyhow::Error::new(other)),
         }
     }

@@ -14,6 +14,10 @@ pub enum StoreError {
     UnknownMembers(Vec<String>),
     #[error("membership cycle through group {0}")]
     MembershipCycle(String),
+    /// The database cannot serve just now: down, restarting, out of connections, or (SQLite)
+    /// locked past the busy timeout. The same request may well succeed later.
+    #[error("database unavailable: {0}")]
+    Unavailable(sqlx::Error),
     #[error(transparent)]
     Other(#[from] sqlx::Error),
     #[error("{0}")]
@@ -25,7 +29,37 @@ impl StoreError {
         match &e {
             sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
             sqlx::Error::RowNotFound => StoreError::NotFound,
+            _ if is_unavailable(&e) => StoreError::Unavailable(e),
             _ => StoreError::Other(e),
         }
+    }
+}
+
+/// Whether `e` says the database could not serve, rather than that the statement was wrong.
+fn is_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        // Refused, reset or cut connections; no free connection within the acquire timeout;
+        // the pool closing at shutdown; SQLite's worker thread gone.
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => {
+            if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+                let code = pg.code();
+                // 08: connection exception; 53300: too many connections; 57P01-57P03: the
+                // server is shutting down (fast or immediate), crashed, or still starting.
+                code.starts_with("08") || matches!(code, "53300" | "57P01" | "57P02" | "57P03")
+            } else if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                // Primary result codes (the low byte of the extended one): SQLITE_BUSY,
+                // SQLITE_LOCKED and SQLITE_CANTOPEN.
+                let code = db.code().and_then(|c| c.parse::<i32>().ok()).unwrap_or(0);
+                matches!(code & 0xff, 5 | 6 | 14)
+            } else {
+                false
+            }
+        }
+        _ => false,
     }
 }

@@ -6,6 +6,7 @@ mod auth;
 mod cli;
 mod concurrency;
 mod discovery;
+mod faults;
 mod filter_property;
 mod groups;
 mod hostile;
