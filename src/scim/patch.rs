@@ -206,6 +206,19 @@ impl Patcher<'_> {
         let pp = parse_patch_path(raw, self.limits)
             .map_err(|e| invalid_path(format!("invalid path \"{raw}\": {e}")))?;
         let (schema, ext) = match &pp.path.urn {
+            // An extension attribute without its URN (Entra's `manager[value eq "id"]`) is
+            // found in the one extension that has it, where the core schema has none.
+            None if self.schema.core.attr(&pp.path.attr).is_none() => {
+                match self
+                    .schema
+                    .extensions
+                    .iter()
+                    .find(|e| e.attr(&pp.path.attr).is_some())
+                {
+                    Some(e) => (e, Some(e)),
+                    None => (&self.schema.core, None),
+                }
+            }
             None => (&self.schema.core, None),
             Some(u) => {
                 let s = self.schema.schema(u).ok_or_else(|| {
@@ -254,9 +267,11 @@ impl Patcher<'_> {
                 ))
             })?),
         };
-        if pp.filter.is_some() && !(def.multi_valued && def.kind == AttrType::Complex) {
+        // A filter on a single-valued complex attribute selects it or nothing: Entra removes
+        // the enterprise manager with `manager[value eq "id"]` (COMPAT 21).
+        if pp.filter.is_some() && def.kind != AttrType::Complex {
             return Err(invalid_path(format!(
-                "\"{raw}\": a [filter] applies only to multi-valued complex attributes"
+                "\"{raw}\": a [filter] applies only to complex attributes"
             )));
         }
         if sub.is_some() && def.kind != AttrType::Complex {
@@ -315,10 +330,10 @@ impl Patcher<'_> {
                     (_, Some(v)) if is_clear(&v) => {
                         doc.remove(&ext.id);
                     }
-                    (OpKind::Replace, Some(Value::Object(o))) => {
-                        doc.insert(ext.id.clone(), Value::Object(o));
-                    }
-                    (OpKind::Add, Some(Value::Object(o))) => {
+                    // RFC 7644 §3.5.2.1/3: an extension is a complex target, so each
+                    // attribute given is added or replaced and the others are left as they
+                    // are (a replace never wipes the attributes it does not name).
+                    (kind, Some(Value::Object(o))) => {
                         for (k, v) in o {
                             let Some(def) = ext.attr(&k) else { continue };
                             if def.mutability == Mutability::ReadOnly {
@@ -330,7 +345,7 @@ impl Patcher<'_> {
                                 filter: None,
                                 sub: None,
                             };
-                            self.apply_target(doc, OpKind::Add, t, Some(v), &k)?;
+                            self.apply_target(doc, kind, t, Some(v), &k)?;
                         }
                     }
                     (_, Some(other)) => {
@@ -368,7 +383,10 @@ impl Patcher<'_> {
                         slot.as_object_mut().expect("made an object above")
                     }
                 };
-                let res = self.apply_attr(container, kind, def, filter, sub, value, path);
+                let res = match filter {
+                    Some(f) => self.apply_filtered(container, kind, ext, def, &f, sub, value, path),
+                    None => self.apply_attr(container, kind, def, sub, value, path),
+                };
                 if let Some(e) = ext {
                     if doc
                         .get(&e.id)
@@ -389,113 +407,13 @@ impl Patcher<'_> {
         container: &mut Map<String, Value>,
         kind: OpKind,
         def: &Attribute,
-        filter: Option<Filter>,
         sub: Option<&Attribute>,
         value: Option<Value>,
         path: &str,
     ) -> Result<(), ScimError> {
         let key = existing_key(container, &def.name);
         let clear = value.as_ref().is_none_or(is_clear);
-        if kind != OpKind::Remove && value.is_none() {
-            return Err(ScimError::invalid_value(format!(
-                "\"{path}\": an {} operation needs a \"value\"",
-                kind.as_str()
-            )));
-        }
-
-        // attr[filter] and attr[filter].sub
-        if let Some(filter) = filter {
-            let items = take_array(container, &key);
-            let sem = SchemaSemantics(self.schema);
-            let urns = sem.extension_urns();
-            let probe_path = AttrPath {
-                urn: None,
-                attr: def.name.clone(),
-                sub: None,
-            };
-            let vp = Filter::ValuePath {
-                path: probe_path,
-                filter: Box::new(filter.clone()),
-            };
-            let mut out = Vec::with_capacity(items.len() + 1);
-            let mut matched = 0usize;
-            // Evaluate each element alone as {attr: [element]} so the reference evaluator
-            // decides the match exactly as a filter would.
-            let core_sem = SchemaSemantics(self.schema);
-            for item in items {
-                let probe = serde_json::json!({ def.name.clone(): [item.clone()] });
-                let hit = matches(&vp, &probe, &core_sem, &urns)
-                    .map_err(|e| invalid_path(format!("\"{path}\": {}", e.message)))?;
-                if !hit {
-                    out.push(item);
-                    continue;
-                }
-                matched += 1;
-                match (kind, sub) {
-                    (OpKind::Remove, None) => {}
-                    (OpKind::Remove, Some(s)) => {
-                        let mut item = item;
-                        if let Some(o) = item.as_object_mut() {
-                            remove_ci(o, &s.name);
-                        }
-                        out.push(item);
-                    }
-                    (_, Some(s)) => {
-                        let mut item = item;
-                        if let Some(o) = item.as_object_mut() {
-                            set_or_clear(o, &s.name, value.clone());
-                        }
-                        out.push(item);
-                    }
-                    (OpKind::Replace, None) => {
-                        if !clear {
-                            out.push(value.clone().unwrap_or(Value::Null));
-                        }
-                    }
-                    (OpKind::Add, None) => {
-                        let mut item = item;
-                        if let (Some(o), Some(Value::Object(v))) =
-                            (item.as_object_mut(), value.clone())
-                        {
-                            o.extend(v);
-                        }
-                        out.push(item);
-                    }
-                }
-            }
-            // A filtered add/replace that matches nothing creates the entry the filter
-            // describes (COMPAT 20: Entra's emails[type eq "work"].value on a new user).
-            if matched == 0 && kind != OpKind::Remove && !clear {
-                let mut fresh = Map::new();
-                seed_from_filter(&filter, &mut fresh);
-                // Without an `eq` to describe the new entry, RFC 7644 §3.5.2.3 applies: a
-                // replace whose filter matches nothing fails.
-                if fresh.is_empty() && kind == OpKind::Replace {
-                    return Err(ScimError::bad_request(
-                        ScimType::NoTarget,
-                        format!("\"{path}\" matches no value to replace"),
-                    ));
-                }
-                match (sub, value.clone()) {
-                    (Some(s), Some(v)) => {
-                        fresh.insert(s.name.clone(), v);
-                    }
-                    (None, Some(Value::Object(v))) => fresh.extend(v),
-                    (None, Some(other)) => {
-                        return Err(ScimError::invalid_value(format!(
-                            "\"{path}\": the value must be an object, got {other}"
-                        )))
-                    }
-                    _ => {}
-                }
-                if primary_true(&Value::Object(fresh.clone())) {
-                    clear_primary(&mut out);
-                }
-                out.push(Value::Object(fresh));
-            }
-            put_array(container, &def.name, out);
-            return Ok(());
-        }
+        needs_value(kind, &value, path)?;
 
         // attr.sub
         if let Some(s) = sub {
@@ -600,6 +518,138 @@ impl Patcher<'_> {
             }
         }
     }
+}
+
+impl Patcher<'_> {
+    /// `attr[filter]` and `attr[filter].sub`. A single-valued complex attribute is treated
+    /// as a list of at most one element, so both kinds follow one rule.
+    #[allow(clippy::too_many_arguments)]
+    fn apply_filtered(
+        &self,
+        container: &mut Map<String, Value>,
+        kind: OpKind,
+        ext: Option<&Schema>,
+        def: &Attribute,
+        filter: &Filter,
+        sub: Option<&Attribute>,
+        value: Option<Value>,
+        path: &str,
+    ) -> Result<(), ScimError> {
+        needs_value(kind, &value, path)?;
+        let key = existing_key(container, &def.name);
+        let clear = value.as_ref().is_none_or(is_clear);
+        let items = take_array(container, &key);
+        let sem = SchemaSemantics(self.schema);
+        let urns = sem.extension_urns();
+        let vp = Filter::ValuePath {
+            path: AttrPath {
+                urn: ext.map(|e| e.id.clone()),
+                attr: def.name.clone(),
+                sub: None,
+            },
+            filter: Box::new(filter.clone()),
+        };
+        let mut out = Vec::with_capacity(items.len() + 1);
+        let mut matched = 0usize;
+        for item in items {
+            // Each element is evaluated alone, as {attr: [element]} (under its extension's
+            // URN), so the reference evaluator decides the match exactly as a filter would.
+            let element = serde_json::json!({ def.name.clone(): [item.clone()] });
+            let probe = match ext {
+                None => element,
+                Some(e) => serde_json::json!({ e.id.clone(): element }),
+            };
+            let hit = matches(&vp, &probe, &sem, &urns)
+                .map_err(|e| invalid_path(format!("\"{path}\": {}", e.message)))?;
+            if !hit {
+                out.push(item);
+                continue;
+            }
+            matched += 1;
+            let mut item = item;
+            match (kind, sub) {
+                (OpKind::Remove, None) => continue,
+                (OpKind::Remove, Some(s)) => {
+                    if let Some(o) = item.as_object_mut() {
+                        remove_ci(o, &s.name);
+                    }
+                }
+                (_, Some(s)) => {
+                    if let Some(o) = item.as_object_mut() {
+                        set_or_clear(o, &s.name, value.clone());
+                    }
+                }
+                (OpKind::Replace, None) if clear => continue,
+                (_, None) if clear => {}
+                // A matched element is a complex target: the sub-attributes given replace
+                // theirs and the rest stay (RFC 7644 §3.5.2.3).
+                (_, None) => match (item.as_object_mut(), value.clone()) {
+                    (Some(o), Some(Value::Object(v))) => {
+                        for (k, v) in v {
+                            set_or_clear(o, &k, Some(v));
+                        }
+                    }
+                    (_, v) => {
+                        return Err(ScimError::invalid_value(format!(
+                            "\"{path}\": the value must be an object of sub-attributes, got {}",
+                            v.unwrap_or(Value::Null)
+                        )))
+                    }
+                },
+            }
+            // An element whose last sub-attribute was removed is gone, not an empty `{}`.
+            if !item.as_object().is_some_and(Map::is_empty) {
+                out.push(item);
+            }
+        }
+        if matched == 0 && kind != OpKind::Remove && !clear {
+            let fresh = self.fresh_element(filter, def, sub, value, path)?;
+            if primary_true(&fresh) {
+                clear_primary(&mut out);
+            }
+            out.push(fresh);
+        }
+        if def.multi_valued {
+            put_array(container, &def.name, out);
+        } else if let Some(one) = out.into_iter().next() {
+            container.insert(def.name.clone(), one);
+        }
+        Ok(())
+    }
+
+    /// The element a filtered add or replace that matched nothing creates. Only the
+    /// `attr[filter].sub` form with `eq` terms describes one (COMPAT 20: Entra's
+    /// `emails[type eq "work"].value` on a user with no work email); any other form that
+    /// matches nothing is `noTarget` (RFC 7644 §3.5.2.3), never a guess.
+    fn fresh_element(
+        &self,
+        filter: &Filter,
+        def: &Attribute,
+        sub: Option<&Attribute>,
+        value: Option<Value>,
+        path: &str,
+    ) -> Result<Value, ScimError> {
+        let mut fresh = Map::new();
+        seed_from_filter(filter, &mut fresh);
+        let (Some(s), Some(v), true) = (sub, value, def.multi_valued && !fresh.is_empty()) else {
+            return Err(ScimError::bad_request(
+                ScimType::NoTarget,
+                format!("\"{path}\" matches no value"),
+            ));
+        };
+        fresh.insert(s.name.clone(), v);
+        Ok(Value::Object(fresh))
+    }
+}
+
+fn needs_value(kind: OpKind, value: &Option<Value>, path: &str) -> Result<(), ScimError> {
+    if kind != OpKind::Remove && value.is_none() {
+        return Err(ScimError::invalid_value(format!(
+            "\"{path}\": an {} operation needs a \"value\"",
+            kind.as_str()
+        )));
+    }
+    Ok(())
 }
 
 /// The key an attribute is stored under in `container`, matched case-insensitively.
@@ -964,6 +1014,128 @@ mod tests {
         )
         .unwrap();
         assert!(d.get(ent).is_none());
+    }
+
+    const ENT: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+
+    fn enterprise_user() -> Value {
+        json!({"userName": "a", "name": {"givenName": "G", "familyName": "F", "middleName": "M"},
+               ENT: {"employeeNumber": "7", "department": "D", "costCenter": "CC-1",
+                     "manager": {"value": "m1"}}})
+    }
+
+    #[test]
+    fn pathless_replace_of_the_extension_keeps_the_attributes_it_does_not_name() {
+        for kind in ["replace", "add"] {
+            let d = run(
+                true,
+                enterprise_user(),
+                json!({"Operations": [{"op": kind, "value": {ENT: {"costCenter": "CC-9"}}}]}),
+            )
+            .unwrap();
+            assert_eq!(
+                d[ENT],
+                json!({"employeeNumber": "7", "department": "D", "costCenter": "CC-9",
+                       "manager": {"value": "m1"}}),
+                "{kind}"
+            );
+            let d = run(
+                true,
+                enterprise_user(),
+                json!({"Operations": [{"op": kind, "path": ENT,
+                                       "value": {"department": "E", "manager": {"displayName": "Boss"}}}]}),
+            )
+            .unwrap();
+            assert_eq!(
+                d[ENT],
+                json!({"employeeNumber": "7", "department": "E", "costCenter": "CC-1",
+                       "manager": {"value": "m1", "displayName": "Boss"}}),
+                "{kind} with the URN as path"
+            );
+        }
+    }
+
+    #[test]
+    fn pathless_and_pathed_replace_of_name_keeps_the_other_sub_attributes() {
+        for op in [
+            json!({"op": "replace", "value": {"name": {"givenName": "X"}}}),
+            json!({"op": "replace", "path": "name", "value": {"givenName": "X"}}),
+            json!({"op": "add", "value": {"name": {"givenName": "X"}}}),
+            json!({"op": "add", "path": "name", "value": {"givenName": "X"}}),
+        ] {
+            let d = run(true, enterprise_user(), json!({"Operations": [op.clone()]})).unwrap();
+            assert_eq!(
+                d["name"],
+                json!({"givenName": "X", "familyName": "F", "middleName": "M"}),
+                "{op}"
+            );
+            assert_eq!(d[ENT], enterprise_user()[ENT], "{op}");
+        }
+    }
+
+    #[test]
+    fn entra_manager_removal_by_value_filter_removes_only_a_match() {
+        for path in [
+            format!("{ENT}:manager[value eq \"m1\"]"),
+            "manager[value eq \"m1\"]".into(),
+        ] {
+            let d = run(
+                true,
+                enterprise_user(),
+                json!({"Operations": [{"op": "Remove", "path": path}]}),
+            )
+            .unwrap();
+            assert!(d[ENT].get("manager").is_none(), "{path}: {}", d[ENT]);
+            assert_eq!(d[ENT]["department"], "D");
+        }
+        let d = run(
+            true,
+            enterprise_user(),
+            json!({"Operations": [{"op": "remove", "path": format!("{ENT}:manager[value eq \"other\"]")}]}),
+        )
+        .unwrap();
+        assert_eq!(d, enterprise_user(), "a manager that does not match stays");
+        let d = run(
+            true,
+            json!({"userName": "a"}),
+            json!({"Operations": [{"op": "remove", "path": "manager[value eq \"m1\"]"}]}),
+        )
+        .unwrap();
+        assert_eq!(d, json!({"userName": "a"}), "no manager, nothing to do");
+    }
+
+    #[test]
+    fn value_filter_matching_nothing_is_no_target_and_adds_nothing() {
+        let doc = json!({"userName": "a", "emails": [{"value": "a@x", "type": "work"}]});
+        for op in [
+            json!({"op": "replace", "path": "emails[value eq \"absent@example.com\"]",
+                   "value": {"value": "x@example.com"}}),
+            json!({"op": "add", "path": "emails[value eq \"absent@example.com\"]",
+                   "value": {"value": "x@example.com"}}),
+            json!({"op": "replace", "path": "manager[value eq \"m1\"].displayName",
+                   "value": "Boss"}),
+        ] {
+            let e = run(true, doc.clone(), json!({"Operations": [op.clone()]})).unwrap_err();
+            assert_eq!(e.scim_type, Some(ScimType::NoTarget), "{op}");
+            assert_eq!(e.status, 400);
+        }
+    }
+
+    #[test]
+    fn filtered_replace_of_a_matched_element_keeps_its_other_sub_attributes() {
+        let d = run(
+            true,
+            json!({"userName": "a", "emails": [{"value": "a@x", "type": "work", "primary": true},
+                                               {"value": "b@x", "type": "home"}]}),
+            json!({"Operations": [{"op": "replace", "path": "emails[type eq \"work\"]",
+                                   "value": {"value": "new@x"}}]}),
+        )
+        .unwrap();
+        assert_eq!(
+            d["emails"],
+            json!([{"value": "new@x", "type": "work", "primary": true},
+                   {"value": "b@x", "type": "home"}])
+        );
     }
 
     #[test]

@@ -86,6 +86,18 @@ const WRITE_ATTEMPTS: usize = 32;
 /// names `members` in `attributes`.
 pub const RESPONSE_MEMBER_LIMIT: u64 = 1000;
 
+/// One resource type's share of a root search: its filter, sort and projection.
+type SearchPart = (
+    ResourceKind,
+    Option<crate::store::query::Predicate>,
+    Option<crate::store::query::Sort>,
+    Projection,
+);
+
+/// How deep a sorted root `/.search` pages: each type's first this-many rows are read and
+/// merged. Ten full pages at the largest page size.
+pub const ROOT_SORT_WINDOW: u64 = 10_000;
+
 fn what(kind: ResourceKind) -> &'static str {
     kind.name()
 }
@@ -470,17 +482,26 @@ impl ResourceService {
         }
     }
 
-    /// `POST /.search` at the realm root: both resource types, Users first, paged as one list.
+    /// `POST /.search` at the realm root: both resource types paged as one list. Unsorted,
+    /// Users come first; with `sortBy`, the two sorted lists are merged into one order, and
+    /// a type that lacks the attribute sorts as missing (last).
     pub async fn search_all(&self, ctx: &RealmCtx, params: &ListParams) -> ServiceResult<Value> {
         let page = Page::parse(
             params.start_index.as_deref(),
             params.count.as_deref(),
             self.page_limits,
         )?;
-        let mut total = 0u64;
-        let mut resources = Vec::new();
-        let mut first_error = None;
-        let mut searched = 0;
+        let sorted = params
+            .sort_by
+            .as_deref()
+            .is_some_and(|s| !s.trim().is_empty());
+        // A bad sortOrder is an error even without sortBy, as on /Users.
+        resolve_sort(ResourceKind::User, None, params.sort_order.as_deref())?;
+        // Each type's filter, sort and projection; a type the filter or sort cannot apply to
+        // is searched without it only where that still means something.
+        let mut parts = Vec::with_capacity(2);
+        let mut first_error: Option<ScimError> = None;
+        let mut any_sort = false;
         for kind in [ResourceKind::User, ResourceKind::Group] {
             // A filter naming attributes only one type has selects nothing of the other.
             let filter = match params.filter.as_deref().map(str::trim) {
@@ -493,23 +514,43 @@ impl ResourceService {
                 },
                 _ => None,
             };
-            searched += 1;
+            let sort = match resolve_sort(
+                kind,
+                params.sort_by.as_deref(),
+                params.sort_order.as_deref(),
+            ) {
+                Ok(s) => {
+                    any_sort |= s.is_some();
+                    s
+                }
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                    None
+                }
+            };
             let proj = Self::projection(
                 kind,
                 params.attributes.as_deref(),
                 params.excluded_attributes.as_deref(),
             )?;
-            let offset = page.offset().saturating_sub(total);
-            let limit = page.count.saturating_sub(resources.len() as u32);
+            parts.push((kind, filter, sort, proj));
+        }
+        if parts.is_empty() || (sorted && !any_sort) {
+            return Err(first_error
+                .unwrap_or_else(|| ScimError::invalid_value("nothing to search"))
+                .into());
+        }
+        if sorted {
+            return self.search_all_sorted(ctx, params, page, parts).await;
+        }
+        let mut total = 0u64;
+        let mut resources = Vec::new();
+        for (kind, filter, sort, proj) in parts {
             let query = ListQuery {
                 filter,
-                offset,
-                limit,
-                sort: resolve_sort(
-                    kind,
-                    params.sort_by.as_deref(),
-                    params.sort_order.as_deref(),
-                )?,
+                offset: page.offset().saturating_sub(total),
+                limit: page.count.saturating_sub(resources.len() as u32),
+                sort,
                 seek: None,
             };
             let listed = self
@@ -520,12 +561,80 @@ impl ResourceService {
             total += listed.total;
             resources.extend(self.render_many(ctx, kind, listed.items, &proj).await?);
         }
-        if searched == 0 {
-            if let Some(e) = first_error {
-                return Err(e.into());
+        Ok(list_response(total, page, resources))
+    }
+
+    /// A sorted root search: the first `startIndex + count - 1` rows of each type in the
+    /// order asked, merged, then the page cut from the merged list. The window is bounded so
+    /// a deep page cannot make one request read the whole directory.
+    async fn search_all_sorted(
+        &self,
+        ctx: &RealmCtx,
+        params: &ListParams,
+        page: Page,
+        parts: Vec<SearchPart>,
+    ) -> ServiceResult<Value> {
+        let window = page.offset().saturating_add(u64::from(page.count));
+        if window > ROOT_SORT_WINDOW {
+            return Err(ScimError::invalid_value(format!(
+                "a sorted search across Users and Groups pages through the first \
+                 {ROOT_SORT_WINDOW} results only; startIndex {} with count {} goes past them. \
+                 Narrow the filter, or search /Users/.search and /Groups/.search separately",
+                page.start_index, page.count
+            ))
+            .into());
+        }
+        let descending = params
+            .sort_order
+            .as_deref()
+            .is_some_and(|o| o.trim().eq_ignore_ascii_case("descending"));
+        let mut total = 0u64;
+        let mut lists = Vec::with_capacity(parts.len());
+        let mut projections = Vec::with_capacity(parts.len());
+        for (kind, filter, sort, proj) in parts {
+            let query = ListQuery {
+                filter,
+                offset: 0,
+                limit: window as u32,
+                sort: sort.clone(),
+                seek: None,
+            };
+            let listed = self
+                .store
+                .list_resources(&ctx.realm_id, kind, &query)
+                .await
+                .map_err(|e| ServiceError::from_store(e, what(kind)))?;
+            total += listed.total;
+            lists.push((kind, sort, listed.items));
+            projections.push((kind, proj));
+        }
+        let merged = super::sort::merge_sorted(descending, lists);
+        let cut: Vec<_> = merged
+            .into_iter()
+            .skip(page.offset() as usize)
+            .take(page.count as usize)
+            .collect();
+        // Rendered a type at a time (one membership query each), then put back in order.
+        let mut slots: Vec<Option<Value>> = vec![None; cut.len()];
+        let mut by_kind: Vec<(Vec<usize>, Vec<StoredResource>)> =
+            projections.iter().map(|_| Default::default()).collect();
+        for (i, (kind, row)) in cut.into_iter().enumerate() {
+            if let Some(at) = projections.iter().position(|(k, _)| *k == kind) {
+                by_kind[at].0.push(i);
+                by_kind[at].1.push(row);
             }
         }
-        Ok(list_response(total, page, resources))
+        for ((kind, proj), (at, rows)) in projections.iter().zip(by_kind) {
+            let rendered = self.render_many(ctx, *kind, rows, proj).await?;
+            for (i, v) in at.into_iter().zip(rendered) {
+                slots[i] = Some(v);
+            }
+        }
+        Ok(list_response(
+            total,
+            page,
+            slots.into_iter().flatten().collect(),
+        ))
     }
 
     pub async fn delete(

@@ -19,6 +19,8 @@ both_backends!(
     prefer_return_minimal_answers_204,
     patch_errors_are_scim_errors_and_change_nothing,
     patch_user_name_to_a_taken_one_is_409,
+    pathless_replace_of_a_complex_attribute_keeps_what_it_does_not_name,
+    value_filter_matching_no_email_is_no_target_and_adds_none,
 );
 
 fn ops(list: Value) -> Value {
@@ -118,19 +120,41 @@ async fn manager_in_every_shape_and_removed_by_filter_or_empty_string(app: &Test
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
         assert_eq!(r.body[ent]["manager"], json!({"value": "hr-42"}));
     }
+    // Entra removes the manager with a value filter (COMPAT 21): one that does not match
+    // changes nothing, one that matches removes it; with or without the extension URN.
+    for (filter_path, gone) in [
+        (format!("{ent}:manager[value eq \"someone-else\"]"), false),
+        ("manager[value eq \"someone-else\"]".to_owned(), false),
+        (format!("{ent}:manager[value eq \"hr-42\"]"), true),
+    ] {
+        let r = patch(
+            app,
+            &path,
+            ops(json!([{"op": "Remove", "path": filter_path}])),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{filter_path}: {}", r.body);
+        let manager = r.body.get(ent).and_then(|e| e.get("manager"));
+        assert_eq!(manager.is_none(), gone, "{filter_path}: {}", r.body);
+    }
+    patch(
+        app,
+        &path,
+        ops(json!([{"op": "Add", "path": format!("{ent}:manager"), "value": "hr-44"}])),
+    )
+    .await;
     let r = patch(
         app,
         &path,
-        ops(json!([{"op": "remove", "path": format!("{ent}:manager[value eq \"hr-42\"]")}])),
+        ops(json!([{"op": "remove", "path": "manager[value eq \"hr-44\"]"}])),
     )
     .await;
-    // manager is single-valued: a filter on it is not allowed, the value form is.
-    if r.status == StatusCode::OK {
-        assert!(r.body.get(ent).is_none_or(|e| e.get("manager").is_none()));
-    } else {
-        assert_eq!(r.status, StatusCode::BAD_REQUEST);
-        assert_eq!(r.body["scimType"], "invalidPath");
-    }
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(
+        r.body.get(ent).is_none_or(|e| e.get("manager").is_none()),
+        "{}",
+        r.body
+    );
     patch(
         app,
         &path,
@@ -344,4 +368,94 @@ async fn patch_over_the_configured_operation_bound_is_400_too_many() {
     assert_eq!(r.body["scimType"], "tooMany");
     assert!(r.body["detail"].as_str().unwrap().contains('2'));
     app.stop().await;
+}
+
+async fn pathless_replace_of_a_complex_attribute_keeps_what_it_does_not_name(app: &TestApp) {
+    let ent = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+    let r = app
+        .post(
+            "/Users",
+            json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ent],
+                   "userName": "complex-keep",
+                   "name": {"givenName": "Ada", "familyName": "Lovelace", "middleName": "K"},
+                   ent: {"employeeNumber": "1001", "department": "Eng", "costCenter": "CC-1",
+                         "organization": "Org", "division": "Div",
+                         "manager": {"value": "boss-1"}}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let path = format!("/Users/{}", r.body["id"].as_str().unwrap());
+    for (op, extension_path) in [("replace", false), ("add", false), ("replace", true)] {
+        let body = if extension_path {
+            json!({"op": op, "path": ent, "value": {"costCenter": "CC-9"}})
+        } else {
+            json!({"op": op, "value": {ent: {"costCenter": "CC-9"}, "name": {"givenName": "X"}}})
+        };
+        let r = patch(app, &path, ops(json!([body]))).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        let got = app.get(&path).await.body;
+        assert_eq!(
+            got[ent],
+            json!({"employeeNumber": "1001", "department": "Eng", "costCenter": "CC-9",
+                   "organization": "Org", "division": "Div",
+                   "manager": {"value": "boss-1"}}),
+            "{op} (URN path: {extension_path}) must keep the attributes it does not name"
+        );
+        assert_eq!(
+            got["name"],
+            json!({"givenName": "X", "familyName": "Lovelace", "middleName": "K"})
+        );
+    }
+    let r = patch(
+        app,
+        &path,
+        ops(json!([{"op": "replace", "path": "name", "value": {"familyName": "Byron"}}])),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        r.body["name"],
+        json!({"givenName": "X", "familyName": "Byron", "middleName": "K"})
+    );
+}
+
+async fn value_filter_matching_no_email_is_no_target_and_adds_none(app: &TestApp) {
+    let r = app
+        .post(
+            "/Users",
+            json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                   "userName": "no-target",
+                   "emails": [{"value": "a@example.com", "type": "work"}]}),
+        )
+        .await;
+    let path = format!("/Users/{}", r.body["id"].as_str().unwrap());
+    let before = app.get(&path).await.body;
+    let r = patch(
+        app,
+        &path,
+        ops(
+            json!([{"op": "replace", "path": "emails[value eq \"absent@example.com\"]",
+                    "value": {"value": "x@example.com"}}]),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert_eq!(r.body["scimType"], "noTarget");
+    assert_eq!(app.get(&path).await.body, before, "nothing changed");
+    // The attr[filter].sub form still creates the element it describes (COMPAT 20).
+    let r = patch(
+        app,
+        &path,
+        ops(
+            json!([{"op": "replace", "path": "emails[type eq \"home\"].value",
+                    "value": "h@example.com"}]),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        r.body["emails"],
+        json!([{"value": "a@example.com", "type": "work"},
+               {"value": "h@example.com", "type": "home"}])
+    );
 }
