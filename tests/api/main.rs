@@ -12,6 +12,7 @@ mod groups;
 mod hostile;
 mod http_edge;
 mod indexes;
+mod isolation;
 mod limits;
 mod logs;
 mod openapi;
