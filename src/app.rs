@@ -95,6 +95,7 @@ pub async fn serve_with_metrics(
     let state = AppState {
         services: services.clone(),
         public_url: cfg.public_url.clone().into(),
+        trusted_proxies: cfg.trusted_proxy_nets()?.into(),
         max_body_bytes: cfg.max_body_bytes,
         discovery_requires_auth: cfg.discovery_requires_auth,
         limits: Arc::new(crate::http::limits::Limits::new(
@@ -137,7 +138,10 @@ pub async fn serve_with_metrics(
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = axum::serve(
         listener,
-        axum::ServiceExt::<axum::extract::Request>::into_make_service(app),
+        // The peer address decides whether forwarded headers are believed.
+        axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
+            std::net::SocketAddr,
+        >(app),
     )
     .with_graceful_shutdown(async move {
         shutdown.await;

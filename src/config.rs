@@ -22,8 +22,12 @@ pub struct Config {
     /// Pool size; SQLite writes are serialised by the database whatever this is.
     pub database_max_connections: u32,
     /// Public base URL (scheme://host[:port]) used in `meta.location`; when empty, taken from
-    /// the request's Host and X-Forwarded-Proto headers.
+    /// the request's Host header (or X-Forwarded-Host/-Proto from a trusted proxy).
     pub public_url: String,
+    /// Comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-Host and
+    /// X-Forwarded-Proto are believed; from anyone else those headers are ignored, so a
+    /// client cannot make scimd hand out links to another host.
+    pub trusted_proxies: String,
     /// `count` when a list request gives none.
     pub default_page_size: u32,
     /// Largest `count` honoured; larger requests are capped.
@@ -71,6 +75,7 @@ impl Default for Config {
             database_url: "sqlite://./data/scimd.db?mode=rwc".into(),
             database_max_connections: 16,
             public_url: String::new(),
+            trusted_proxies: String::new(),
             default_page_size: 100,
             max_page_size: 1000,
             max_body_bytes: 1024 * 1024,
@@ -133,6 +138,7 @@ impl Config {
     }
 
     fn validate(&self) -> anyhow::Result<()> {
+        self.trusted_proxy_nets()?;
         anyhow::ensure!(self.max_page_size >= 1, "max_page_size must be at least 1");
         anyhow::ensure!(
             self.default_page_size <= self.max_page_size,
@@ -159,6 +165,7 @@ impl fmt::Debug for Config {
             .field("database_url", &redact_url(&self.database_url))
             .field("database_max_connections", &self.database_max_connections)
             .field("public_url", &self.public_url)
+            .field("trusted_proxies", &self.trusted_proxies)
             .field("default_page_size", &self.default_page_size)
             .field("max_page_size", &self.max_page_size)
             .field("max_body_bytes", &self.max_body_bytes)
@@ -188,6 +195,27 @@ impl fmt::Debug for Config {
     }
 }
 
+impl Config {
+    /// `trusted_proxies` parsed: each entry an address (a single host) or a CIDR range.
+    pub fn trusted_proxy_nets(&self) -> anyhow::Result<Vec<ipnet::IpNet>> {
+        self.trusted_proxies
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse::<ipnet::IpNet>()
+                    .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| {
+                        anyhow::anyhow!(
+                            "trusted_proxies: \"{s}\" is neither an IP address nor a CIDR range \
+                             (e.g. 10.0.0.5 or 10.0.0.0/8)"
+                        )
+                    })
+            })
+            .collect()
+    }
+}
+
 /// Every configuration key, as written in the file (and, upper-cased, after `SCIMD_`).
 fn known_keys() -> Vec<String> {
     match serde_json::to_value(Config::default()) {
@@ -196,39 +224,43 @@ fn known_keys() -> Vec<String> {
     }
 }
 
-/// A database URL with its password replaced, fit for logs and error messages.
+/// A database URL with every secret in it replaced, fit for logs and error messages: the
+/// password of `user:password@`, and the value of any query parameter that holds a secret
+/// (`password`, `sslpassword`, `sslkey`, and any name with password, secret, token or key in it).
 pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
+    let (head, query) = match url.split_once('?') {
+        Some((h, q)) => (h, Some(q)),
+        None => (url, None),
     };
-    let (authority, tail) = match rest.find(['/', '?']) {
-        Some(i) => rest.split_at(i),
-        None => (rest, ""),
-    };
-    let Some((userinfo, host)) = authority.rsplit_once('@') else {
-        return url.to_owned();
-    };
-    let user = userinfo.split(':').next().unwrap_or_default();
-    let masked = if userinfo.contains(':') {
-        format!("{user}:***")
-    } else {
-        user.to_owned()
-    };
-    // Query parameters such as `password=` are masked too.
-    let tail = match tail.split_once('?') {
-        Some((path, query)) => {
-            let q: Vec<String> = query
-                .split('&')
-                .map(|kv| match kv.split_once('=') {
-                    Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
-                    _ => kv.to_owned(),
-                })
-                .collect();
-            format!("{path}?{}", q.join("&"))
+    let head = match head.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+            match authority.rsplit_once('@') {
+                Some((userinfo, host)) if userinfo.contains(':') => {
+                    let user = userinfo.split(':').next().unwrap_or_default();
+                    format!("{scheme}://{user}:***@{host}{path}")
+                }
+                _ => head.to_owned(),
+            }
         }
-        None => tail.to_owned(),
+        None => head.to_owned(),
     };
-    format!("{scheme}://{masked}@{host}{tail}")
+    let Some(query) = query else { return head };
+    let masked: Vec<String> = query
+        .split('&')
+        .map(|kv| match kv.split_once('=') {
+            Some((k, _)) if secret_param(k) => format!("{k}=***"),
+            _ => kv.to_owned(),
+        })
+        .collect();
+    format!("{head}?{}", masked.join("&"))
+}
+
+fn secret_param(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    ["password", "passwd", "secret", "token", "key"]
+        .iter()
+        .any(|s| n.contains(s))
 }
 
 #[cfg(test)]
@@ -245,5 +277,50 @@ mod tests {
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(!shown.contains("hunter3"), "{shown}");
         assert!(shown.contains("scimd:***@db:5432/scimd"), "{shown}");
+    }
+
+    #[test]
+    fn every_secret_of_a_database_url_is_redacted() {
+        for (url, shown) in [
+            (
+                "postgres://db/scimd?user=s&password=hunter2&sslmode=verify-full",
+                "postgres://db/scimd?user=s&password=***&sslmode=verify-full",
+            ),
+            (
+                "postgresql://s:hunter2@db/x?sslpassword=hunter3&sslkey=/k.pem&sslcert=/c.pem",
+                "postgresql://s:***@db/x?sslpassword=***&sslkey=***&sslcert=/c.pem",
+            ),
+            (
+                "postgres://s@db/x?options=-c%20a%3Db&api_token=t1&PassWord=p",
+                "postgres://s@db/x?options=-c%20a%3Db&api_token=***&PassWord=***",
+            ),
+            (
+                "sqlite://./data/scimd.db?mode=rwc",
+                "sqlite://./data/scimd.db?mode=rwc",
+            ),
+        ] {
+            assert_eq!(redact_url(url), shown);
+        }
+    }
+
+    #[test]
+    fn trusted_proxies_take_addresses_and_ranges_and_refuse_anything_else() {
+        let cfg = Config {
+            trusted_proxies: " 10.0.0.5, 10.1.0.0/16 ,::1".into(),
+            ..Config::default()
+        };
+        let nets = cfg.trusted_proxy_nets().unwrap();
+        let has = |ip: &str| {
+            nets.iter()
+                .any(|n| n.contains(&ip.parse::<std::net::IpAddr>().unwrap()))
+        };
+        assert!(has("10.0.0.5") && has("10.1.200.3") && has("::1"));
+        assert!(!has("10.0.0.6") && !has("127.0.0.1"));
+        let bad = Config {
+            trusted_proxies: "proxy.internal".into(),
+            ..Config::default()
+        };
+        let e = bad.validate().unwrap_err().to_string();
+        assert!(e.contains("proxy.internal") && e.contains("CIDR"), "{e}");
     }
 }

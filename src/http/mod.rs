@@ -104,30 +104,74 @@ async fn method_not_allowed(method: Method, uri: Uri) -> Response {
     ))
 }
 
-/// Collapses repeated slashes and drops a trailing one before routing, so a base URL
-/// configured with a trailing slash works (COMPAT 2).
+/// The resource endpoints in the case links are written in; a request may name them in any
+/// case (some IdP validators send `/users`).
+const ENDPOINTS: [&str; 7] = [
+    "Users",
+    "Groups",
+    "Schemas",
+    "ResourceTypes",
+    "ServiceProviderConfig",
+    ".search",
+    "Bulk",
+];
+
+/// Where the endpoint segment of a SCIM path is: after `/scim/v2` or after
+/// `/v1/tenants/{t}/realms/{r}/scim/v2`.
+fn endpoint_index(segs: &[&str]) -> Option<usize> {
+    match segs {
+        ["scim", "v2", _, ..] => Some(2),
+        ["v1", "tenants", _, "realms", _, "scim", "v2", _, ..] => Some(7),
+        _ => None,
+    }
+}
+
+/// Before routing: collapses repeated slashes and drops a trailing one, so a base URL
+/// configured with a trailing slash works (COMPAT 2), and spells resource endpoints in their
+/// canonical case (`/users` → `/Users`, `/Users/.SEARCH` → `/Users/.search`). Links scimd
+/// writes always use the canonical case, whatever the request used.
 pub fn normalize_path(mut req: Request) -> Request {
     let uri = req.uri();
     let path = uri.path();
-    if path.len() > 1 && (path.ends_with('/') || path.contains("//")) {
-        let mut clean = String::with_capacity(path.len());
-        for seg in path.split('/').filter(|s| !s.is_empty()) {
-            clean.push('/');
-            clean.push_str(seg);
-        }
-        if clean.is_empty() {
-            clean.push('/');
-        }
-        if let Some(q) = uri.query() {
-            clean.push('?');
-            clean.push_str(q);
-        }
-        let mut parts = uri.clone().into_parts();
-        if let Ok(pq) = clean.parse() {
-            parts.path_and_query = Some(pq);
-            if let Ok(new) = Uri::from_parts(parts) {
-                *req.uri_mut() = new;
+    let mut segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let mut changed = path.len() > 1 && (path.ends_with('/') || path.contains("//"));
+    if let Some(i) = endpoint_index(&segs) {
+        let after_collection = matches!(segs[i].to_ascii_lowercase().as_str(), "users" | "groups");
+        // Only `/.search` follows a collection by name; any other segment there is an id.
+        let search_next = after_collection
+            && segs
+                .get(i + 1)
+                .is_some_and(|s| s.eq_ignore_ascii_case(".search"));
+        let n = 1 + usize::from(search_next);
+        for seg in segs.iter_mut().skip(i).take(n) {
+            if let Some(canon) = ENDPOINTS.iter().find(|e| e.eq_ignore_ascii_case(seg)) {
+                if seg != canon {
+                    *seg = canon;
+                    changed = true;
+                }
             }
+        }
+    }
+    if !changed {
+        return req;
+    }
+    let mut clean = String::with_capacity(path.len() + 1);
+    for seg in &segs {
+        clean.push('/');
+        clean.push_str(seg);
+    }
+    if clean.is_empty() {
+        clean.push('/');
+    }
+    if let Some(q) = uri.query() {
+        clean.push('?');
+        clean.push_str(q);
+    }
+    let mut parts = uri.clone().into_parts();
+    if let Ok(pq) = clean.parse() {
+        parts.path_and_query = Some(pq);
+        if let Ok(new) = Uri::from_parts(parts) {
+            *req.uri_mut() = new;
         }
     }
     req

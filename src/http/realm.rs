@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap};
+use axum::http::header;
 use axum::middleware::Next;
 use axum::response::Response;
 
@@ -65,26 +65,39 @@ pub async fn resolve_realm(
     }
     let ctx = RealmCtx {
         realm_id: principal.realm.id.clone(),
-        base_url: format!("{}{prefix}", origin(&state, req.headers())),
+        base_url: format!("{}{prefix}", origin(&state, &req)),
     };
     req.extensions_mut().insert(ctx);
     req.extensions_mut().insert(principal);
     Ok(next.run(req).await)
 }
 
-/// scheme://host[:port] as the client sees us: configured, or from the request.
-fn origin(state: &AppState, headers: &HeaderMap) -> String {
+/// scheme://host[:port] as the client sees us: configured; else X-Forwarded-Host/-Proto when
+/// the peer is a trusted proxy; else the request's own Host over plain HTTP. Forwarded headers
+/// from anyone else are ignored: they would let any client choose the host of every link.
+fn origin(state: &AppState, req: &Request) -> String {
     if !state.public_url.is_empty() {
         return state.public_url.trim_end_matches('/').to_owned();
     }
-    let host = headers
-        .get("x-forwarded-host")
-        .or_else(|| headers.get(header::HOST))
-        .and_then(|v| v.to_str().ok())
+    let headers = req.headers();
+    let peer = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    let trusted = peer.is_some_and(|ip| state.trusted_proxies.iter().any(|n| n.contains(&ip)));
+    // A chain of proxies appends: the first value is what the client asked for.
+    let forwarded = |name: &str| {
+        trusted
+            .then(|| headers.get(name)?.to_str().ok()?.split(',').next())
+            .flatten()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+    };
+    let host = forwarded("x-forwarded-host")
+        .or_else(|| headers.get(header::HOST).and_then(|v| v.to_str().ok()))
         .unwrap_or("localhost");
-    let proto = headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
+    let proto = forwarded("x-forwarded-proto")
+        .filter(|p| p.eq_ignore_ascii_case("https") || p.eq_ignore_ascii_case("http"))
         .unwrap_or("http");
     format!("{proto}://{host}")
 }

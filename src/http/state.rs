@@ -9,6 +9,8 @@ pub struct AppState {
     pub services: Arc<Services>,
     /// Public origin (scheme://host[:port]) for `meta.location`; empty: from request headers.
     pub public_url: Arc<str>,
+    /// Peers whose X-Forwarded-Host / -Proto are believed (`trusted_proxies`).
+    pub trusted_proxies: Arc<[ipnet::IpNet]>,
     pub max_body_bytes: u64,
     pub discovery_requires_auth: bool,
     pub limits: Arc<super::limits::Limits>,

@@ -30,8 +30,8 @@ impl Projection {
         excluded: Option<&str>,
     ) -> Result<Self, ScimError> {
         Ok(Self {
-            attributes: parse_list(schema, attributes)?,
-            excluded: parse_list(schema, excluded)?,
+            attributes: parse_list(schema, "attributes", attributes)?,
+            excluded: parse_list(schema, "excludedAttributes", excluded)?,
         })
     }
 
@@ -280,10 +280,25 @@ fn keep_subs(value: Value, def: Option<&Attribute>, subs: &[&str], keep: bool) -
     }
 }
 
-fn parse_list(schema: &ResourceSchema, list: Option<&str>) -> Result<Vec<Named>, ScimError> {
+fn parse_list(
+    schema: &ResourceSchema,
+    param: &str,
+    list: Option<&str>,
+) -> Result<Vec<Named>, ScimError> {
     let Some(list) = list else {
         return Ok(Vec::new());
     };
+    // RFC 7644 §3.4.2.5: these lists hold attribute names only. A value filter here would
+    // otherwise select nothing and the client would see an empty resource, not its mistake.
+    if let Some(bad) = list.find(['[', ']', '"', '(', ')']) {
+        let what = match &list[bad..bad + 1] {
+            "[" | "]" => "a [filter] is not allowed in it; filter with the filter parameter",
+            _ => "it takes comma-separated attribute names only",
+        };
+        return Err(ScimError::invalid_value(format!(
+            "{param}=\"{list}\": {what} (e.g. {param}=userName,emails.value)"
+        )));
+    }
     let mut out = Vec::new();
     for raw in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         out.push(resolve(schema, raw)?);
@@ -325,6 +340,27 @@ mod tests {
     use super::*;
     use crate::scim::schema::Registry;
     use serde_json::json;
+
+    #[test]
+    fn a_filter_in_attributes_is_refused_naming_the_parameter() {
+        let schema = &Registry::get().user;
+        for (attrs, excluded, param) in [
+            (Some("emails[type eq \"work\"]"), None, "attributes"),
+            (
+                Some("userName,emails[type eq \"work\"].value"),
+                None,
+                "attributes",
+            ),
+            (None, Some("emails[primary eq true]"), "excludedAttributes"),
+        ] {
+            let e = Projection::parse(schema, attrs, excluded).unwrap_err();
+            assert_eq!(e.status, 400);
+            assert_eq!(e.scim_type, Some(crate::scim::ScimType::InvalidValue));
+            assert!(e.detail.starts_with(&format!("{param}=")), "{}", e.detail);
+            assert!(e.detail.contains("filter"), "{}", e.detail);
+        }
+        assert!(Projection::parse(schema, Some("userName, emails.value"), None).is_ok());
+    }
 
     fn sample() -> Value {
         json!({"schemas": ["x"], "id": "1", "userName": "a", "displayName": "A",

@@ -204,6 +204,24 @@ impl ResourceService {
         }
     }
 
+    /// An `If-Match` naming several versions (RFC 9110 §13.1.1: a list, any of which may
+    /// match): the current version when it is one of them, for the write to be conditioned
+    /// on exactly; else 412. A write that loses a race after this check still fails 412.
+    pub async fn version_matching(
+        &self,
+        ctx: &RealmCtx,
+        kind: ResourceKind,
+        id: &str,
+        versions: &[i64],
+    ) -> ServiceResult<i64> {
+        let current = self.load(ctx, kind, id).await?.version;
+        if versions.contains(&current) {
+            Ok(current)
+        } else {
+            Err(precondition(kind, id))
+        }
+    }
+
     async fn load(
         &self,
         ctx: &RealmCtx,

@@ -135,3 +135,26 @@ async fn admin_commands_manage_tenants_realms_and_tokens(app: &TestApp) {
     );
     assert!(listed.contains("revoked"), "{listed}");
 }
+
+/// A SQLite URL written without `?mode=rwc` creates its file and folders, as the default does.
+#[test]
+fn sqlite_url_without_a_mode_creates_the_database_and_its_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("new/sub/scimd.db");
+    for url in [
+        format!("sqlite://{}", file.display()),
+        format!("sqlite:{}.other", file.display()),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_scimd"))
+            .args(["tenant", "list"])
+            .env("SCIMD_DATABASE_URL", &url)
+            .env_remove("SCIMD_CONFIG")
+            .current_dir(dir.path())
+            .output()
+            .expect("run scimd");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{url}: {err}");
+    }
+    assert!(file.exists());
+    assert!(dir.path().join("new/sub/scimd.db.other").exists());
+}

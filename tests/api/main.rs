@@ -19,5 +19,6 @@ mod openapi;
 mod paging;
 mod patch;
 mod patch_property;
+mod realms;
 mod search;
 mod users;

@@ -20,6 +20,8 @@ both_backends!(
     malformed_filter_is_400_invalid_filter,
     projection_limits_the_returned_attributes,
     stale_if_match_is_412_and_current_one_succeeds,
+    if_match_with_several_tags_writes_when_any_matches,
+    attributes_with_a_value_filter_is_400_naming_the_parameter,
     missing_user_name_is_400_invalid_value,
 );
 
@@ -468,4 +470,100 @@ async fn filters_past_the_configured_length_or_depth_are_invalid_filter() {
         StatusCode::OK
     );
     app.stop().await;
+}
+
+async fn if_match_with_several_tags_writes_when_any_matches(app: &TestApp) {
+    let id = app.user("tags").await;
+    let path = format!("/Users/{id}");
+    let put = |title: &'static str, tags: &'static str| {
+        let path = path.clone();
+        async move {
+            app.call_with(
+                Method::PUT,
+                &path,
+                Some(json!({"userName": "tags", "title": title})),
+                &[("if-match", tags)],
+            )
+            .await
+        }
+    };
+    let r = put("none", "W/\"3\", W/\"4\"").await;
+    assert_eq!(r.status, StatusCode::PRECONDITION_FAILED, "{}", r.body);
+    assert_eq!(r.body["status"], "412");
+    assert!(
+        app.get(&path).await.body.get("title").is_none(),
+        "nothing written"
+    );
+    let r = put("one", "W/\"3\", W/\"1\"").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.header("etag"), Some("W/\"2\""));
+    let r = app
+        .call_with(
+            Method::PATCH,
+            &path,
+            Some(json!({"Operations": [{"op": "replace", "path": "title", "value": "two"}]})),
+            &[("if-match", "\"1\",W/\"2\"")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["title"], "two");
+    let r = app
+        .call_with(
+            Method::GET,
+            &path,
+            None,
+            &[("if-none-match", "W/\"1\", W/\"3\"")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_MODIFIED);
+    let r = app
+        .call_with(
+            Method::GET,
+            &path,
+            None,
+            &[("if-none-match", "W/\"1\", W/\"2\"")],
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "changed since: the resource is sent"
+    );
+    let r = app
+        .call_with(
+            Method::DELETE,
+            &path,
+            None,
+            &[("if-match", "W/\"1\", W/\"2\"")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::PRECONDITION_FAILED);
+    let r = app
+        .call_with(
+            Method::DELETE,
+            &path,
+            None,
+            &[("if-match", "W/\"1\", W/\"3\"")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert_eq!(app.get(&path).await.status, StatusCode::NOT_FOUND);
+}
+
+async fn attributes_with_a_value_filter_is_400_naming_the_parameter(app: &TestApp) {
+    let id = app.user("attr-filter").await;
+    for path in [
+        format!("/Users/{id}?attributes=emails[type%20eq%20%22work%22]"),
+        "/Users?attributes=emails[type%20eq%20%22work%22]".to_owned(),
+        "/Users?excludedAttributes=emails[primary%20eq%20true]".to_owned(),
+    ] {
+        let r = app.get(&path).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{path}: {}", r.body);
+        assert_eq!(r.body["scimType"], "invalidValue");
+        let detail = r.body["detail"].as_str().unwrap();
+        assert!(
+            detail.contains("ttributes=") && detail.contains("filter"),
+            "{detail}"
+        );
+    }
 }

@@ -108,11 +108,11 @@ pub async fn replace(
     ScimBody(body): ScimBody,
 ) -> ApiResult<Response> {
     let proj = projection(kind, &q)?;
-    let if_match = Precondition::from_header(&headers, header::IF_MATCH);
+    let if_match = if_match(&state, &ctx, kind, &id, &headers).await?;
     let out = state
         .services
         .resources
-        .replace(&ctx, kind, &id, body, if_match.expected_version(), &proj)
+        .replace(&ctx, kind, &id, body, if_match, &proj)
         .await?;
     count_op(&state, &principal, kind, "replace");
     Ok(resource(out, false))
@@ -126,14 +126,35 @@ pub async fn delete(
     ResourceId(id): ResourceId,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let if_match = Precondition::from_header(&headers, header::IF_MATCH);
+    let if_match = if_match(&state, &ctx, kind, &id, &headers).await?;
     state
         .services
         .resources
-        .delete(&ctx, kind, &id, if_match.expected_version())
+        .delete(&ctx, kind, &id, if_match)
         .await?;
     count_op(&state, &principal, kind, "delete");
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// The version a write must find, from `If-Match`: the one tag it names, or, when it names
+/// several, the current version if it is among them (else 412). `*` and no header: none.
+async fn if_match(
+    state: &AppState,
+    ctx: &RealmCtx,
+    kind: ResourceKind,
+    id: &str,
+    headers: &HeaderMap,
+) -> ApiResult<Option<i64>> {
+    match Precondition::from_header(headers, header::IF_MATCH) {
+        Precondition::Versions(v) if v.len() > 1 => Ok(Some(
+            state
+                .services
+                .resources
+                .version_matching(ctx, kind, id, &v)
+                .await?,
+        )),
+        p => Ok(p.expected_version()),
+    }
 }
 
 /// `Prefer: return=minimal` asks for 204 instead of the resource (COMPAT 24).
@@ -159,11 +180,11 @@ pub async fn patch(
     ScimBody(body): ScimBody,
 ) -> ApiResult<Response> {
     let proj = projection(kind, &q)?;
-    let if_match = Precondition::from_header(&headers, header::IF_MATCH);
+    let if_match = if_match(&state, &ctx, kind, &id, &headers).await?;
     let out = state
         .services
         .resources
-        .patch(&ctx, kind, &id, body, if_match.expected_version(), &proj)
+        .patch(&ctx, kind, &id, body, if_match, &proj)
         .await?;
     count_op(&state, &principal, kind, "patch");
     if wants_minimal(&headers) {

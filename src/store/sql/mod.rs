@@ -72,9 +72,14 @@ impl SqlStore {
     pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Self> {
         sqlx::any::install_default_drivers();
         let dialect = Dialect::from_url(url)?;
-        if dialect == Dialect::Sqlite {
+        let sqlite_url;
+        let url = if dialect == Dialect::Sqlite {
             ensure_sqlite_dir(url)?;
-        }
+            sqlite_url = sqlite_create_if_missing(url);
+            sqlite_url.as_str()
+        } else {
+            url
+        };
         let options = AnyConnectOptions::from_str(url)
             .with_context(|| format!("parsing {}", crate::config::redact_url(url)))?;
         let pool = Pool::new(options, dialect, max_connections);
@@ -113,6 +118,25 @@ impl SqlStore {
 
     async fn conn(&self) -> super::StoreResult<Conn> {
         self.pool.acquire().await.map_err(StoreError::from_sqlx)
+    }
+}
+
+/// A SQLite URL that names no `mode` opens read-write and creates the file, as the default
+/// URL does; sqlx's own default (`rw`) fails on a new file with "unable to open database file".
+/// An explicit `mode=ro` or `mode=rw` is kept.
+fn sqlite_create_if_missing(url: &str) -> String {
+    let has_mode = url.split_once('?').is_some_and(|(_, q)| {
+        q.split('&').any(|kv| {
+            kv.split('=')
+                .next()
+                .is_some_and(|k| k.eq_ignore_ascii_case("mode"))
+        })
+    });
+    let memory = url.contains(":memory:");
+    match (has_mode || memory, url.contains('?')) {
+        (true, _) => url.to_owned(),
+        (false, true) => format!("{url}&mode=rwc"),
+        (false, false) => format!("{url}?mode=rwc"),
     }
 }
 
