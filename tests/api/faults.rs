@@ -5,12 +5,12 @@
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use serde_json::json;
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use crate::both_backends;
-use crate::helpers::{send, until_status, Backend, TestApp};
+use crate::helpers::{addr, read_response, send, until_status, Backend, TestApp};
 
 both_backends!(
     an_answer_given_before_the_body_was_read_says_connection_close,
@@ -19,43 +19,6 @@ both_backends!(
 
 const SCIM_ERROR: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
 const PATIENCE: Duration = Duration::from_secs(10);
-
-fn addr(app: &TestApp) -> String {
-    app.origin.trim_start_matches("http://").to_owned()
-}
-
-/// Reads one HTTP/1.1 response: status, head (lower-cased), body of `Content-Length` bytes.
-async fn read_response(stream: &mut TcpStream) -> (u16, String, Value) {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 8192];
-    let head_end = loop {
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-        let n = stream.read(&mut chunk).await.expect("read response");
-        assert!(n > 0, "connection closed before a response: {buf:?}");
-        buf.extend_from_slice(&chunk[..n]);
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("status line");
-    let length = head
-        .lines()
-        .find_map(|l| l.strip_prefix("content-length:")?.trim().parse().ok())
-        .unwrap_or(0);
-    while buf.len() < head_end + length {
-        let n = stream.read(&mut chunk).await.expect("read body");
-        if n == 0 {
-            break;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
-    let body = serde_json::from_slice(&buf[head_end..]).unwrap_or(Value::Null);
-    (status, head, body)
-}
 
 fn says_close(head: &str) -> bool {
     head.lines().any(|l| l.trim() == "connection: close")

@@ -318,3 +318,44 @@ macro_rules! both_backends {
         )*
     };
 }
+
+/// The host:port the app listens on, for tests that speak raw HTTP over a socket.
+pub fn addr(app: &TestApp) -> String {
+    app.origin.trim_start_matches("http://").to_owned()
+}
+
+/// Reads one HTTP/1.1 response from `stream`: the status, the head lower-cased, and a body of
+/// `Content-Length` bytes parsed as JSON (`Null` when it is not JSON).
+pub async fn read_response(
+    stream: &mut (impl tokio::io::AsyncReadExt + Unpin),
+) -> (u16, String, Value) {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let head_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        let n = stream.read(&mut chunk).await.expect("read response");
+        assert!(n > 0, "connection closed before a response: {buf:?}");
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status line");
+    let length = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:")?.trim().parse().ok())
+        .unwrap_or(0);
+    while buf.len() < head_end + length {
+        let n = stream.read(&mut chunk).await.expect("read body");
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    let body = serde_json::from_slice(&buf[head_end..]).unwrap_or(Value::Null);
+    (status, head, body)
+}

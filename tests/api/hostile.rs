@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use crate::both_backends;
-use crate::helpers::{send, Resp, TestApp};
+use crate::helpers::{addr, read_response, send, Resp, TestApp};
 
 both_backends!(
     a_body_nested_100k_arrays_deep_is_a_400_invalid_syntax,
@@ -321,48 +321,6 @@ async fn with_the_length_limit_raised_a_10k_or_filter_hits_the_term_limit(app: &
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.body["Resources"][0]["id"], id.as_str());
     others_are_served(app, &id, "haystack").await;
-}
-
-/// The host:port the app listens on.
-fn addr(app: &TestApp) -> String {
-    app.origin.trim_start_matches("http://").to_owned()
-}
-
-/// Reads one HTTP/1.1 response (headers, and a body of `Content-Length` bytes) from `stream`.
-async fn read_response(stream: &mut (impl AsyncReadExt + Unpin)) -> (u16, String, Value) {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 8192];
-    let head_end = loop {
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-        let n = stream.read(&mut chunk).await.expect("read response");
-        assert!(n > 0, "connection closed before a response: {buf:?}");
-        buf.extend_from_slice(&chunk[..n]);
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
-    let status: u16 = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("status line");
-    let length = head
-        .lines()
-        .find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.eq_ignore_ascii_case("content-length")
-                .then(|| v.trim().parse::<usize>().ok())?
-        })
-        .unwrap_or(0);
-    while buf.len() < head_end + length {
-        let n = stream.read(&mut chunk).await.expect("read body");
-        if n == 0 {
-            break;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
-    let body = serde_json::from_slice(&buf[head_end..]).unwrap_or(Value::Null);
-    (status, head, body)
 }
 
 async fn a_10_mb_body_is_refused_with_413_while_other_clients_are_served(app: &TestApp) {
