@@ -13,14 +13,11 @@ use crate::http::state::AppState;
 use crate::scim::filter::FilterLimits;
 use crate::scim::list::PageLimits;
 use crate::service::{Limits, Services};
-use crate::store::sql::SqlStore;
 use crate::store::Store;
 
 /// Connects to (and migrates) the configured database.
-pub async fn open_store(cfg: &Config) -> anyhow::Result<Arc<SqlStore>> {
-    Ok(Arc::new(
-        SqlStore::connect(&cfg.database_url, cfg.database_max_connections).await?,
-    ))
+pub async fn open_store(cfg: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    crate::store::open(&cfg.database_url, cfg.database_max_connections).await
 }
 
 pub fn services(cfg: &Config, store: Arc<dyn Store>) -> Services {

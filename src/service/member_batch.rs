@@ -115,7 +115,7 @@ async fn write(
             .await
         {
             let written = Written {
-                members: members_now(store, group_id).await,
+                members: members_now(store, realm_id, group_id).await,
                 stored,
             };
             for (_, reply) in batch {
@@ -131,7 +131,7 @@ async fn write(
             .await
         {
             Ok(stored) => Ok(Written {
-                members: members_now(store, group_id).await,
+                members: members_now(store, realm_id, group_id).await,
                 stored,
             }),
             Err(e) => Err(e),
@@ -140,11 +140,11 @@ async fn write(
     }
 }
 
-async fn members_now(store: &dyn Store, group_id: &str) -> Members {
+async fn members_now(store: &dyn Store, realm_id: &str, group_id: &str) -> Members {
     let limit = super::resources::RESPONSE_MEMBER_LIMIT;
-    match store.has_more_members_than(group_id, limit).await {
+    match store.has_more_members_than(realm_id, group_id, limit).await {
         Ok(true) => Members::TooMany,
-        Ok(false) => match store.members_of(&[group_id.to_owned()]).await {
+        Ok(false) => match store.members_of(realm_id, &[group_id.to_owned()]).await {
             Ok(rows) => Members::Listed(Arc::new(rows)),
             Err(_) => Members::Unread,
         },

@@ -384,7 +384,7 @@ impl ResourceService {
             && !proj.names(schema, "members")
             && self
                 .store
-                .has_more_members_than(&stored.id, RESPONSE_MEMBER_LIMIT)
+                .has_more_members_than(&ctx.realm_id, &stored.id, RESPONSE_MEMBER_LIMIT)
                 .await
                 .map_err(|e| ServiceError::from_store(e, "group membership"))?
         {
@@ -452,7 +452,7 @@ impl ResourceService {
                 ResourceKind::Group if with_members => {
                     let rows = self
                         .store
-                        .members_of(&[id.to_owned()])
+                        .members_of(&ctx.realm_id, &[id.to_owned()])
                         .await
                         .map_err(|e| ServiceError::from_store(e, "group membership"))?;
                     let ids: Vec<String> = rows.into_iter().map(|m| m.member_id).collect();
@@ -906,10 +906,15 @@ impl ResourceService {
                     let failed = |e| ServiceError::from_store(e, "group membership");
                     let mut rows = Vec::new();
                     if !unknown.is_empty() {
-                        rows.extend(self.store.groups_of(&unknown).await.map_err(failed)?);
+                        rows.extend(
+                            self.store
+                                .groups_of(&ctx.realm_id, &unknown)
+                                .await
+                                .map_err(failed)?,
+                        );
                     }
                     if !known.is_empty() {
-                        let direct = self.store.groups_from_direct(known).await;
+                        let direct = self.store.groups_from_direct(&ctx.realm_id, known).await;
                         rows.extend(direct.map_err(failed)?);
                     }
                     for g in rows {
@@ -924,7 +929,7 @@ impl ResourceService {
                 ResourceKind::Group => {
                     let rows = self
                         .store
-                        .members_of(&ids)
+                        .members_of(&ctx.realm_id, &ids)
                         .await
                         .map_err(|e| ServiceError::from_store(e, "group membership"))?;
                     for m in rows {

@@ -19,20 +19,33 @@ pub enum StoreError {
     #[error("database unavailable: {0}")]
     Unavailable(sqlx::Error),
     #[error(transparent)]
-    Other(#[from] sqlx::Error),
+    Other(sqlx::Error),
     #[error("{0}")]
     Corrupt(String),
 }
 
-impl StoreError {
-    pub(crate) fn from_sqlx(e: sqlx::Error) -> Self {
+/// The one place a database error becomes a store outcome; `?` applies it at every call.
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
         match &e {
+            // Every unique constraint scimd declares is a rule a client can break (userName,
+            // displayName, tenant and realm names, token hashes): each is a conflict.
             sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
+            // A membership row naming a resource deleted meanwhile.
+            sqlx::Error::Database(db)
+                if db.is_foreign_key_violation() && db.constraint().is_some_and(is_member_fk) =>
+            {
+                StoreError::UnknownMembers(Vec::new())
+            }
             sqlx::Error::RowNotFound => StoreError::NotFound,
             _ if is_unavailable(&e) => StoreError::Unavailable(e),
             _ => StoreError::Other(e),
         }
     }
+}
+
+fn is_member_fk(name: &str) -> bool {
+    name.starts_with("members_")
 }
 
 /// Whether `e` says the database could not serve, rather than that the statement was wrong.

@@ -1,10 +1,16 @@
-//! Persistence: the storage-neutral `Store` trait, its record and query types, and the SQL
-//! implementation that serves both PostgreSQL and SQLite.
+//! Persistence: the storage-neutral capability traits, their record and query types, and the
+//! two native stores (PostgreSQL, SQLite) that implement them.
 
 pub mod error;
 pub mod model;
+mod open;
+mod pool;
+pub mod postgres;
 pub mod query;
 pub mod sql;
+pub mod sqlite;
+
+pub use open::open;
 
 use async_trait::async_trait;
 
@@ -14,14 +20,28 @@ pub use query::{ListPage, ListQuery};
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// What every store is: the capabilities below together. Services hold an `Arc<dyn Store>`
+/// and their functions name the capability they use.
+pub trait Store: System + Tenancy + Tokens + Resources + Membership {}
+
+impl<T: System + Tenancy + Tokens + Resources + Membership + ?Sized> Store for T {}
+
+/// The database itself.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait System: Send + Sync + 'static {
     /// Connections open in the pool, and how many of them are idle.
     fn pool_stats(&self) -> (u32, usize);
-
     /// Succeeds when the database answers a trivial query.
     async fn ping(&self) -> StoreResult<()>;
+    /// Refuses new work and closes idle connections (at shutdown).
+    async fn close(&self);
+    /// A server-wide secret by name, created at random on first use (shared by replicas).
+    async fn secret(&self, name: &str) -> StoreResult<Vec<u8>>;
+}
 
+/// Tenants and their realms.
+#[async_trait]
+pub trait Tenancy: Send + Sync + 'static {
     async fn create_tenant(&self, name: &str) -> StoreResult<Tenant>;
     async fn list_tenants(&self) -> StoreResult<Vec<Tenant>>;
     async fn create_realm(&self, tenant: &str, name: &str) -> StoreResult<Realm>;
@@ -36,7 +56,11 @@ pub trait Store: Send + Sync + 'static {
     /// Creates tenant, realm and token in one transaction when the database has no tenant yet;
     /// returns false (and changes nothing) otherwise, so only the first start prints a token.
     async fn bootstrap(&self, tenant: &str, realm: &str, token: NewToken) -> StoreResult<bool>;
+}
 
+/// Bearer tokens, and who may call a realm.
+#[async_trait]
+pub trait Tokens: Send + Sync + 'static {
     async fn create_token(&self, token: NewToken) -> StoreResult<TokenInfo>;
     async fn list_tokens(&self, realm_id: &str) -> StoreResult<Vec<TokenInfo>>;
     async fn revoke_token(&self, realm_id: &str, token_id: &str) -> StoreResult<bool>;
@@ -50,8 +74,13 @@ pub trait Store: Send + Sync + 'static {
     /// Notices of changes to realms and tokens by anyone, where the database can push them
     /// (PostgreSQL); `None` where it cannot, and then nothing about them may be cached.
     async fn auth_feed(&self) -> StoreResult<Option<Box<dyn AuthFeed>>>;
+    /// (token id, when) of recent uses.
     async fn record_token_use(&self, uses: &[(String, String)]) -> StoreResult<()>;
+}
 
+/// Users and Groups as documents.
+#[async_trait]
+pub trait Resources: Send + Sync + 'static {
     async fn insert_resource(&self, new: NewResource) -> StoreResult<StoredResource>;
     async fn get_resource(
         &self,
@@ -74,8 +103,11 @@ pub trait Store: Send + Sync + 'static {
         kind: Kind,
         query: &ListQuery,
     ) -> StoreResult<ListPage>;
-    /// A server-wide secret by name, created at random on first use (shared by replicas).
-    async fn secret(&self, name: &str) -> StoreResult<Vec<u8>>;
+}
+
+/// Group membership, direct and nested.
+#[async_trait]
+pub trait Membership: Send + Sync + 'static {
     /// Applies a membership delta and bumps the group's version, without reading or rewriting
     /// its attributes or its other members.
     async fn change_members(
@@ -87,16 +119,23 @@ pub trait Store: Send + Sync + 'static {
         now: &str,
     ) -> StoreResult<StoredResource>;
     /// Whether the group has more than `n` direct members (a bounded probe, not a count).
-    async fn has_more_members_than(&self, group_id: &str, n: u64) -> StoreResult<bool>;
+    async fn has_more_members_than(
+        &self,
+        realm_id: &str,
+        group_id: &str,
+        n: u64,
+    ) -> StoreResult<bool>;
     /// Direct members of the given groups, with their kind and display name.
-    async fn members_of(&self, group_ids: &[String]) -> StoreResult<Vec<MemberRow>>;
+    async fn members_of(&self, realm_id: &str, group_ids: &[String])
+        -> StoreResult<Vec<MemberRow>>;
     /// Direct and indirect groups of the given resources.
-    async fn groups_of(&self, member_ids: &[String]) -> StoreResult<Vec<GroupRow>>;
+    async fn groups_of(&self, realm_id: &str, member_ids: &[String]) -> StoreResult<Vec<GroupRow>>;
     /// The same, for resources whose direct groups are already known (read with the row),
     /// given as (member, group) pairs: only groups that are themselves members are asked
     /// about.
     async fn groups_from_direct(
         &self,
+        realm_id: &str,
         direct: Vec<(String, DirectGroup)>,
     ) -> StoreResult<Vec<GroupRow>>;
 }

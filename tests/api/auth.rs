@@ -95,11 +95,13 @@ async fn revoked_and_expired_tokens_are_401(app: &TestApp) {
     let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&app.database_url)
         .await
         .unwrap();
-    sqlx::query("UPDATE tokens SET expires_at = '2000-01-01T00:00:00.000Z' WHERE id = $1")
-        .bind(&e.info.id)
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    sqlx::query(
+        "UPDATE tokens SET expires_at = '2000-01-01T00:00:00.000Z' WHERE CAST(id AS TEXT) = $1",
+    )
+    .bind(&e.info.id)
+    .execute(&mut conn)
+    .await
+    .unwrap();
     let r = until_status(StatusCode::UNAUTHORIZED, || {
         app.client.get(&url).bearer_auth(&e.secret)
     })
@@ -120,10 +122,18 @@ async fn token_without_scim_scope_is_403(app: &TestApp) {
     let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&app.database_url)
         .await
         .unwrap();
-    sqlx::query(
+    // Ids are uuid on Postgres, text on SQLite.
+    let id = |n: u8| match app.database_url.starts_with("postgres") {
+        true => format!("CAST(${n} AS uuid)"),
+        false => format!("${n}"),
+    };
+    sqlx::query(&format!(
         "INSERT INTO tokens (id, realm_id, name, token_hash, scopes, created_at) \
-         VALUES ('t-read', $1, 'reader', $2, 'directory:read', '2026-01-01T00:00:00.000Z')",
-    )
+         VALUES ({}, {}, 'reader', $3, 'directory:read', '2026-01-01T00:00:00.000Z')",
+        id(1),
+        id(2)
+    ))
+    .bind(uuid::Uuid::now_v7().to_string())
     .bind(&realm.id)
     .bind(&minted.hash)
     .execute(&mut conn)

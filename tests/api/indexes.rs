@@ -6,8 +6,9 @@ use scimd::scim::filter::FilterLimits;
 use scimd::scim::schema::ResourceKind;
 use scimd::service::filter::lower_filter;
 use scimd::service::sort::resolve_sort;
+use scimd::store::postgres::PgStore;
 use scimd::store::query::{ListQuery, Literal, Seek};
-use scimd::store::sql::SqlStore;
+use scimd::store::System;
 
 use crate::helpers::{Backend, TestApp};
 
@@ -25,7 +26,7 @@ async fn lookups_and_sorted_pages_use_indexes_on_postgres() {
         return;
     };
     app.user("seed-user").await;
-    let store = SqlStore::connect(&app.database_url, 2).await.unwrap();
+    let store = PgStore::connect(&app.database_url, 2).await.unwrap();
     let realm = app
         .admin
         .list_realms(Some("default"))
@@ -40,13 +41,12 @@ async fn lookups_and_sorted_pages_use_indexes_on_postgres() {
     sqlx::query(
         "INSERT INTO resources (id, realm_id, kind, name, name_ci, external_id, data, version, \
          created, last_modified) \
-         SELECT 'u' || i, $1, CASE WHEN i % 10 = 0 THEN 'Group' ELSE 'User' END, \
+         SELECT gen_random_uuid(), CAST($1 AS uuid), CASE WHEN i % 10 = 0 THEN 'Group' ELSE 'User' END, \
            'user' || i || '@example.com', 'user' || i || '@example.com', 'ext-' || i, \
            jsonb_build_object('userName', 'user' || i || '@example.com', 'emails', \
              jsonb_build_array(jsonb_build_object('value', 'user' || i || '@example.com', \
-             'type', 'work'))), 1, '2026-01-01T00:00:00.000Z', \
-           to_char(timestamp '2026-01-01' + i * interval '1 second', \
-             'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') \
+             'type', 'work'))), 1, timestamptz '2026-01-01T00:00:00.000Z', \
+           timestamptz '2026-01-01T00:00:00.000Z' + i * interval '1 second' \
          FROM generate_series(1, 20000) AS i",
     )
     .bind(&realm.id)
@@ -157,7 +157,7 @@ async fn lookups_and_sorted_pages_use_indexes_on_postgres() {
                     sort: resolve_sort(ResourceKind::User, Some(sort_by), Some(order)).unwrap(),
                     seek: Some(Seek {
                         key: Some(Literal::String(key.to_owned())),
-                        id: "5".repeat(36),
+                        id: "55555555-5555-4555-8555-555555555555".to_owned(),
                         backward,
                     }),
                 };

@@ -20,5 +20,7 @@ mod paging;
 mod patch;
 mod patch_property;
 mod realms;
+mod schema_keys;
 mod search;
+mod upgrade;
 mod users;

@@ -8,11 +8,13 @@ use crate::helpers::TestApp;
 both_backends!(deleting_a_realm_removes_its_resource_counts_too);
 
 async fn count_rows(conn: &mut sqlx::AnyConnection, realm_id: &str) -> i64 {
-    sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM resource_counts WHERE realm_id = $1")
-        .bind(realm_id)
-        .fetch_one(conn)
-        .await
-        .unwrap()
+    sqlx::query_scalar::<_, i64>(
+        "SELECT COUNT(*) FROM resource_counts WHERE CAST(realm_id AS TEXT) = $1",
+    )
+    .bind(realm_id)
+    .fetch_one(conn)
+    .await
+    .unwrap()
 }
 
 async fn deleting_a_realm_removes_its_resource_counts_too(app: &TestApp) {
@@ -48,7 +50,7 @@ async fn deleting_a_realm_removes_its_resource_counts_too(app: &TestApp) {
         .unwrap();
     assert!(count_rows(&mut conn, &realm.id).await > 0, "counts exist");
     // The realm goes as the admin API's delete will take it: its rows cascade.
-    sqlx::query("DELETE FROM realms WHERE id = $1")
+    sqlx::query("DELETE FROM realms WHERE CAST(id AS TEXT) = $1")
         .bind(&realm.id)
         .execute(&mut conn)
         .await
@@ -58,14 +60,15 @@ async fn deleting_a_realm_removes_its_resource_counts_too(app: &TestApp) {
         0,
         "no count rows left"
     );
-    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM resources WHERE realm_id = $1")
-        .bind(&realm.id)
-        .fetch_one(&mut conn)
-        .await
-        .unwrap();
+    let left: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM resources WHERE CAST(realm_id AS TEXT) = $1")
+            .bind(&realm.id)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
     assert_eq!(left, 0);
     let kept: i64 = sqlx::query_scalar(
-        "SELECT CAST(SUM(n) AS BIGINT) FROM resource_counts WHERE realm_id = $1",
+        "SELECT CAST(SUM(n) AS BIGINT) FROM resource_counts WHERE CAST(realm_id AS TEXT) = $1",
     )
     .bind(&keep.id)
     .fetch_one(&mut conn)

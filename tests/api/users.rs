@@ -120,7 +120,7 @@ async fn password_is_stored_as_argon2_hash_and_never_returned(app: &TestApp) {
         .await
         .unwrap();
     let hash: String = sqlx::Row::get(
-        &sqlx::query("SELECT password_hash FROM resources WHERE id = $1")
+        &sqlx::query("SELECT password_hash FROM resources WHERE CAST(id AS TEXT) = $1")
             .bind(&id)
             .fetch_one(&mut conn)
             .await
@@ -136,7 +136,7 @@ async fn password_is_stored_as_argon2_hash_and_never_returned(app: &TestApp) {
         .await;
     assert_eq!(put.status, StatusCode::OK);
     let kept: Option<String> = sqlx::Row::get(
-        &sqlx::query("SELECT password_hash FROM resources WHERE id = $1")
+        &sqlx::query("SELECT password_hash FROM resources WHERE CAST(id AS TEXT) = $1")
             .bind(&id)
             .fetch_one(&mut conn)
             .await

@@ -6,32 +6,8 @@ use std::collections::BTreeSet;
 use std::ops::Bound;
 use std::sync::OnceLock;
 
-use sqlx::any::AnyArguments;
-use sqlx::query::Query;
-use sqlx::Any;
-
-use super::Dialect;
+use super::{Bind, Dialect};
 use crate::store::query::{Field, Literal, Op, Predicate};
-
-#[derive(Debug, Clone)]
-pub(super) enum Bind {
-    Str(String),
-    F64(f64),
-    I64(i64),
-}
-
-impl Bind {
-    pub(super) fn bind<'q>(
-        &self,
-        q: Query<'q, Any, AnyArguments<'q>>,
-    ) -> Query<'q, Any, AnyArguments<'q>> {
-        match self {
-            Bind::Str(s) => q.bind(s.clone()),
-            Bind::F64(f) => q.bind(*f),
-            Bind::I64(i) => q.bind(*i),
-        }
-    }
-}
 
 struct Ctx<'a> {
     d: Dialect,
@@ -48,7 +24,7 @@ impl Ctx<'_> {
     }
 }
 
-pub(super) fn compile(p: &Predicate, d: Dialect, binds: &mut Vec<Bind>) -> String {
+pub(crate) fn compile(p: &Predicate, d: Dialect, binds: &mut Vec<Bind>) -> String {
     let mut ctx = Ctx {
         d,
         binds,
@@ -180,12 +156,69 @@ fn relation(c: &mut Ctx<'_>, f: &Field, cond: Option<(Op, &Literal)>) -> String 
     };
     let extra = match cond {
         None => String::new(),
-        Some((op, lit)) => format!(" AND {}", scalar_cmp(c, col.to_owned(), op, lit, false)),
+        Some((op, lit)) => format!(" AND {}", id_cmp(c, col, op, lit)),
     };
-    format!("EXISTS (SELECT 1 FROM members m WHERE {key} = resources.id{extra})")
+    format!(
+        "EXISTS (SELECT 1 FROM members m WHERE m.realm_id = resources.realm_id \
+         AND {key} = resources.id{extra})"
+    )
+}
+
+/// An id column compared with a literal. Postgres holds ids as `uuid`: equality with text
+/// that is a canonical uuid uses the column (and its indexes) as it is; text that is not
+/// names no row; any other operator compares the canonical text.
+fn id_cmp(c: &mut Ctx<'_>, col: &str, op: Op, v: &Literal) -> String {
+    if c.d == Dialect::Sqlite {
+        return scalar_cmp(c, col.to_owned(), op, v, false);
+    }
+    let Literal::String(s) = v else {
+        return scalar_cmp(c, format!("CAST({col} AS text)"), op, v, false);
+    };
+    match op {
+        Op::Eq | Op::Ne => {
+            let canonical =
+                uuid::Uuid::parse_str(s).is_ok_and(|u| u.hyphenated().to_string() == *s);
+            match (canonical, op) {
+                (true, _) => {
+                    let ph = c.push(Bind::Str(s.clone()));
+                    let sql_op = if op == Op::Eq { "=" } else { "<>" };
+                    format!("{col} {sql_op} CAST({ph} AS uuid)")
+                }
+                (false, Op::Eq) => "1 = 0".into(),
+                (false, _) => format!("{col} IS NOT NULL"),
+            }
+        }
+        _ => scalar_cmp(c, format!("CAST({col} AS text)"), op, v, false),
+    }
+}
+
+/// An instant column compared with a literal. Postgres holds instants as `timestamptz`: an
+/// ordering or equality with an RFC 3339 instant compares instants (the column's indexes
+/// serve it); anything else compares the text scimd shows.
+fn instant_cmp(c: &mut Ctx<'_>, col: &str, op: Op, v: &Literal) -> String {
+    let as_instant =
+        matches!(v, Literal::String(s) if chrono::DateTime::parse_from_rfc3339(s).is_ok());
+    let Literal::String(s) = v else {
+        return scalar_cmp(c, super::sort::instant_text(col), op, v, false);
+    };
+    match op {
+        Op::Eq | Op::Ne | Op::Gt | Op::Ge | Op::Lt | Op::Le if as_instant => {
+            let ph = c.push(Bind::Str(s.clone()));
+            format!("{col} {} CAST({ph} AS timestamptz)", ordering_op(op))
+        }
+        _ => scalar_cmp(c, super::sort::instant_text(col), op, v, false),
+    }
 }
 
 fn compare(c: &mut Ctx<'_>, f: &Field, op: Op, v: &Literal, fold: bool) -> String {
+    if c.d == Dialect::Postgres {
+        match f {
+            Field::Id => return id_cmp(c, "id", op, v),
+            Field::Created => return instant_cmp(c, "created", op, v),
+            Field::LastModified => return instant_cmp(c, "last_modified", op, v),
+            _ => {}
+        }
+    }
     if matches!(f, Field::GroupIds | Field::MemberIds) {
         if op == Op::Ne {
             let inner = relation(c, f, Some((Op::Eq, v)));

@@ -1,16 +1,57 @@
 //! ORDER BY and keyset-seek SQL for sorted and cursor-paged lists. Sort keys come from the
 //! schema (never from client text), so they are written into the SQL as quoted literals.
 
-use super::filter::Bind;
-use super::Dialect;
+use super::{Bind, Dialect};
 use crate::store::query::{Field, Literal, Seek, Sort, SortKind};
 
 fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
+/// On Postgres, ids are `uuid` and instants `timestamptz`: they order as themselves (a uuid's
+/// order is its canonical text's; an instant's, its fixed-width text's), and a text value
+/// compared with them is cast to their type.
+fn native_type(d: Dialect, field: &Field) -> Option<&'static str> {
+    match (d, field) {
+        (Dialect::Postgres, Field::Id) => Some("uuid"),
+        (Dialect::Postgres, Field::Created | Field::LastModified) => Some("timestamptz"),
+        _ => None,
+    }
+}
+
+/// A bound text value as the column's type wants it.
+pub(crate) fn typed_param(d: Dialect, field: &Field, ph: &str) -> String {
+    match native_type(d, field) {
+        Some(t) => format!("CAST({ph} AS {t})"),
+        None => ph.to_owned(),
+    }
+}
+
+/// A Postgres instant as scimd writes it in text (RFC 3339, UTC, milliseconds).
+pub(crate) fn instant_text(col: &str) -> String {
+    format!("to_char({col} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')")
+}
+
+/// The sort key as the text (or number) a cursor carries.
+pub(crate) fn key_text_expr(d: Dialect, sort: &Sort) -> String {
+    match (native_type(d, &sort.field), &sort.field) {
+        (Some(_), Field::Id) => "CAST(id AS text)".to_owned(),
+        (Some(_), Field::Created) => instant_text("created"),
+        (Some(_), Field::LastModified) => instant_text("last_modified"),
+        _ => key_expr(d, sort),
+    }
+}
+
 /// The sort key expression; text keys compare in byte order on both backends.
-pub(super) fn key_expr(d: Dialect, sort: &Sort) -> String {
+pub(crate) fn key_expr(d: Dialect, sort: &Sort) -> String {
+    if native_type(d, &sort.field).is_some() {
+        return match sort.field {
+            Field::Created => "created",
+            Field::LastModified => "last_modified",
+            _ => "id",
+        }
+        .to_owned();
+    }
     let raw = match &sort.field {
         Field::Id => "id".to_owned(),
         Field::NameFolded => "name_ci".to_owned(),
@@ -56,7 +97,7 @@ pub(super) fn key_expr(d: Dialect, sort: &Sort) -> String {
 }
 
 /// ORDER BY for a page; `backward` reverses it exactly (for a previous-page cursor).
-pub(super) fn order_by(d: Dialect, sort: Option<&Sort>, backward: bool) -> String {
+pub(crate) fn order_by(d: Dialect, sort: Option<&Sort>, backward: bool) -> String {
     let Some(sort) = sort else {
         return if backward { "id DESC" } else { "id ASC" }.to_owned();
     };
@@ -90,14 +131,14 @@ fn never_null(field: &Field) -> bool {
 }
 
 /// The condition selecting rows after (or before) the seek position in the forward order.
-pub(super) fn seek_condition(
+pub(crate) fn seek_condition(
     d: Dialect,
     sort: Option<&Sort>,
     seek: &Seek,
     binds: &mut Vec<Bind>,
 ) -> String {
     binds.push(Bind::Str(seek.id.clone()));
-    let id = format!("${}", binds.len());
+    let id = typed_param(d, &Field::Id, &format!("${}", binds.len()));
     let Some(sort) = sort else {
         return if seek.backward {
             format!("id < {id}")
@@ -118,7 +159,7 @@ pub(super) fn seek_condition(
                 Literal::String(s) => Bind::Str(s.clone()),
                 Literal::Bool(b) => Bind::F64(if *b { 1.0 } else { 0.0 }),
             });
-            let k = format!("${}", binds.len());
+            let k = typed_param(d, &sort.field, &format!("${}", binds.len()));
             if never_null(&sort.field) {
                 // `key >= k AND (...)` repeats what the disjunction implies, but in a form an
                 // index range can start from: without it a page deep in a cursor walk scans

@@ -1,32 +1,32 @@
 //! Tenants and realms.
 
-use sqlx::any::AnyRow;
+use sqlx::sqlite::SqliteRow;
 
-use super::{get, SqlStore};
-use crate::store::{NewToken, Realm, RealmState, StoreError, StoreResult, Tenant};
+use super::{get, SqliteStore};
+use crate::store::sql::parse_state;
+use crate::store::{NewToken, Realm, RealmState, StoreError, StoreResult, Tenancy, Tenant};
 
-pub(super) fn realm_from_row(row: &AnyRow) -> StoreResult<Realm> {
+pub(super) fn realm_from_row(row: &SqliteRow) -> StoreResult<Realm> {
     let state: String = get(row, "state")?;
     Ok(Realm {
         id: get(row, "id")?,
         tenant: get(row, "tenant")?,
         name: get(row, "name")?,
-        state: RealmState::parse(&state)
-            .ok_or_else(|| StoreError::Corrupt(format!("unknown realm state {state}")))?,
+        state: parse_state(&state)?,
         created_at: get(row, "created_at")?,
     })
 }
 
-impl SqlStore {
-    pub(super) async fn create_tenant_impl(&self, name: &str) -> StoreResult<Tenant> {
+#[async_trait::async_trait]
+impl Tenancy for SqliteStore {
+    async fn create_tenant(&self, name: &str) -> StoreResult<Tenant> {
         let now = crate::clock::now();
         let mut conn = self.conn().await?;
         sqlx::query("INSERT INTO tenants (name, created_at) VALUES ($1, $2)")
             .bind(name)
             .bind(&now)
             .execute(&mut *conn)
-            .await
-            .map_err(StoreError::from_sqlx)?;
+            .await?;
         conn.finish();
         Ok(Tenant {
             name: name.to_owned(),
@@ -34,12 +34,11 @@ impl SqlStore {
         })
     }
 
-    pub(super) async fn list_tenants_impl(&self) -> StoreResult<Vec<Tenant>> {
+    async fn list_tenants(&self) -> StoreResult<Vec<Tenant>> {
         let mut conn = self.conn().await?;
         let rows = sqlx::query("SELECT name, created_at FROM tenants ORDER BY name")
             .fetch_all(&mut *conn)
-            .await
-            .map_err(StoreError::from_sqlx)?;
+            .await?;
         conn.finish();
         rows.iter()
             .map(|r| {
@@ -51,13 +50,12 @@ impl SqlStore {
             .collect()
     }
 
-    pub(super) async fn create_realm_impl(&self, tenant: &str, name: &str) -> StoreResult<Realm> {
+    async fn create_realm(&self, tenant: &str, name: &str) -> StoreResult<Realm> {
         let mut conn = self.conn().await?;
         let exists = sqlx::query("SELECT 1 FROM tenants WHERE name = $1")
             .bind(tenant)
             .fetch_optional(&mut *conn)
-            .await
-            .map_err(StoreError::from_sqlx)?;
+            .await?;
         conn.finish();
         if exists.is_none() {
             return Err(StoreError::NotFound);
@@ -79,13 +77,12 @@ impl SqlStore {
         .bind(realm.state.as_str())
         .bind(&realm.created_at)
         .execute(&mut *conn)
-        .await
-        .map_err(StoreError::from_sqlx)?;
+        .await?;
         conn.finish();
         Ok(realm)
     }
 
-    pub(super) async fn list_realms_impl(&self, tenant: Option<&str>) -> StoreResult<Vec<Realm>> {
+    async fn list_realms(&self, tenant: Option<&str>) -> StoreResult<Vec<Realm>> {
         let mut conn = self.conn().await?;
         let rows =
             match tenant {
@@ -103,17 +100,12 @@ impl SqlStore {
                 )
                 .fetch_all(&mut *conn)
                 .await,
-            }
-            .map_err(StoreError::from_sqlx)?;
+            }?;
         conn.finish();
         rows.iter().map(realm_from_row).collect()
     }
 
-    pub(super) async fn find_realm_impl(
-        &self,
-        tenant: &str,
-        name: &str,
-    ) -> StoreResult<Option<Realm>> {
+    async fn find_realm(&self, tenant: &str, name: &str) -> StoreResult<Option<Realm>> {
         let mut conn = self.conn().await?;
         let row = sqlx::query(
             "SELECT id, tenant, name, state, created_at FROM realms WHERE tenant = $1 AND name = $2",
@@ -121,13 +113,12 @@ impl SqlStore {
         .bind(tenant)
         .bind(name)
         .fetch_optional(&mut *conn)
-        .await
-        .map_err(StoreError::from_sqlx)?;
+        .await?;
         conn.finish();
         row.as_ref().map(realm_from_row).transpose()
     }
 
-    pub(super) async fn set_realm_state_impl(
+    async fn set_realm_state(
         &self,
         tenant: &str,
         name: &str,
@@ -139,25 +130,19 @@ impl SqlStore {
             .bind(tenant)
             .bind(name)
             .execute(&mut *conn)
-            .await
-            .map_err(StoreError::from_sqlx)?;
+            .await?;
         conn.finish();
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
-        self.find_realm_impl(tenant, name)
+        self.find_realm(tenant, name)
             .await?
             .ok_or(StoreError::NotFound)
     }
 
-    pub(super) async fn bootstrap_impl(
-        &self,
-        tenant: &str,
-        realm: &str,
-        mut token: NewToken,
-    ) -> StoreResult<bool> {
+    async fn bootstrap(&self, tenant: &str, realm: &str, mut token: NewToken) -> StoreResult<bool> {
         let mut conn = self.conn().await?;
-        let mut tx = conn.begin().await.map_err(StoreError::from_sqlx)?;
+        let mut tx = conn.begin().await?;
         let now = crate::clock::now();
         // The insert comes first so SQLite takes its write lock before the emptiness check.
         let inserted = sqlx::query(
@@ -167,10 +152,9 @@ impl SqlStore {
         .bind(tenant)
         .bind(&now)
         .execute(&mut *tx)
-        .await
-        .map_err(StoreError::from_sqlx)?;
+        .await?;
         if inserted.rows_affected() == 0 {
-            tx.rollback().await.map_err(StoreError::from_sqlx)?;
+            tx.rollback().await?;
             return Ok(false);
         }
         let realm_id = uuid::Uuid::now_v7().to_string();
@@ -183,11 +167,10 @@ impl SqlStore {
         .bind(realm)
         .bind(&now)
         .execute(&mut *tx)
-        .await
-        .map_err(StoreError::from_sqlx)?;
+        .await?;
         token.realm_id = realm_id;
         super::tokens::insert_token(&mut tx, &token).await?;
-        tx.commit().await.map_err(StoreError::from_sqlx)?;
+        tx.commit().await?;
         conn.finish();
         Ok(true)
     }

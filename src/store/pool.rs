@@ -9,12 +9,11 @@ use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use sqlx::any::AnyConnectOptions;
-use sqlx::AnyConnection;
-use sqlx::{ConnectOptions, Connection, Executor};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use std::future::Future;
+use std::pin::Pin;
 
-use super::Dialect;
+use sqlx::{ConnectOptions, Connection};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 /// An idle connection is pinged before use after this long.
@@ -24,21 +23,28 @@ const IDLE_CLOSE: Duration = Duration::from_secs(600);
 /// How long the check of a connection whose use was cut short may take before it is dropped.
 const RECOVER_TIMEOUT: Duration = Duration::from_secs(5);
 
-struct Idle {
-    conn: AnyConnection,
+/// Run on every new connection before its first use (SQLite's pragmas, for one).
+pub(crate) type AfterConnect<C> = Arc<
+    dyn for<'c> Fn(&'c mut C) -> Pin<Box<dyn Future<Output = Result<(), sqlx::Error>> + Send + 'c>>
+        + Send
+        + Sync,
+>;
+
+struct Idle<C> {
+    conn: C,
     since: Instant,
 }
 
-struct Inner {
-    options: AnyConnectOptions,
-    dialect: Dialect,
+struct Inner<C: Connection> {
+    options: <C as Connection>::Options,
+    after_connect: Option<AfterConnect<C>>,
     max: u32,
     permits: Arc<Semaphore>,
-    idle: Mutex<Vec<Idle>>,
+    idle: Mutex<Vec<Idle<C>>>,
 }
 
-impl Inner {
-    fn put_back(&self, conn: AnyConnection) {
+impl<C: Connection> Inner<C> {
+    fn put_back(&self, conn: C) {
         if self.permits.is_closed() {
             return;
         }
@@ -50,23 +56,34 @@ impl Inner {
         }
     }
 
-    fn take_idle(&self) -> Option<Idle> {
+    fn take_idle(&self) -> Option<Idle<C>> {
         self.idle.lock().ok()?.pop()
     }
 }
 
-#[derive(Clone)]
-pub(super) struct Pool {
-    inner: Arc<Inner>,
+pub(crate) struct Pool<C: Connection> {
+    inner: Arc<Inner<C>>,
 }
 
-impl Pool {
-    pub fn new(options: AnyConnectOptions, dialect: Dialect, max: u32) -> Self {
+impl<C: Connection> Clone for Pool<C> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<C: Connection + 'static> Pool<C> {
+    pub fn new(
+        options: <C as Connection>::Options,
+        after_connect: Option<AfterConnect<C>>,
+        max: u32,
+    ) -> Self {
         let max = max.max(1);
         Self {
             inner: Arc::new(Inner {
                 options,
-                dialect,
+                after_connect,
                 max,
                 permits: Arc::new(Semaphore::new(max as usize)),
                 idle: Mutex::new(Vec::new()),
@@ -75,7 +92,7 @@ impl Pool {
     }
 
     /// A connection, waiting up to 10 s for one to be free.
-    pub async fn acquire(&self) -> Result<Conn, sqlx::Error> {
+    pub async fn acquire(&self) -> Result<Conn<C>, sqlx::Error> {
         let permit =
             tokio::time::timeout(ACQUIRE_TIMEOUT, self.inner.permits.clone().acquire_owned())
                 .await
@@ -97,7 +114,7 @@ impl Pool {
         Ok(self.conn(conn, permit))
     }
 
-    fn conn(&self, conn: AnyConnection, permit: OwnedSemaphorePermit) -> Conn {
+    fn conn(&self, conn: C, permit: OwnedSemaphorePermit) -> Conn<C> {
         Conn {
             conn: Some(conn),
             inner: self.inner.clone(),
@@ -106,16 +123,10 @@ impl Pool {
         }
     }
 
-    async fn connect(&self) -> Result<AnyConnection, sqlx::Error> {
+    async fn connect(&self) -> Result<C, sqlx::Error> {
         let mut conn = self.inner.options.connect().await?;
-        if self.inner.dialect == Dialect::Sqlite {
-            // WAL lets readers run beside the writer; busy_timeout makes writers queue
-            // instead of failing; foreign keys carry membership deletes.
-            conn.execute(
-                "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
-                 PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
-            )
-            .await?;
+        if let Some(hook) = &self.inner.after_connect {
+            hook(&mut conn).await?;
         }
         Ok(conn)
     }
@@ -130,7 +141,7 @@ impl Pool {
     /// Refuses new work and closes the idle connections; those in use close when handed back.
     pub async fn close(&self) {
         self.inner.permits.close();
-        let idle: Vec<Idle> = match self.inner.idle.lock() {
+        let idle: Vec<Idle<C>> = match self.inner.idle.lock() {
             Ok(mut i) => i.drain(..).collect(),
             Err(_) => return,
         };
@@ -142,38 +153,38 @@ impl Pool {
 
 /// A connection taken from the pool. Call `finish` once its last statement (or commit) has
 /// completed; dropped without it, the connection is checked before anyone reuses it.
-pub(super) struct Conn {
-    conn: Option<AnyConnection>,
-    inner: Arc<Inner>,
+pub(crate) struct Conn<C: Connection + 'static> {
+    conn: Option<C>,
+    inner: Arc<Inner<C>>,
     permit: Option<OwnedSemaphorePermit>,
     finished: bool,
 }
 
-impl Conn {
+impl<C: Connection + 'static> Conn<C> {
     /// Hands the connection back as ready for the next caller.
     pub fn finish(mut self) {
         self.finished = true;
     }
 
-    pub async fn begin(&mut self) -> Result<sqlx::Transaction<'_, sqlx::Any>, sqlx::Error> {
+    pub async fn begin(&mut self) -> Result<sqlx::Transaction<'_, C::Database>, sqlx::Error> {
         Connection::begin(&mut **self).await
     }
 }
 
-impl Deref for Conn {
-    type Target = AnyConnection;
-    fn deref(&self) -> &AnyConnection {
+impl<C: Connection + 'static> Deref for Conn<C> {
+    type Target = C;
+    fn deref(&self) -> &C {
         self.conn.as_ref().expect("connection present until drop")
     }
 }
 
-impl DerefMut for Conn {
-    fn deref_mut(&mut self) -> &mut AnyConnection {
+impl<C: Connection + 'static> DerefMut for Conn<C> {
+    fn deref_mut(&mut self) -> &mut C {
         self.conn.as_mut().expect("connection present until drop")
     }
 }
 
-impl Drop for Conn {
+impl<C: Connection + 'static> Drop for Conn<C> {
     fn drop(&mut self) {
         let Some(conn) = self.conn.take() else {
             return;

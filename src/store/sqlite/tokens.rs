@@ -1,13 +1,16 @@
 //! Bearer tokens: stored by hash, looked up together with their realm in one query.
 
-use sqlx::any::AnyRow;
-use sqlx::{Any, Transaction};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Sqlite, Transaction};
 
 use super::tenancy::realm_from_row;
-use super::{get, SqlStore};
-use crate::store::{NewToken, Realm, StoreError, StoreResult, TokenInfo};
+use super::{get, SqliteStore};
+use crate::store::{AuthFeed, NewToken, Realm, StoreResult, TokenInfo, Tokens};
 
-pub(super) async fn insert_token(tx: &mut Transaction<'_, Any>, t: &NewToken) -> StoreResult<()> {
+pub(super) async fn insert_token(
+    tx: &mut Transaction<'_, Sqlite>,
+    t: &NewToken,
+) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO tokens (id, realm_id, name, token_hash, scopes, created_at, expires_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -20,8 +23,7 @@ pub(super) async fn insert_token(tx: &mut Transaction<'_, Any>, t: &NewToken) ->
     .bind(&t.created_at)
     .bind(&t.expires_at)
     .execute(&mut **tx)
-    .await
-    .map_err(StoreError::from_sqlx)?;
+    .await?;
     Ok(())
 }
 
@@ -29,7 +31,7 @@ const TOKEN_COLS: &str = "t.id AS t_id, t.realm_id AS t_realm_id, t.name AS t_na
     t.token_hash AS t_hash, t.scopes AS t_scopes, t.created_at AS t_created_at, \
     t.expires_at AS t_expires_at, t.revoked_at AS t_revoked_at, t.last_used_at AS t_last_used_at";
 
-fn token_from_row(row: &AnyRow) -> StoreResult<TokenInfo> {
+fn token_from_row(row: &SqliteRow) -> StoreResult<TokenInfo> {
     let scopes: String = get(row, "t_scopes")?;
     Ok(TokenInfo {
         id: get(row, "t_id")?,
@@ -44,12 +46,13 @@ fn token_from_row(row: &AnyRow) -> StoreResult<TokenInfo> {
     })
 }
 
-impl SqlStore {
-    pub(super) async fn create_token_impl(&self, t: NewToken) -> StoreResult<TokenInfo> {
+#[async_trait::async_trait]
+impl Tokens for SqliteStore {
+    async fn create_token(&self, t: NewToken) -> StoreResult<TokenInfo> {
         let mut conn = self.conn().await?;
-        let mut tx = conn.begin().await.map_err(StoreError::from_sqlx)?;
+        let mut tx = conn.begin().await?;
         insert_token(&mut tx, &t).await?;
-        tx.commit().await.map_err(StoreError::from_sqlx)?;
+        tx.commit().await?;
         conn.finish();
         Ok(TokenInfo {
             id: t.id,
@@ -64,24 +67,19 @@ impl SqlStore {
         })
     }
 
-    pub(super) async fn list_tokens_impl(&self, realm_id: &str) -> StoreResult<Vec<TokenInfo>> {
+    async fn list_tokens(&self, realm_id: &str) -> StoreResult<Vec<TokenInfo>> {
         let mut conn = self.conn().await?;
         let rows = sqlx::query(&format!(
             "SELECT {TOKEN_COLS} FROM tokens t WHERE t.realm_id = $1 ORDER BY t.created_at, t.id"
         ))
         .bind(realm_id)
         .fetch_all(&mut *conn)
-        .await
-        .map_err(StoreError::from_sqlx)?;
+        .await?;
         conn.finish();
         rows.iter().map(token_from_row).collect()
     }
 
-    pub(super) async fn revoke_token_impl(
-        &self,
-        realm_id: &str,
-        token_id: &str,
-    ) -> StoreResult<bool> {
+    async fn revoke_token(&self, realm_id: &str, token_id: &str) -> StoreResult<bool> {
         let mut conn = self.conn().await?;
         let done = sqlx::query(
             "UPDATE tokens SET revoked_at = $1 \
@@ -91,13 +89,12 @@ impl SqlStore {
         .bind(realm_id)
         .bind(token_id)
         .execute(&mut *conn)
-        .await
-        .map_err(StoreError::from_sqlx)?;
+        .await?;
         conn.finish();
         Ok(done.rows_affected() > 0)
     }
 
-    pub(super) async fn authenticate_impl(
+    async fn authenticate(
         &self,
         tenant: &str,
         realm: &str,
@@ -114,8 +111,7 @@ impl SqlStore {
         .bind(realm)
         .bind(token_hash.unwrap_or(""))
         .fetch_optional(&mut *conn)
-        .await
-        .map_err(StoreError::from_sqlx)?;
+        .await?;
         conn.finish();
         let Some(row) = row else {
             return Ok(None);
@@ -129,12 +125,12 @@ impl SqlStore {
         Ok(Some((realm, token)))
     }
 
-    pub(super) async fn record_token_use_impl(&self, uses: &[(String, String)]) -> StoreResult<()> {
+    async fn record_token_use(&self, uses: &[(String, String)]) -> StoreResult<()> {
         if uses.is_empty() {
             return Ok(());
         }
         let mut conn = self.conn().await?;
-        let mut tx = conn.begin().await.map_err(StoreError::from_sqlx)?;
+        let mut tx = conn.begin().await?;
         for (id, at) in uses {
             sqlx::query(
                 "UPDATE tokens SET last_used_at = $1 \
@@ -143,11 +139,15 @@ impl SqlStore {
             .bind(at)
             .bind(id)
             .execute(&mut *tx)
-            .await
-            .map_err(StoreError::from_sqlx)?;
+            .await?;
         }
-        tx.commit().await.map_err(StoreError::from_sqlx)?;
+        tx.commit().await?;
         conn.finish();
         Ok(())
+    }
+
+    async fn auth_feed(&self) -> StoreResult<Option<Box<dyn AuthFeed>>> {
+        // SQLite cannot tell one process about another's writes: callers read every time.
+        Ok(None)
     }
 }

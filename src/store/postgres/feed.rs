@@ -1,10 +1,9 @@
-//! Change notices for realms and tokens: PostgreSQL LISTEN on the channel the triggers of
-//! migration 0005 NOTIFY. SQLite has no way to hear another process's writes, so it has no
-//! feed, and its callers read the database every time.
+//! Change notices for realms and tokens: LISTEN on the channel the triggers of migration 0005
+//! NOTIFY.
 
 use sqlx::postgres::PgListener;
 
-use super::{Dialect, SqlStore};
+use super::PgStore;
 use crate::store::{AuthFeed, StoreError, StoreResult};
 
 const CHANNEL: &str = "scimd_auth";
@@ -28,11 +27,8 @@ impl AuthFeed for PgAuthFeed {
     }
 }
 
-impl SqlStore {
-    pub(super) async fn auth_feed_impl(&self) -> StoreResult<Option<Box<dyn AuthFeed>>> {
-        if self.dialect != Dialect::Postgres {
-            return Ok(None);
-        }
+impl PgStore {
+    pub(super) async fn open_feed(&self) -> StoreResult<Box<dyn AuthFeed>> {
         // Its own connection, outside the pool: it sits in LISTEN for the server's lifetime.
         let mut listener = PgListener::connect(&self.url)
             .await
@@ -40,6 +36,6 @@ impl SqlStore {
         // Returns once the server has registered the LISTEN: every change committed after
         // this point is heard.
         listener.listen(CHANNEL).await.map_err(StoreError::Other)?;
-        Ok(Some(Box::new(PgAuthFeed { listener })))
+        Ok(Box::new(PgAuthFeed { listener }))
     }
 }

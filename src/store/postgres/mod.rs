@@ -1,0 +1,134 @@
+//! The PostgreSQL store: `PgConnection`s from scimd's pool, its own migrations
+//! (`migrations/postgres`) and SQL, and native types: ids are `uuid`, instants `timestamptz`,
+//! documents `jsonb`, versions `bigint`. The records it returns carry ids and instants as the
+//! text the protocol shows (lowercase hyphenated uuids; RFC 3339 UTC with milliseconds).
+
+mod feed;
+mod resources;
+mod tenancy;
+mod tokens;
+
+use std::str::FromStr;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgConnectOptions, PgRow};
+use sqlx::{PgConnection, Row};
+use uuid::Uuid;
+
+use super::pool::{Conn, Pool};
+use super::{StoreError, StoreResult};
+
+pub struct PgStore {
+    pool: Pool<PgConnection>,
+    /// For connections outside the pool (the change feed).
+    url: String,
+}
+
+impl PgStore {
+    /// Connects and migrates.
+    pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Self> {
+        let options = PgConnectOptions::from_str(url)
+            .with_context(|| format!("parsing {}", crate::config::redact_url(url)))?;
+        let pool = Pool::<PgConnection>::new(options, None, max_connections);
+        let mut conn = pool
+            .acquire()
+            .await
+            .with_context(|| format!("connecting to {}", crate::config::redact_url(url)))?;
+        sqlx::migrate!("./migrations/postgres")
+            .run_direct(&mut *conn)
+            .await
+            .context("migrating the database")?;
+        conn.finish();
+        Ok(Self {
+            pool,
+            url: url.to_owned(),
+        })
+    }
+
+    async fn conn(&self) -> StoreResult<Conn<PgConnection>> {
+        Ok(self.pool.acquire().await?)
+    }
+}
+
+fn get<'r, T>(row: &'r PgRow, col: &str) -> Result<T, StoreError>
+where
+    T: sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+{
+    row.try_get(col).map_err(StoreError::Other)
+}
+
+/// An id as the database holds it. Only the canonical text form names a stored resource (ids
+/// are case-exact, and scimd writes them lowercase), so any other text names nothing.
+fn uid(s: &str) -> Option<Uuid> {
+    Uuid::parse_str(s).ok().filter(|u| {
+        let mut buf = Uuid::encode_buffer();
+        u.hyphenated().encode_lower(&mut buf) == s
+    })
+}
+
+/// An id the store itself issued (realm, token): not canonical means the caller is confused.
+fn own_uid(s: &str) -> StoreResult<Uuid> {
+    uid(s).ok_or_else(|| StoreError::Corrupt(format!("not an id scimd issued: {s}")))
+}
+
+/// Every id of `ids` that can name a stored row.
+fn uids(ids: &[String]) -> Vec<Uuid> {
+    ids.iter().filter_map(|s| uid(s)).collect()
+}
+
+fn instant(s: &str) -> StoreResult<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| StoreError::Corrupt(format!("not an RFC 3339 instant ({e}): {s}")))
+}
+
+fn opt_instant(s: Option<&str>) -> StoreResult<Option<DateTime<Utc>>> {
+    s.map(instant).transpose()
+}
+
+fn get_id(row: &PgRow, col: &str) -> StoreResult<String> {
+    Ok(get::<Uuid>(row, col)?.to_string())
+}
+
+fn get_instant(row: &PgRow, col: &str) -> StoreResult<String> {
+    Ok(crate::clock::format(get::<DateTime<Utc>>(row, col)?))
+}
+
+fn get_opt_instant(row: &PgRow, col: &str) -> StoreResult<Option<String>> {
+    Ok(get::<Option<DateTime<Utc>>>(row, col)?.map(crate::clock::format))
+}
+
+#[async_trait::async_trait]
+impl super::System for PgStore {
+    fn pool_stats(&self) -> (u32, usize) {
+        self.pool.stats()
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        let mut conn = self.conn().await?;
+        sqlx::query("SELECT 1").execute(&mut *conn).await?;
+        conn.finish();
+        Ok(())
+    }
+
+    async fn secret(&self, name: &str) -> StoreResult<Vec<u8>> {
+        // Insert-if-absent, then read what won: every replica ends up with the first value.
+        let mut conn = self.conn().await?;
+        let value: String = sqlx::query_scalar(
+            "WITH ins AS (INSERT INTO settings (name, value) VALUES ($1, $2) \
+             ON CONFLICT DO NOTHING RETURNING value) \
+             SELECT value FROM ins UNION ALL SELECT value FROM settings WHERE name = $1 LIMIT 1",
+        )
+        .bind(name)
+        .bind(super::sql::fresh_secret())
+        .fetch_one(&mut *conn)
+        .await?;
+        conn.finish();
+        super::sql::decode_secret(name, &value)
+    }
+}

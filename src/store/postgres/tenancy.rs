@@ -1,0 +1,165 @@
+//! Tenants and realms.
+
+use sqlx::postgres::PgRow;
+
+use super::{get, get_id, get_instant, instant, own_uid, PgStore};
+use crate::store::sql::parse_state;
+use crate::store::{NewToken, Realm, RealmState, StoreError, StoreResult, Tenancy, Tenant};
+
+pub(super) const REALM_COLS: &str = "r.id, r.tenant, r.name, r.state, r.created_at";
+
+pub(super) fn realm_from_row(row: &PgRow) -> StoreResult<Realm> {
+    Ok(Realm {
+        id: get_id(row, "id")?,
+        tenant: get(row, "tenant")?,
+        name: get(row, "name")?,
+        state: parse_state(&get::<String>(row, "state")?)?,
+        created_at: get_instant(row, "created_at")?,
+    })
+}
+
+#[async_trait::async_trait]
+impl Tenancy for PgStore {
+    async fn create_tenant(&self, name: &str) -> StoreResult<Tenant> {
+        let now = crate::clock::now();
+        let mut conn = self.conn().await?;
+        sqlx::query("INSERT INTO tenants (name, created_at) VALUES ($1, $2)")
+            .bind(name)
+            .bind(instant(&now)?)
+            .execute(&mut *conn)
+            .await?;
+        conn.finish();
+        Ok(Tenant {
+            name: name.to_owned(),
+            created_at: now,
+        })
+    }
+
+    async fn list_tenants(&self) -> StoreResult<Vec<Tenant>> {
+        let mut conn = self.conn().await?;
+        let rows = sqlx::query("SELECT name, created_at FROM tenants ORDER BY name")
+            .fetch_all(&mut *conn)
+            .await?;
+        conn.finish();
+        rows.iter()
+            .map(|r| {
+                Ok(Tenant {
+                    name: get(r, "name")?,
+                    created_at: get_instant(r, "created_at")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn create_realm(&self, tenant: &str, name: &str) -> StoreResult<Realm> {
+        let realm = Realm {
+            id: uuid::Uuid::now_v7().to_string(),
+            tenant: tenant.to_owned(),
+            name: name.to_owned(),
+            state: RealmState::Enabled,
+            created_at: crate::clock::now(),
+        };
+        // The tenant's existence is checked by the insert itself: no row, no realm.
+        let mut conn = self.conn().await?;
+        let done = sqlx::query(
+            "INSERT INTO realms (id, tenant, name, state, created_at) \
+             SELECT $1, name, $3, $4, $5 FROM tenants WHERE name = $2",
+        )
+        .bind(own_uid(&realm.id)?)
+        .bind(&realm.tenant)
+        .bind(&realm.name)
+        .bind(realm.state.as_str())
+        .bind(instant(&realm.created_at)?)
+        .execute(&mut *conn)
+        .await?;
+        conn.finish();
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(realm)
+    }
+
+    async fn list_realms(&self, tenant: Option<&str>) -> StoreResult<Vec<Realm>> {
+        let mut conn = self.conn().await?;
+        let rows = sqlx::query(&format!(
+            "SELECT {REALM_COLS} FROM realms r WHERE ($1::text IS NULL OR r.tenant = $1) \
+             ORDER BY r.tenant, r.name"
+        ))
+        .bind(tenant)
+        .fetch_all(&mut *conn)
+        .await?;
+        conn.finish();
+        rows.iter().map(realm_from_row).collect()
+    }
+
+    async fn find_realm(&self, tenant: &str, name: &str) -> StoreResult<Option<Realm>> {
+        let mut conn = self.conn().await?;
+        let row = sqlx::query(&format!(
+            "SELECT {REALM_COLS} FROM realms r WHERE r.tenant = $1 AND r.name = $2"
+        ))
+        .bind(tenant)
+        .bind(name)
+        .fetch_optional(&mut *conn)
+        .await?;
+        conn.finish();
+        row.as_ref().map(realm_from_row).transpose()
+    }
+
+    async fn set_realm_state(
+        &self,
+        tenant: &str,
+        name: &str,
+        state: RealmState,
+    ) -> StoreResult<Realm> {
+        let mut conn = self.conn().await?;
+        let row = sqlx::query(&format!(
+            "UPDATE realms r SET state = $1 WHERE r.tenant = $2 AND r.name = $3 \
+             RETURNING {REALM_COLS}"
+        ))
+        .bind(state.as_str())
+        .bind(tenant)
+        .bind(name)
+        .fetch_optional(&mut *conn)
+        .await?;
+        conn.finish();
+        row.as_ref()
+            .map(realm_from_row)
+            .transpose()?
+            .ok_or(StoreError::NotFound)
+    }
+
+    async fn bootstrap(&self, tenant: &str, realm: &str, mut token: NewToken) -> StoreResult<bool> {
+        let mut conn = self.conn().await?;
+        let mut tx = conn.begin().await?;
+        let now = instant(&crate::clock::now())?;
+        let inserted = sqlx::query(
+            "INSERT INTO tenants (name, created_at) SELECT $1, $2 \
+             WHERE NOT EXISTS (SELECT 1 FROM tenants)",
+        )
+        .bind(tenant)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if inserted.rows_affected() == 0 {
+            tx.rollback().await?;
+            conn.finish();
+            return Ok(false);
+        }
+        let realm_id = uuid::Uuid::now_v7();
+        sqlx::query(
+            "INSERT INTO realms (id, tenant, name, state, created_at) \
+             VALUES ($1, $2, $3, 'enabled', $4)",
+        )
+        .bind(realm_id)
+        .bind(tenant)
+        .bind(realm)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        token.realm_id = realm_id.to_string();
+        super::tokens::insert_token(&mut tx, &token).await?;
+        tx.commit().await?;
+        conn.finish();
+        Ok(true)
+    }
+}

@@ -1,0 +1,164 @@
+//! Bearer tokens: stored by hash, looked up together with their realm in one query.
+
+use sqlx::postgres::PgRow;
+use sqlx::{Postgres, Transaction};
+use uuid::Uuid;
+
+use super::tenancy::{realm_from_row, REALM_COLS};
+use super::{get, get_id, get_instant, get_opt_instant, instant, opt_instant, own_uid, PgStore};
+use crate::store::{AuthFeed, NewToken, Realm, StoreResult, TokenInfo, Tokens};
+
+pub(super) async fn insert_token(
+    tx: &mut Transaction<'_, Postgres>,
+    t: &NewToken,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO tokens (realm_id, id, name, token_hash, scopes, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(own_uid(&t.realm_id)?)
+    .bind(own_uid(&t.id)?)
+    .bind(&t.name)
+    .bind(&t.token_hash)
+    .bind(t.scopes.join(" "))
+    .bind(instant(&t.created_at)?)
+    .bind(opt_instant(t.expires_at.as_deref())?)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+const TOKEN_COLS: &str = "t.id AS t_id, t.realm_id AS t_realm_id, t.name AS t_name, \
+    t.token_hash AS t_hash, t.scopes AS t_scopes, t.created_at AS t_created_at, \
+    t.expires_at AS t_expires_at, t.revoked_at AS t_revoked_at, t.last_used_at AS t_last_used_at";
+
+fn token_from_row(row: &PgRow) -> StoreResult<TokenInfo> {
+    let scopes: String = get(row, "t_scopes")?;
+    Ok(TokenInfo {
+        id: get_id(row, "t_id")?,
+        realm_id: get_id(row, "t_realm_id")?,
+        name: get(row, "t_name")?,
+        token_hash: get(row, "t_hash")?,
+        scopes: scopes.split_whitespace().map(str::to_owned).collect(),
+        created_at: get_instant(row, "t_created_at")?,
+        expires_at: get_opt_instant(row, "t_expires_at")?,
+        revoked_at: get_opt_instant(row, "t_revoked_at")?,
+        last_used_at: get_opt_instant(row, "t_last_used_at")?,
+    })
+}
+
+#[async_trait::async_trait]
+impl Tokens for PgStore {
+    async fn create_token(&self, t: NewToken) -> StoreResult<TokenInfo> {
+        let mut conn = self.conn().await?;
+        let mut tx = conn.begin().await?;
+        insert_token(&mut tx, &t).await?;
+        tx.commit().await?;
+        conn.finish();
+        Ok(TokenInfo {
+            id: t.id,
+            realm_id: t.realm_id,
+            name: t.name,
+            token_hash: t.token_hash,
+            scopes: t.scopes,
+            created_at: t.created_at,
+            expires_at: t.expires_at,
+            revoked_at: None,
+            last_used_at: None,
+        })
+    }
+
+    async fn list_tokens(&self, realm_id: &str) -> StoreResult<Vec<TokenInfo>> {
+        let Some(realm) = super::uid(realm_id) else {
+            return Ok(Vec::new());
+        };
+        let mut conn = self.conn().await?;
+        let rows = sqlx::query(&format!(
+            "SELECT {TOKEN_COLS} FROM tokens t WHERE t.realm_id = $1 ORDER BY t.created_at, t.id"
+        ))
+        .bind(realm)
+        .fetch_all(&mut *conn)
+        .await?;
+        conn.finish();
+        rows.iter().map(token_from_row).collect()
+    }
+
+    async fn revoke_token(&self, realm_id: &str, token_id: &str) -> StoreResult<bool> {
+        let (Some(realm), Some(token)) = (super::uid(realm_id), super::uid(token_id)) else {
+            return Ok(false);
+        };
+        let mut conn = self.conn().await?;
+        let done = sqlx::query(
+            "UPDATE tokens SET revoked_at = $1 \
+             WHERE realm_id = $2 AND id = $3 AND revoked_at IS NULL",
+        )
+        .bind(instant(&crate::clock::now())?)
+        .bind(realm)
+        .bind(token)
+        .execute(&mut *conn)
+        .await?;
+        conn.finish();
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn authenticate(
+        &self,
+        tenant: &str,
+        realm: &str,
+        token_hash: Option<&str>,
+    ) -> StoreResult<Option<(Realm, Option<TokenInfo>)>> {
+        // A LEFT JOIN so one round trip tells "no such realm" (404) from "bad token" (401).
+        let mut conn = self.conn().await?;
+        let row = sqlx::query(&format!(
+            "SELECT {REALM_COLS}, {TOKEN_COLS} \
+             FROM realms r LEFT JOIN tokens t ON t.realm_id = r.id AND t.token_hash = $3 \
+             WHERE r.tenant = $1 AND r.name = $2"
+        ))
+        .bind(tenant)
+        .bind(realm)
+        .bind(token_hash.unwrap_or(""))
+        .fetch_optional(&mut *conn)
+        .await?;
+        conn.finish();
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let realm = realm_from_row(&row)?;
+        let token = match get::<Option<Uuid>>(&row, "t_id")? {
+            Some(_) => Some(token_from_row(&row)?),
+            None => None,
+        };
+        Ok(Some((realm, token)))
+    }
+
+    async fn auth_feed(&self) -> StoreResult<Option<Box<dyn AuthFeed>>> {
+        Ok(Some(self.open_feed().await?))
+    }
+
+    async fn record_token_use(&self, uses: &[(String, String)]) -> StoreResult<()> {
+        if uses.is_empty() {
+            return Ok(());
+        }
+        let mut ids = Vec::with_capacity(uses.len());
+        let mut ats = Vec::with_capacity(uses.len());
+        for (id, at) in uses {
+            if let Some(id) = super::uid(id) {
+                ids.push(id);
+                ats.push(instant(at)?);
+            }
+        }
+        // One statement for the whole batch, each token moved forward only.
+        let mut conn = self.conn().await?;
+        sqlx::query(
+            "UPDATE tokens t SET last_used_at = u.at \
+             FROM unnest($1::uuid[], $2::timestamptz[]) AS u(id, at) \
+             WHERE t.id = u.id AND (t.last_used_at IS NULL OR t.last_used_at < u.at)",
+        )
+        .bind(&ids)
+        .bind(&ats)
+        .execute(&mut *conn)
+        .await?;
+        conn.finish();
+        Ok(())
+    }
+}
