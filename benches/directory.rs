@@ -431,11 +431,11 @@ async fn start_server(url: &str) -> anyhow::Result<Server> {
 }
 
 async fn realm_id(db: &PgPool) -> anyhow::Result<String> {
-    Ok(
-        sqlx::query_scalar("SELECT id FROM realms WHERE tenant = 'default' AND name = 'default'")
-            .fetch_one(db)
-            .await?,
+    Ok(sqlx::query_scalar(
+        "SELECT CAST(id AS text) FROM realms WHERE tenant = 'default' AND name = 'default'",
     )
+    .fetch_one(db)
+    .await?)
 }
 
 async fn load_users(db: &PgPool, realm: &str, users: i64) -> anyhow::Result<Duration> {
@@ -443,7 +443,7 @@ async fn load_users(db: &PgPool, realm: &str, users: i64) -> anyhow::Result<Dura
     let sql = format!(
         "INSERT INTO resources (id, realm_id, kind, name, name_ci, external_id, data, \
          password_hash, version, created, last_modified) \
-         SELECT gen_random_uuid()::text, $1, 'User', u.user_name, lower(u.user_name), \
+         SELECT gen_random_uuid(), CAST($1 AS uuid), 'User', u.user_name, lower(u.user_name), \
                 u.external_id, u.data, NULL, 1, u.ts, u.ts \
          FROM generate_series($2::bigint, $3::bigint) AS s(g), LATERAL ({USER_COLUMNS}) u"
     );
@@ -502,7 +502,8 @@ async fn verify_load(db: &PgPool, api: &Api, users: i64) -> anyhow::Result<()> {
         .to_owned();
     let stored = sqlx::query(
         "SELECT data = $2::jsonb AS same, data::text AS data, name, name_ci, external_id, \
-                version, created, kind FROM resources WHERE id = $1",
+                version, to_char(created AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') \
+                AS created, kind FROM resources WHERE id = CAST($1 AS uuid)",
     )
     .bind(&id)
     .bind(&generated)
@@ -529,7 +530,8 @@ async fn verify_load(db: &PgPool, api: &Api, users: i64) -> anyhow::Result<()> {
     );
 
     let picks = sqlx::query(
-        "SELECT id, name, external_id, data->'emails'->0->>'value' AS work FROM resources \
+        "SELECT CAST(id AS text) AS id, name, external_id, data->'emails'->0->>'value' AS work \
+         FROM resources \
          WHERE kind = 'User' ORDER BY random() LIMIT 5",
     )
     .fetch_all(db)
@@ -597,7 +599,7 @@ async fn bench_queries(o: &Opts, db: &PgPool, api: &Api, rep: &mut Report) -> an
         loadavg()
     );
     let targets = sqlx::query(
-        "SELECT id, name, data->'emails'->0->>'value' AS work FROM resources \
+        "SELECT CAST(id AS text) AS id, name, data->'emails'->0->>'value' AS work FROM resources \
          WHERE kind = 'User' ORDER BY random() LIMIT $1",
     )
     .bind(o.samples as i64)
@@ -751,7 +753,7 @@ async fn bench_queries(o: &Opts, db: &PgPool, api: &Api, rep: &mut Report) -> an
         async move {
             let t = Instant::now();
             let c: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) AS n FROM resources WHERE realm_id = $1 AND kind = $2",
+                "SELECT COUNT(*) AS n FROM resources WHERE realm_id = CAST($1 AS uuid) AND kind = $2",
             )
             .bind(&realm)
             .bind("User")
@@ -918,18 +920,21 @@ async fn create_group(api: &Api, name: &str) -> anyhow::Result<String> {
 
 async fn load_members(db: &PgPool, group: &str, ids: &[String]) -> anyhow::Result<()> {
     for chunk in ids.chunks(50_000) {
-        sqlx::query("INSERT INTO members (group_id, member_id) SELECT $1, unnest($2::text[])")
-            .bind(group)
-            .bind(chunk)
-            .execute(db)
-            .await?;
+        sqlx::query(
+            "INSERT INTO members (realm_id, group_id, member_id) \
+             SELECT realm_id, id, unnest($2::uuid[]) FROM resources WHERE id = CAST($1 AS uuid)",
+        )
+        .bind(group)
+        .bind(chunk)
+        .execute(db)
+        .await?;
     }
     Ok(())
 }
 
 async fn member_count(db: &PgPool, group: &str) -> anyhow::Result<i64> {
     Ok(
-        sqlx::query_scalar("SELECT count(*) FROM members WHERE group_id = $1")
+        sqlx::query_scalar("SELECT count(*) FROM members WHERE group_id = CAST($1 AS uuid)")
             .bind(group)
             .fetch_one(db)
             .await?,
@@ -977,10 +982,11 @@ async fn bench_members(o: &Opts, db: &PgPool, api: &Api, rep: &mut Report) -> an
         "\n== (B) Membership PATCH, {samples} samples per scenario (load average {})",
         loadavg()
     );
-    let ids: Vec<String> =
-        sqlx::query_scalar("SELECT id FROM resources WHERE kind = 'User' ORDER BY id")
-            .fetch_all(db)
-            .await?;
+    let ids: Vec<String> = sqlx::query_scalar(
+        "SELECT CAST(id AS text) FROM resources WHERE kind = 'User' ORDER BY id",
+    )
+    .fetch_all(db)
+    .await?;
     ensure!(ids.len() as i64 >= 5_000, "too few users");
     // Members come from the front of the id order; users added come from the last 1,000,
     // which no group holds.

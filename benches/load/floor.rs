@@ -10,7 +10,7 @@
 //! FLOOR_POOL (connections, default 16: scimd's default). Any path ending in an id is a GET of
 //! that resource, so loadbench's `get` scenario drives it unchanged.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
@@ -26,7 +26,11 @@ struct Pool {
     permits: Arc<Semaphore>,
 }
 
-const SQL: &str = "SELECT CAST(data AS TEXT) FROM resources WHERE id = $1";
+/// The primary-key read scimd makes for GET /Users/{id} (realm and id, both `uuid`).
+const SQL: &str = "SELECT CAST(data AS TEXT) FROM resources WHERE realm_id = $1 AND id = $2";
+
+/// The default realm, read once at start.
+static REALM: OnceLock<uuid::Uuid> = OnceLock::new();
 
 /// A connection taken from the pool. One dropped before its statement completed (the client
 /// went away mid-request) may still have the answer coming: it is drained before reuse.
@@ -84,7 +88,11 @@ async fn resource(State(pool): State<Pool>, Path(path): Path<String>) -> Respons
     let Some(conn) = taken.conn.as_mut() else {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     };
+    let (Some(realm), Ok(id)) = (REALM.get(), uuid::Uuid::parse_str(id)) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
     let row = sqlx::query_scalar::<_, String>(SQL)
+        .bind(realm)
         .bind(id)
         .fetch_optional(conn)
         .await;
@@ -111,6 +119,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for _ in 0..size {
         idle.push(PgConnection::connect(&url).await?);
     }
+    let realm: uuid::Uuid =
+        sqlx::query_scalar("SELECT id FROM realms WHERE tenant = 'default' AND name = 'default'")
+            .fetch_one(&mut idle[0])
+            .await?;
+    let _ = REALM.set(realm);
     let pool = Pool {
         idle: Arc::new(Mutex::new(idle)),
         permits: Arc::new(Semaphore::new(size)),

@@ -40,7 +40,7 @@ with open(os.path.join(HERE, "..", "sql", "user_row.postgres.sql")) as _f:
 PG_USERS = """
 INSERT INTO resources (id, realm_id, kind, name, name_ci, external_id, data, password_hash,
                        version, created, last_modified)
-SELECT gen_random_uuid()::text, '{realm}', 'User', u.user_name, lower(u.user_name),
+SELECT gen_random_uuid(), '{realm}'::uuid, 'User', u.user_name, lower(u.user_name),
        u.external_id, u.data, NULL, 1, u.ts, u.ts
 FROM generate_series({lo}::bigint, {hi}::bigint) AS s(g), LATERAL (""" + USER_ROW + """) u
 """
@@ -373,16 +373,18 @@ class Directory:
         self.loaded = upto
 
     def add_members(self, group_id, ids):
+        realm = self.realm()
         if self.pg:
             for i in range(0, len(ids), 50_000):
                 chunk = ",".join(f"'{x}'" for x in ids[i:i + 50_000])
-                self.pg.sql(f"INSERT INTO members (group_id, member_id) "
-                            f"SELECT '{group_id}', unnest(ARRAY[{chunk}])")
+                self.pg.sql(f"INSERT INTO members (realm_id, group_id, member_id) "
+                            f"SELECT '{realm}'::uuid, '{group_id}'::uuid, "
+                            f"unnest(ARRAY[{chunk}]::uuid[])")
         else:
             c = sqlite3.connect(self.sqlite_path, timeout=60)
             with c:
-                c.executemany("INSERT INTO members (group_id, member_id) VALUES (?, ?)",
-                              [(group_id, x) for x in ids])
+                c.executemany("INSERT INTO members (realm_id, group_id, member_id) "
+                              "VALUES (?, ?, ?)", [(realm, group_id, x) for x in ids])
             c.execute("ANALYZE members")
             c.close()
         if self.pg:

@@ -12,7 +12,6 @@ SELECT x.un AS user_name,
                jsonb_build_object('value', x.work, 'type', 'work', 'primary', true),
                jsonb_build_object('value', 'home' || g || '@home.example.net', 'type', 'home')),
            'active', true) AS data,
-       to_char(timestamp '2026-01-01 00:00:00' + make_interval(secs => g),
-               'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS ts
+       timestamptz '2026-01-01 00:00:00+00' + make_interval(secs => g) AS ts
 FROM (SELECT left(md5(g::text), 8) || '.' || g || '@corp.example.com' AS un,
              'w' || left(md5('w' || g::text), 6) || '.' || g || '@work.example.com' AS work) x
