@@ -174,7 +174,7 @@ impl ResourceService {
             let body = render_body(ctx, schema, &stored, None, proj);
             return Ok(ResourceOut::new(ctx, &stored, body));
         }
-        self.render_one(ctx, stored, proj).await
+        self.render_one(ctx, &stored, proj).await
     }
 
     pub async fn get(
@@ -185,7 +185,7 @@ impl ResourceService {
         proj: &Projection,
     ) -> ServiceResult<ResourceOut> {
         let stored = self.load(ctx, kind, id).await?;
-        self.render_one(ctx, stored, proj).await
+        self.render_one(ctx, &stored, proj).await
     }
 
     /// The current resource for a guarded write: with If-Match, a stale version is answered
@@ -278,7 +278,7 @@ impl ResourceService {
                 now: crate::clock::now(),
             };
             match self.store.replace_resource(update).await {
-                Ok(stored) => return self.render_one(ctx, stored, proj).await,
+                Ok(stored) => return self.render_one(ctx, &stored, proj).await,
                 Err(e) => retry_or_fail(e, if_match, attempt, kind, id)?,
             }
         }
@@ -328,7 +328,7 @@ impl ResourceService {
                             )
                             .await
                             .map_err(|e| self.write_error(e, kind, id))?;
-                        return self.render_written(ctx, stored, proj).await;
+                        return self.render_written(ctx, &stored, proj).await;
                     }
                     return self
                         .patch_document(
@@ -375,7 +375,7 @@ impl ResourceService {
     async fn render_written(
         &self,
         ctx: &RealmCtx,
-        stored: StoredResource,
+        stored: &StoredResource,
         proj: &Projection,
     ) -> ServiceResult<ResourceOut> {
         let schema = Self::schema(stored.kind);
@@ -402,7 +402,7 @@ impl ResourceService {
         proj: &Projection,
     ) -> ServiceResult<ResourceOut> {
         let schema = Self::schema(ResourceKind::Group);
-        let stored = written.stored;
+        let stored = written.stored.as_ref();
         let relations = match written.members {
             _ if !proj.includes(schema, "members") => None,
             Members::Listed(rows) => Some(Value::Array(
@@ -410,15 +410,15 @@ impl ResourceService {
             )),
             Members::TooMany if !proj.names(schema, "members") => {
                 let lean = proj.excluding(schema, "members");
-                let body = render_body(ctx, schema, &stored, None, &lean);
-                return Ok(ResourceOut::new(ctx, &stored, body));
+                let body = render_body(ctx, schema, stored, None, &lean);
+                return Ok(ResourceOut::new(ctx, stored, body));
             }
             Members::TooMany | Members::Unread => {
                 return self.render_written(ctx, stored, proj).await
             }
         };
-        let body = render_body(ctx, schema, &stored, relations, proj);
-        Ok(ResourceOut::new(ctx, &stored, body))
+        let body = render_body(ctx, schema, stored, relations, proj);
+        Ok(ResourceOut::new(ctx, stored, body))
     }
 
     /// Applies attribute operations to the stored document. `with_members` puts the member
@@ -494,7 +494,7 @@ impl ResourceService {
                 now: crate::clock::now(),
             };
             match self.store.replace_resource(update).await {
-                Ok(stored) => return self.render_written(ctx, stored, proj).await,
+                Ok(stored) => return self.render_written(ctx, &stored, proj).await,
                 Err(e) => retry_or_fail(e, if_match, attempt, kind, id)?,
             }
         }
@@ -577,7 +577,7 @@ impl ResourceService {
                 .await
                 .map_err(|e| ServiceError::from_store(e, what(kind)))?;
             total += listed.total;
-            resources.extend(self.render_many(ctx, kind, listed.items, &proj).await?);
+            resources.extend(self.render_many(ctx, kind, &listed.items, &proj).await?);
         }
         Ok(list_response(total, page, resources))
     }
@@ -643,7 +643,7 @@ impl ResourceService {
             }
         }
         for ((kind, proj), (at, rows)) in projections.iter().zip(by_kind) {
-            let rendered = self.render_many(ctx, *kind, rows, proj).await?;
+            let rendered = self.render_many(ctx, *kind, &rows, proj).await?;
             for (i, v) in at.into_iter().zip(rendered) {
                 slots[i] = Some(v);
             }
@@ -718,7 +718,7 @@ impl ResourceService {
             .list_resources(&ctx.realm_id, kind, &query)
             .await
             .map_err(|e| ServiceError::from_store(e, what(kind)))?;
-        let resources = self.render_many(ctx, kind, listed.items, &proj).await?;
+        let resources = self.render_many(ctx, kind, &listed.items, &proj).await?;
         Ok(list_response(listed.total, page, resources))
     }
 
@@ -835,7 +835,7 @@ impl ResourceService {
             )
         };
         let total = listed.total;
-        let resources = self.render_many(ctx, kind, listed.items, proj).await?;
+        let resources = self.render_many(ctx, kind, &listed.items, proj).await?;
         let mut body = json!({
             "schemas": [crate::scim::urn::LIST_RESPONSE],
             "totalResults": total,
@@ -854,17 +854,14 @@ impl ResourceService {
     async fn render_one(
         &self,
         ctx: &RealmCtx,
-        stored: StoredResource,
+        stored: &StoredResource,
         proj: &Projection,
     ) -> ServiceResult<ResourceOut> {
-        let shell = ResourceOut::new(ctx, &stored, Value::Null);
         let mut bodies = self
-            .render_many(ctx, stored.kind, vec![stored], proj)
+            .render_many(ctx, stored.kind, std::slice::from_ref(stored), proj)
             .await?;
-        Ok(ResourceOut {
-            body: bodies.pop().unwrap_or(Value::Null),
-            ..shell
-        })
+        let body = bodies.pop().unwrap_or(Value::Null);
+        Ok(ResourceOut::new(ctx, stored, body))
     }
 
     /// Renders a page, loading `groups` / `members` for all of it in one query, and only when
@@ -873,7 +870,7 @@ impl ResourceService {
         &self,
         ctx: &RealmCtx,
         kind: ResourceKind,
-        items: Vec<StoredResource>,
+        items: &[StoredResource],
         proj: &Projection,
     ) -> ServiceResult<Vec<Value>> {
         let schema = Self::schema(kind);
@@ -935,10 +932,10 @@ impl ResourceService {
             }
         }
         Ok(items
-            .into_iter()
+            .iter()
             .map(|r| {
                 let rel = relations.remove(&r.id).map(Value::Array);
-                render_body(ctx, schema, &r, rel, proj)
+                render_body(ctx, schema, r, rel, proj)
             })
             .collect())
     }
