@@ -81,6 +81,13 @@ pub struct ResourceService {
 /// An attempt fails only because another write to the same resource committed meanwhile, so
 /// with fewer than this many concurrent writers every request eventually succeeds.
 const WRITE_ATTEMPTS: usize = 32;
+/// A write that lost a race waits a random time below a ceiling before it re-reads; the
+/// ceiling starts here and doubles with each lost attempt up to `RETRY_WAIT_MAX`. Writers that
+/// collided and retried at once collided again, each retry another read and write for the
+/// database; spread out, most find the row free. The sum of the ceilings over every attempt
+/// (under a second) bounds what a request can spend waiting.
+const RETRY_WAIT_MIN: std::time::Duration = std::time::Duration::from_millis(1);
+const RETRY_WAIT_MAX: std::time::Duration = std::time::Duration::from_millis(32);
 
 /// A written group's response lists its members only up to this many, unless the request
 /// names `members` in `attributes`.
@@ -249,7 +256,7 @@ impl ResourceService {
     ) -> ServiceResult<ResourceOut> {
         let schema = Self::schema(kind);
         let parsed = parse_resource(schema, body)?;
-        let mut password_hash = None;
+        let mut password = super::password::HashOnce::default();
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -257,10 +264,7 @@ impl ResourceService {
             let mut incoming = parsed.clone();
             enforce_immutable(schema, &existing.data, &mut incoming.data)?;
             let name = required_name(&incoming, kind)?;
-            if password_hash.is_none() {
-                // Hashed once: a retry after a lost race must not pay Argon2 again.
-                password_hash = super::password::hash(incoming.password.clone()).await?;
-            }
+            let password_hash = password.hash(incoming.password.take()).await?;
             let update = ReplaceResource {
                 realm_id: ctx.realm_id.clone(),
                 kind,
@@ -268,7 +272,7 @@ impl ResourceService {
                 name,
                 external_id: incoming.external_id,
                 data: incoming.data,
-                password_hash: password_hash.clone(),
+                password_hash,
                 // RFC 7644 §3.5.1: PUT replaces; a Group PUT without members leaves it without.
                 members: (kind == ResourceKind::Group).then(|| member_ids(incoming.members)),
                 member_change: None,
@@ -279,7 +283,7 @@ impl ResourceService {
             };
             match self.store.replace_resource(update).await {
                 Ok(stored) => return self.render_one(ctx, &stored, proj).await,
-                Err(e) => retry_or_fail(e, if_match, attempt, kind, id)?,
+                Err(e) => after_lost_race(e, if_match, attempt, kind, id).await?,
             }
         }
     }
@@ -440,6 +444,7 @@ impl ResourceService {
             schema,
             limits: &self.filter_limits,
         };
+        let mut password = super::password::HashOnce::default();
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -468,7 +473,7 @@ impl ResourceService {
             let mut incoming = parse_resource(schema, Value::Object(doc))?;
             enforce_immutable(schema, &existing.data, &mut incoming.data)?;
             let name = required_name(&incoming, kind)?;
-            let password_hash = super::password::hash(incoming.password.clone()).await?;
+            let password_hash = password.hash(incoming.password.take()).await?;
             let members = match old_members {
                 Some(old) => {
                     let new = member_ids(incoming.members);
@@ -495,7 +500,7 @@ impl ResourceService {
             };
             match self.store.replace_resource(update).await {
                 Ok(stored) => return self.render_written(ctx, &stored, proj).await,
-                Err(e) => retry_or_fail(e, if_match, attempt, kind, id)?,
+                Err(e) => after_lost_race(e, if_match, attempt, kind, id).await?,
             }
         }
     }
@@ -977,9 +982,9 @@ fn render_body(
     proj.apply(schema, body)
 }
 
-/// After a failed guarded write: Ok to try again (no If-Match, lost a race, attempts
-/// left), or the error to answer with.
-fn retry_or_fail(
+/// After a failed guarded write: Ok, once it is time to try again (no If-Match, lost a race,
+/// attempts left), or the error to answer with.
+async fn after_lost_race(
     e: crate::store::StoreError,
     if_match: Option<i64>,
     attempt: usize,
@@ -990,7 +995,10 @@ fn retry_or_fail(
         crate::store::StoreError::VersionMismatch if if_match.is_some() => {
             Err(precondition(kind, id))
         }
-        crate::store::StoreError::VersionMismatch if attempt < WRITE_ATTEMPTS => Ok(()),
+        crate::store::StoreError::VersionMismatch if attempt < WRITE_ATTEMPTS => {
+            tokio::time::sleep(retry_wait(attempt)).await;
+            Ok(())
+        }
         crate::store::StoreError::VersionMismatch => Err(ScimError::new(
             409,
             None,
@@ -1003,6 +1011,22 @@ fn retry_or_fail(
         .into()),
         e => Err(ServiceError::from_store(e, what(kind))),
     }
+}
+
+/// The ceiling of the wait after `lost` lost attempts (1 or more).
+fn retry_ceiling(lost: usize) -> std::time::Duration {
+    let doublings = u32::try_from(lost.saturating_sub(1))
+        .unwrap_or(u32::MAX)
+        .min(16);
+    (RETRY_WAIT_MIN * (1u32 << doublings)).min(RETRY_WAIT_MAX)
+}
+
+/// A random wait up to the ceiling ("full jitter"): writers that lost to the same commit
+/// come back at different moments rather than together.
+fn retry_wait(lost: usize) -> std::time::Duration {
+    use rand::Rng;
+    let ceiling = retry_ceiling(lost).as_micros() as u64;
+    std::time::Duration::from_micros(rand::thread_rng().gen_range(0..=ceiling))
 }
 
 fn precondition(kind: ResourceKind, id: &str) -> ServiceError {
@@ -1047,5 +1071,112 @@ fn literal_to_json(l: Literal) -> Value {
             .map(Value::Number)
             .unwrap_or(Value::Null),
         Literal::Bool(b) => Value::Bool(b),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::service::fake::{stored, FakeStore};
+    use crate::store::StoreError;
+
+    /// A service over a store holding one user, whose writes lose their race `losses` times
+    /// before one commits; the writes it was sent are in the returned list.
+    fn racing_service(losses: usize) -> (ResourceService, Arc<Mutex<Vec<ReplaceResource>>>) {
+        let writes = Arc::new(Mutex::new(Vec::new()));
+        let seen = writes.clone();
+        let store = FakeStore {
+            get_resource: Some(Box::new(|id| {
+                let user = stored(Kind::User, &id, 1, json!({"userName": "racer"}));
+                Box::pin(async move { Ok(Some(user)) })
+            })),
+            replace_resource: Some(Box::new(move |update: ReplaceResource| {
+                let mut writes = seen.lock().unwrap();
+                let lost = writes.len() < losses;
+                let written = stored(
+                    Kind::User,
+                    &update.id,
+                    2,
+                    Value::Object(update.data.clone()),
+                );
+                writes.push(update);
+                Box::pin(async move {
+                    if lost {
+                        Err(StoreError::VersionMismatch)
+                    } else {
+                        Ok(written)
+                    }
+                })
+            })),
+            ..Default::default()
+        };
+        let limits = PageLimits {
+            default_count: 100,
+            max_count: 1000,
+        };
+        let service =
+            ResourceService::new(store.shared(), limits, FilterLimits::default(), 100, 3600);
+        (service, writes)
+    }
+
+    fn ctx() -> RealmCtx {
+        RealmCtx {
+            realm_id: "r".into(),
+            base_url: "http://localhost/scim/v2".into(),
+        }
+    }
+
+    async fn patch_password(service: &ResourceService) -> ServiceResult<ResourceOut> {
+        let body = json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "path": "password", "value": "s3cret-pass"}]
+        });
+        let proj = ResourceService::projection(ResourceKind::User, None, None).unwrap();
+        service
+            .patch(&ctx(), ResourceKind::User, "u1", body, None, &proj)
+            .await
+    }
+
+    #[tokio::test]
+    async fn a_patch_that_loses_races_retries_with_the_password_hashed_once() {
+        let (service, writes) = racing_service(3);
+        let out = patch_password(&service)
+            .await
+            .expect("the fourth attempt commits");
+        assert_eq!(out.etag, "W/\"2\"");
+        let writes = writes.lock().unwrap();
+        assert_eq!(writes.len(), 4);
+        let hashes: Vec<_> = writes.iter().map(|w| w.password_hash.clone()).collect();
+        // Every hash has a fresh salt, so equal strings mean Argon2 ran once for the request.
+        assert!(hashes[0]
+            .as_deref()
+            .is_some_and(|h| h.starts_with("$argon2id$")));
+        assert!(hashes.iter().all(|h| *h == hashes[0]), "{hashes:?}");
+    }
+
+    #[tokio::test]
+    async fn a_patch_that_always_loses_gives_up_after_a_bounded_number_of_attempts() {
+        let (service, writes) = racing_service(usize::MAX);
+        let err = patch_password(&service).await.expect_err("never commits");
+        match err {
+            ServiceError::Scim(e) => assert_eq!(e.status, 409, "{}", e.detail),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(writes.lock().unwrap().len(), WRITE_ATTEMPTS);
+    }
+
+    #[test]
+    fn the_wait_after_a_lost_race_grows_to_a_cap_and_varies() {
+        assert_eq!(retry_ceiling(1), RETRY_WAIT_MIN);
+        assert_eq!(retry_ceiling(2), RETRY_WAIT_MIN * 2);
+        assert_eq!(retry_ceiling(WRITE_ATTEMPTS), RETRY_WAIT_MAX);
+        assert_eq!(retry_ceiling(usize::MAX), RETRY_WAIT_MAX);
+        for lost in 1..=WRITE_ATTEMPTS {
+            assert!(retry_wait(lost) <= retry_ceiling(lost));
+        }
+        let waits: std::collections::HashSet<_> = (0..50).map(|_| retry_wait(8)).collect();
+        assert!(waits.len() > 1, "jittered, not one fixed wait");
     }
 }
