@@ -20,5 +20,6 @@ mod paging;
 mod patch;
 mod patch_property;
 mod realms;
+mod replicas;
 mod search;
 mod users;
