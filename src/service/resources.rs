@@ -29,8 +29,15 @@ use crate::store::{
 /// The realm a request acts in, and the absolute base URL its locations are built from.
 #[derive(Debug, Clone)]
 pub struct RealmCtx {
-    pub realm_id: String,
+    /// The realm the request was authorized for, shared with its principal.
+    pub realm: Arc<crate::store::Realm>,
     pub base_url: String,
+}
+
+impl RealmCtx {
+    pub fn realm_id(&self) -> &str {
+        &self.realm.id
+    }
 }
 
 /// One resource as the HTTP layer sends it.
@@ -162,7 +169,7 @@ impl ResourceService {
         let password_hash = super::password::hash(incoming.password.clone()).await?;
         let new = NewResource {
             id: uuid::Uuid::now_v7().to_string(),
-            realm_id: ctx.realm_id.clone(),
+            realm_id: ctx.realm_id().to_owned(),
             kind,
             name,
             external_id: incoming.external_id,
@@ -236,7 +243,7 @@ impl ResourceService {
         id: &str,
     ) -> ServiceResult<StoredResource> {
         self.store
-            .get_resource(&ctx.realm_id, kind, id)
+            .get_resource(ctx.realm_id(), kind, id)
             .await
             .map_err(|e| ServiceError::from_store(e, what(kind)))?
             .ok_or_else(|| {
@@ -266,7 +273,7 @@ impl ResourceService {
             let name = required_name(&incoming, kind)?;
             let password_hash = password.hash(incoming.password.take()).await?;
             let update = ReplaceResource {
-                realm_id: ctx.realm_id.clone(),
+                realm_id: ctx.realm_id().to_owned(),
                 kind,
                 id: id.to_owned(),
                 name,
@@ -316,7 +323,7 @@ impl ResourceService {
                         if if_match.is_none() && !change.clear {
                             let written = self
                                 .member_batches
-                                .apply(&self.store, &ctx.realm_id, id, change.clone())
+                                .apply(&self.store, ctx.realm_id(), id, change.clone())
                                 .await
                                 .map_err(|e| self.write_error(e, kind, id))?;
                             return self.render_batched(ctx, written, proj).await;
@@ -324,7 +331,7 @@ impl ResourceService {
                         let stored = self
                             .store
                             .change_members(
-                                &ctx.realm_id,
+                                ctx.realm_id(),
                                 id,
                                 change.clone(),
                                 if_match,
@@ -486,7 +493,7 @@ impl ResourceService {
                 None => None,
             };
             let update = ReplaceResource {
-                realm_id: ctx.realm_id.clone(),
+                realm_id: ctx.realm_id().to_owned(),
                 kind,
                 id: id.to_owned(),
                 name,
@@ -578,7 +585,7 @@ impl ResourceService {
             };
             let listed = self
                 .store
-                .list_resources(&ctx.realm_id, kind, &query)
+                .list_resources(ctx.realm_id(), kind, &query)
                 .await
                 .map_err(|e| ServiceError::from_store(e, what(kind)))?;
             total += listed.total;
@@ -624,7 +631,7 @@ impl ResourceService {
             };
             let listed = self
                 .store
-                .list_resources(&ctx.realm_id, kind, &query)
+                .list_resources(ctx.realm_id(), kind, &query)
                 .await
                 .map_err(|e| ServiceError::from_store(e, what(kind)))?;
             total += listed.total;
@@ -668,7 +675,7 @@ impl ResourceService {
         if_match: Option<i64>,
     ) -> ServiceResult<()> {
         self.store
-            .delete_resource(&ctx.realm_id, kind, id, if_match)
+            .delete_resource(ctx.realm_id(), kind, id, if_match)
             .await
             .map_err(|e| match e {
                 crate::store::StoreError::NotFound => {
@@ -720,7 +727,7 @@ impl ResourceService {
         };
         let listed = self
             .store
-            .list_resources(&ctx.realm_id, kind, &query)
+            .list_resources(ctx.realm_id(), kind, &query)
             .await
             .map_err(|e| ServiceError::from_store(e, what(kind)))?;
         let resources = self.render_many(ctx, kind, &listed.items, &proj).await?;
@@ -794,7 +801,7 @@ impl ResourceService {
         };
         let mut listed = self
             .store
-            .list_resources(&ctx.realm_id, kind, &query)
+            .list_resources(ctx.realm_id(), kind, &query)
             .await
             .map_err(|e| ServiceError::from_store(e, what(kind)))?;
         let more = listed.items.len() > count as usize;
@@ -1123,7 +1130,13 @@ mod tests {
 
     fn ctx() -> RealmCtx {
         RealmCtx {
-            realm_id: "r".into(),
+            realm: Arc::new(crate::store::Realm {
+                id: "r".into(),
+                tenant: "t".into(),
+                name: "default".into(),
+                state: crate::store::RealmState::Enabled,
+                created_at: "2026-01-01T00:00:00.000Z".into(),
+            }),
             base_url: "http://localhost/scim/v2".into(),
         }
     }
