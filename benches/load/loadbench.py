@@ -32,6 +32,13 @@ BASE = "/v1/tenants/default/realms/default/scim/v2"
 CLK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
+# ---------------------------------------------------------------------------------------------
+# scimd's row shape. Every statement of this benchmark that knows scimd's tables is here (and
+# in benches/sql/user_row.postgres.sql, which this reads, and the one SELECT of
+# benches/load/floor.rs). When the schema changes (column types, keys), update these; the
+# provisioning scenario (`young`) writes through the API only and needs no change.
+# ---------------------------------------------------------------------------------------------
+
 # The generated user number g as the columns scimd writes, shared with benches/directory.rs
 # (which checks it against a user created through the API).
 with open(os.path.join(HERE, "..", "sql", "user_row.postgres.sql")) as _f:
@@ -68,6 +75,29 @@ SELECT lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(h
        NULL, 1, ts, ts
 FROM x
 """
+
+SQL_REALM_ID = "SELECT id FROM realms WHERE tenant = 'default' AND name = 'default'"
+# A membership row carries its group's realm.
+SQL_PG_MEMBERS = ("INSERT INTO members (realm_id, group_id, member_id) "
+                  "SELECT realm_id, id, unnest(ARRAY[{ids}]::uuid[]) FROM resources "
+                  "WHERE id = '{group}'::uuid")
+SQL_SQLITE_MEMBERS = ("INSERT INTO members (realm_id, group_id, member_id) "
+                      "SELECT realm_id, id, ?2 FROM resources WHERE id = ?1")
+SQL_COUNT_USERS = "SELECT count(*) FROM resources WHERE kind = 'User'"
+# Users the loader wrote (benchmark-created ones start with lb).
+SQL_SAMPLE_LOADED = ("SELECT id, name FROM resources WHERE kind = 'User' AND name NOT LIKE 'lb%' "
+                     "{extra}ORDER BY random() LIMIT {n}")
+SQL_LAST_USERS = "SELECT id FROM resources WHERE kind = 'User' ORDER BY id DESC LIMIT {n}"
+SQL_FIRST_USERS = "SELECT id FROM resources WHERE kind = 'User' ORDER BY id LIMIT {n}"
+# What autovacuum would do after a bulk load, done at once so the measured phase is settled.
+SQL_PG_AFTER_USERS = "VACUUM (ANALYZE) resources"
+SQL_PG_AFTER_MEMBERS = "VACUUM (ANALYZE) members"
+# The planner's view of the table, read without touching it (no scan, no hint bits).
+SQL_PG_TABLE_STATE = ("SELECT c.reltuples::bigint, s.n_live_tup, s.n_mod_since_analyze, "
+                      "coalesce(s.last_autoanalyze::text, '-'), coalesce(s.last_analyze::text, '-') "
+                      "FROM pg_class c JOIN pg_stat_user_tables s ON s.relid = c.oid "
+                      "WHERE c.relname = 'resources'")
+# ---------------------------------------------------------------------------------------------
 
 SCENARIOS = [
     # (key, label, wrk mode, ceiling it is compared with)
@@ -328,7 +358,7 @@ class Directory:
         self.groups = {}
 
     def realm(self):
-        q = "SELECT id FROM realms WHERE tenant = 'default' AND name = 'default'"
+        q = SQL_REALM_ID
         if self.pg:
             return self.pg.sql(q)
         with sqlite3.connect(self.sqlite_path) as c:
@@ -364,7 +394,7 @@ class Directory:
             say(f"   {hi:>10,} / {upto:,} users  {el:6.1f} s  {(hi - self.loaded) / el:8,.0f} rows/s")
             lo = hi + 1
         if self.pg:
-            self.pg.sql("VACUUM (ANALYZE) resources")
+            self.pg.sql(SQL_PG_AFTER_USERS)
         else:
             c = sqlite3.connect(self.sqlite_path, timeout=60)
             c.execute("ANALYZE")
@@ -373,25 +403,22 @@ class Directory:
         self.loaded = upto
 
     def add_members(self, group_id, ids):
-        realm = self.realm()
         if self.pg:
             for i in range(0, len(ids), 50_000):
                 chunk = ",".join(f"'{x}'" for x in ids[i:i + 50_000])
-                self.pg.sql(f"INSERT INTO members (realm_id, group_id, member_id) "
-                            f"SELECT '{realm}'::uuid, '{group_id}'::uuid, "
-                            f"unnest(ARRAY[{chunk}]::uuid[])")
+                self.pg.sql(SQL_PG_MEMBERS.format(group=group_id, ids=chunk))
         else:
             c = sqlite3.connect(self.sqlite_path, timeout=60)
             with c:
-                c.executemany("INSERT INTO members (realm_id, group_id, member_id) "
-                              "VALUES (?, ?, ?)", [(realm, group_id, x) for x in ids])
+                c.executemany(SQL_SQLITE_MEMBERS,
+                              [(group_id, x) for x in ids])
             c.execute("ANALYZE members")
             c.close()
         if self.pg:
             # What autovacuum does after a bulk insert: statistics (stale ones made the
             # `groups` query pick sorts over index probes) and the visibility map (without it
             # an index-only probe of a 100k-member group visits the heap for every entry).
-            self.pg.sql("VACUUM (ANALYZE) members")
+            self.pg.sql(SQL_PG_AFTER_MEMBERS)
 
 
 def verify(server, directory, n):
@@ -399,9 +426,7 @@ def verify(server, directory, n):
     status, body = server.api("GET", "/Users?count=1")
     if status != 200 or body["totalResults"] < n:
         raise RuntimeError(f"list after load: {status} {body}")
-    for uid, name in directory.query(
-            "SELECT id, name FROM resources WHERE kind = 'User' AND name NOT LIKE 'lb%' "
-            "AND version = 1 ORDER BY random() LIMIT 3"):
+    for uid, name in directory.query(SQL_SAMPLE_LOADED.format(extra="AND version = 1 ", n=3)):
         status, user = server.api("GET", f"/Users/{uid}")
         if status != 200 or user["userName"] != name or len(user.get("emails", [])) != 2:
             raise RuntimeError(f"loaded user {uid} read back as {status} {user}")
@@ -410,16 +435,14 @@ def verify(server, directory, n):
 
 def prepare_data(server, directory, datadir, group_sizes):
     """Files wrk reads: random users, users outside every group, cursors near the end."""
-    sample = directory.query(
-        "SELECT id, name FROM resources WHERE kind = 'User' AND name NOT LIKE 'lb%' "
-        "ORDER BY random() LIMIT 20000")
+    sample = directory.query(SQL_SAMPLE_LOADED.format(extra="", n=20000))
     random.shuffle(sample)
     with open(os.path.join(datadir, "ids.txt"), "w") as f:
         f.write("\n".join(r[0] for r in sample) + "\n")
     with open(os.path.join(datadir, "names.txt"), "w") as f:
         f.write("\n".join(r[1] for r in sample) + "\n")
     # Members are the first users by id; the pool of users to add and remove is the last ones.
-    pool = directory.query("SELECT id FROM resources WHERE kind = 'User' ORDER BY id DESC LIMIT 4000")
+    pool = directory.query(SQL_LAST_USERS.format(n=4000))
     with open(os.path.join(datadir, "pool.txt"), "w") as f:
         f.write("\n".join(r[0] for r in pool) + "\n")
     for size in group_sizes:
@@ -430,8 +453,7 @@ def prepare_data(server, directory, datadir, group_sizes):
             "displayName": f"loadbench {size} members"})
         if status != 201:
             raise RuntimeError(f"creating a group: {status} {g}")
-        ids = [r[0] for r in directory.query(
-            f"SELECT id FROM resources WHERE kind = 'User' ORDER BY id LIMIT {size}")]
+        ids = [r[0] for r in directory.query(SQL_FIRST_USERS.format(n=size))]
         directory.add_members(g["id"], ids)
         directory.groups[size] = g["id"]
         say(f"   group of {size:,} members: {g['id']}")
@@ -457,18 +479,32 @@ def prepare_data(server, directory, datadir, group_sizes):
         f"(kept {len(tail[:-1] or tail)} cursors from the last pages)")
 
 
-def run_wrk(wrk, server, args, mode, datadir, total, group, run_tag):
+def run_wrk(wrk, server, args, mode, datadir, total, group, run_tag, extra_env=None, until=None):
+    """One wrk run of `mode` for args.duration seconds; with `until`, instead until that
+    returns true (checked every 50 ms; wrk is then interrupted, which ends its run early)."""
     env = {**os.environ, "LB_MODE": mode, "LB_BASE": BASE, "LB_TOKEN": server.token,
            "LB_DATA": datadir, "LB_RUN": run_tag, "LB_TOTAL": str(total), "LB_GROUP": group or "",
-           "LB_CHECK": "1" if args.smoke else "0"}
-    cmd = [wrk, "-t", str(args.threads), "-c", str(args.connections), "-d", f"{args.duration}s",
+           "LB_CHECK": "1" if args.smoke else "0", **(extra_env or {})}
+    duration = "3600s" if until else f"{args.duration}s"
+    cmd = [wrk, "-t", str(args.threads), "-c", str(args.connections), "-d", duration,
            "--timeout", "60s", "-s", LUA, f"http://127.0.0.1:{server.port}{BASE}"]
     server.p.reset_peak()
     cpu0 = server.p.cpu_seconds()
     db0 = postgres_cpu_seconds()
     t0 = time.monotonic()
     p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _, status, usage = os.wait4(p.pid, 0)
+    pid = 0
+    if until:
+        while True:
+            pid, status, usage = os.wait4(p.pid, os.WNOHANG)
+            if pid:
+                break
+            if until():
+                p.send_signal(signal.SIGINT)
+                break
+            time.sleep(0.05)
+    if not pid:
+        _, status, usage = os.wait4(p.pid, 0)
     p.returncode = os.waitstatus_to_exitcode(status)
     out, err = p.stdout.read(), p.stderr.read()
     wall = time.monotonic() - t0
@@ -545,7 +581,7 @@ def bench_backend(args, backend, server, directory, sizes, ceil, wrk, results, r
             verify(server, directory, size)
             prepare_data(server, directory, datadir,
                          [g for g in args.group_sizes if g * 2 <= size])
-            total = int(directory.query("SELECT count(*) FROM resources WHERE kind = 'User'")[0][0])
+            total = int(directory.query(SQL_COUNT_USERS)[0][0])
             if remeasure and i > 0:
                 ceil = remeasure()
             say(header())
@@ -587,13 +623,154 @@ def measure_floor(floor, wrk, args, datadir, total, size, ceil, results):
 
 FLOOR_LABEL = "floor: bare axum + sqlx GET"
 
+# Issue 21: reads right after an identity provider's first sync. The users arrive through
+# POST /Users on a fresh database and are read at once: no ANALYZE, no restart, whatever
+# autovacuum has or has not done by then. The same reads are then measured after a manual
+# ANALYZE in the same scimd process (what cached plans do), and after a restart as well (the
+# settled figure the budget compares with).
+YOUNG_READS = [("Y2", "GET /Users/{id}", "get"), ("Y3", "filter userName eq", "filter")]
+YOUNG_PHASES = [
+    ("young", "right after provisioning (no ANALYZE, no restart)"),
+    ("analyzed", "after ANALYZE, same scimd process"),
+    ("settled", "after ANALYZE and a restart of scimd"),
+]
+
+
+def provision(wrk, server, args, datadir, n, results, backend):
+    """n users created through POST /Users by wrk at args.connections connections, as an
+    identity provider's first sync sends them. Returns [(id, userName)] of those created."""
+    for f in os.listdir(datadir):
+        if f.startswith("provisioned-"):
+            os.remove(os.path.join(datadir, f))
+    threads = args.threads
+    quota = -(-n // threads)
+    deadline = time.monotonic() + 3000
+
+    def all_done():
+        done = sum(1 for f in os.listdir(datadir) if f.endswith(".done"))
+        return done >= threads or time.monotonic() > deadline
+
+    tag = f"{int(time.time())}{random.randint(0, 9999)}"
+    r = run_wrk(wrk, server, args, "provision", datadir, n, None, tag,
+                extra_env={"LB_QUOTA": str(quota)}, until=all_done)
+    rows = []
+    for f in sorted(os.listdir(datadir)):
+        if f.startswith("provisioned-") and f.endswith(".txt"):
+            with open(os.path.join(datadir, f)) as fh:
+                rows += [line.rstrip("\n").split("\t") for line in fh if "\t" in line]
+    r.update({"backend": backend, "size": n, "key": "Y1", "suite": "young", "phase": "provision",
+              "label": f"POST /Users, provisioning {n:,} users", "ceiling": None, "ratio": None,
+              "ceiling_tps": None, "of_floor": None})
+    results.append(r)
+    say(line(r["label"], r, None))
+    if len(rows) < n:
+        raise RuntimeError(f"provisioning created {len(rows):,} of {n:,} users "
+                           f"({r['errors']} failed requests): {r['stderr'][:400]}")
+    return rows
+
+
+def bench_young(args, backend, wrk, server, n, results, analyze, table_state):
+    """Provision n users through the API, then the reads of YOUNG_READS in each phase."""
+    say(f"\n== {backend}: {n:,} users provisioned through POST /Users on a fresh database")
+    datadir = tempfile.mkdtemp(prefix="loadbench-young-")
+    try:
+        say(header())
+        rows = provision(wrk, server, args, datadir, n, results, backend)
+        sample = random.sample(rows, min(20000, len(rows)))
+        with open(os.path.join(datadir, "ids.txt"), "w") as f:
+            f.write("\n".join(r[0] for r in sample) + "\n")
+        with open(os.path.join(datadir, "names.txt"), "w") as f:
+            f.write("\n".join(r[1] for r in sample) + "\n")
+        for phase, what in YOUNG_PHASES:
+            if phase == "analyzed":
+                analyze()
+            elif phase == "settled":
+                server.stop()
+                server.start()
+            state = table_state()
+            say(f"   {what}; planner's view: {state}")
+            for key, label, mode in YOUNG_READS:
+                tag = f"{int(time.time())}{random.randint(0, 9999)}"
+                r = run_wrk(wrk, server, args, mode, datadir, len(rows), None, tag)
+                r.update({"backend": backend, "size": n, "key": key, "suite": "young",
+                          "phase": phase, "label": f"{label}, {phase}", "table_state": state,
+                          "ceiling": None, "ratio": None, "ceiling_tps": None, "of_floor": None})
+                results.append(r)
+                say(line(r["label"], r, None))
+                if r["errors"]:
+                    say(f"      {r['errors']} failed requests; first answers: {r['stderr'][:400]}")
+    finally:
+        shutil.rmtree(datadir, ignore_errors=True)
+
+
+def young_postgres(args, pg, wrk, workdir, results):
+    for n in args.young_sizes:
+        db = f"scimd_young_{n}"
+        pg.sql(f"DROP DATABASE IF EXISTS {db}")
+        pg.sql(f"CREATE DATABASE {db}")
+        url = args.postgres_url.rsplit("/", 1)[0] + "/" + db
+        server = Server(f"young-postgres-{n}", args.scimd,
+                        url + (f"?{args.pg_params}" if args.pg_params else ""), workdir, args.pool)
+        server.start()
+
+        def state():
+            out = pg.sql(SQL_PG_TABLE_STATE, db_url=url)
+            if not out:
+                return "no statistics row"
+            reltuples, live, mod, auto, manual = out.split("|")
+            return (f"reltuples {int(reltuples):,}, pg_stat live rows {int(live):,}, changed since analyze "
+                    f"{int(mod):,}, last autoanalyze {auto[:19]}, last ANALYZE {manual[:19]}")
+
+        try:
+            bench_young(args, "postgres", wrk, server, n, results,
+                        lambda: pg.sql("ANALYZE", db_url=url), state)
+        finally:
+            server.stop()
+        pg.sql(f"DROP DATABASE IF EXISTS {db}")
+
+
+def young_sqlite(args, wrk, workdir, results):
+    for n in args.young_sizes:
+        path = os.path.join(workdir, f"young-{n}.db")
+        server = Server(f"young-sqlite-{n}", args.scimd, f"sqlite://{path}?mode=rwc", workdir,
+                        args.pool)
+        server.start()
+
+        def analyze():
+            c = sqlite3.connect(path, timeout=60)
+            try:
+                c.execute("ANALYZE")
+                c.execute("PRAGMA optimize")
+            finally:
+                c.close()
+
+        def state():
+            c = sqlite3.connect(path, timeout=60)
+            try:
+                have = c.execute("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'"
+                                 ).fetchone()[0]
+                rows = c.execute("SELECT count(*) FROM sqlite_stat1").fetchone()[0] if have else 0
+            finally:
+                c.close()
+            return f"sqlite_stat1 rows: {rows}" if have else "no sqlite_stat1 (never analyzed)"
+
+        try:
+            bench_young(args, "sqlite", wrk, server, n, results, analyze, state)
+        finally:
+            server.stop()
+        for suffix in ("", "-wal", "-shm"):
+            try:
+                os.remove(path + suffix)
+            except OSError:
+                pass
+
 # The ceilings each Postgres size's ratios were computed against.
 CEILINGS_BY_SIZE = {}
 
 
 def budget(results, ceil, startup):
     """The issue-6 budget at the largest Postgres size measured."""
-    pg = [r for r in results if r["backend"] == "postgres"]
+    pg = [r for r in results if r["backend"] == "postgres" and not r.get("suite")]
     if not pg or not ceil:
         return []
     size = max(r["size"] for r in pg)
@@ -635,9 +812,155 @@ def budget(results, ceil, startup):
     return lines
 
 
+HELD, NOT_HELD, NOT_MEASURED = "held", "not held", "not measured"
+
+
+def _state(ok):
+    return HELD if ok else NOT_HELD
+
+
+def last_sqlite_figures(path):
+    """req/s by scenario key of the first `sqlite, 100,000 users` table in BENCHMARKS.md (the
+    latest full run leads the file), and that table's heading line, or ({}, None)."""
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError:
+        return {}, None
+    m = re.search(r"^#+ sqlite, 100,000 users\n", text, re.M)
+    if not m:
+        return {}, None
+    # The run the table belongs to: the nearest `## ` heading above it.
+    run = [h for h in re.findall(r"^## (.+)$", text[:m.start()], re.M)][-1:] or [None]
+    figures = {}
+    for row in text[m.end():].lstrip("\n").split("\n\n", 1)[0].splitlines():
+        cells = [c.strip() for c in row.strip().strip("|").split("|")]
+        if len(cells) > 2 and re.match(r"^S\w+ ", cells[0]):
+            label = cells[0]
+            figures[label] = float(cells[1].replace(",", ""))
+    return figures, run[0]
+
+
+def budget14(results, benchmarks_md):
+    """Issue 14 §4: each line a ratio within this run (but the SQLite line, which compares with
+    the last figures in BENCHMARKS.md), at every Postgres size measured. Returns
+    [(size or None, line, state, detail)]."""
+    out = []
+    pg = [r for r in results if r["backend"] == "postgres" and not r.get("suite")]
+    for size in sorted({r["size"] for r in pg}):
+        rows = [r for r in pg if r["size"] == size]
+        at = {}
+        for r in rows:
+            at.setdefault(r["key"], r)
+        f = at.get("F0")
+
+        def vs(key, what, ref, ref_name, factor, attr="rps", less=False):
+            r = at.get(key)
+            name = f"{key} {what} {'<=' if less else '>='} {factor} x {ref_name}"
+            if not r or not ref:
+                out.append((size, name, NOT_MEASURED, f"{key if not r else ref_name} not measured"))
+                return
+            a, b = r[attr], ref[attr] if isinstance(ref, dict) else ref
+            if a is None or b is None or a < 0 or b <= 0:
+                out.append((size, name, NOT_MEASURED, "unknown (a postgres process, autovacuum, "
+                            "ended during the scenario and took its CPU time with it)"))
+                return
+            ratio = a / b
+            ok = ratio <= factor if less else ratio >= factor
+            unit = "ms" if attr != "rps" else "req/s"
+            fmt = (lambda v: f"{v:.3f}") if attr != "rps" else (lambda v: f"{v:,.0f}")
+            out.append((size, name, _state(ok), f"{ratio:.2f} ({fmt(a)} vs {fmt(b)} {unit})"))
+
+        vs("S2", "GET /Users/{id}", f, "the floor", 0.8)
+        vs("S2", "Postgres CPU per GET", f, "the floor's", 1.3, attr="db_cpu_ms_per_req", less=True)
+        vs("S3", "filter userName eq", f, "the floor", 0.7)
+        vs("S6", "PUT /Users/{id}", at.get("S1"), "S1 POST", 0.8)
+        s1 = at.get("S1")
+        vs("S1", "POST /Users", s1 and s1["ceiling_tps"], "pgbench -N", 0.7)
+        members = sorted((r for r in rows if r["key"] == "S4"),
+                         key=lambda r: int(r["label"].split("group of ")[1].replace(",", "")))
+        if members:
+            worst = min(members, key=lambda r: r["ratio"])
+            out.append((size, "S4 membership PATCH >= 0.9 x pgbench -N", _state(worst["ratio"] >= 0.9),
+                        ", ".join(f"group of {r['label'].split('group of ')[1]}: {r['ratio']:.2f}"
+                                  for r in members) + f" (-N {worst['ceiling_tps']:,.0f})"))
+        else:
+            out.append((size, "S4 membership PATCH >= 0.9 x pgbench -N", NOT_MEASURED, "S4 not run"))
+        by = {int(r["label"].split("group of ")[1].replace(",", "")): r for r in members}
+        name = "S4 flat from 1k to 100k members (req/s at 100,000 >= 0.9 x at 1,000)"
+        if 1000 in by and 100_000 in by:
+            ratio = by[100_000]["rps"] / by[1000]["rps"]
+            out.append((size, name, _state(ratio >= 0.9),
+                        f"{ratio:.2f} ({by[100_000]['rps']:,.0f} vs {by[1000]['rps']:,.0f} req/s; "
+                        f"p50 {by[100_000]['p50_ms']:.2f} vs {by[1000]['p50_ms']:.2f} ms)"))
+        else:
+            out.append((size, name, NOT_MEASURED, "groups measured at this size: "
+                        + (", ".join(f"{g:,}" for g in sorted(by)) or "none")))
+        vs("S5c1", "cursor first page of 100", f, "the floor", 0.08)
+        vs("S5ce", "cursor last page of 100", f, "the floor", 0.08)
+
+    name = "peak RSS <= 100 MiB at 1,000,000 users (Postgres)"
+    big = [r for r in pg if r["size"] == 1_000_000 and r["key"] != "F0"]
+    if big:
+        top = max(big, key=lambda r: r["peak_rss_mib"])
+        out.append((None, name, _state(top["peak_rss_mib"] <= 100),
+                    f"{top['peak_rss_mib']:.1f} MiB, in {top['key']} {top['label']}"))
+    else:
+        sizes = sorted({r["size"] for r in pg})
+        out.append((None, name, NOT_MEASURED, "Postgres sizes in this run: "
+                    + (", ".join(f"{x:,}" for x in sizes) or "none")))
+    lite = [r for r in results if r["backend"] == "sqlite"]
+    name = "peak RSS <= 100 MiB on SQLite"
+    if lite:
+        top = max(lite, key=lambda r: r["peak_rss_mib"])
+        out.append((None, name, _state(top["peak_rss_mib"] <= 100),
+                    f"{top['peak_rss_mib']:.1f} MiB, in {top['key']} {top['label']} "
+                    f"at {top['size']:,} users"))
+    else:
+        out.append((None, name, NOT_MEASURED, "SQLite not run"))
+    name = "SQLite throughput at 100k users >= the last BENCHMARKS.md figures"
+    here = {f"{r['key']} {r['label']}": r for r in lite if not r.get("suite") and r["size"] == 100_000}
+    last, run = last_sqlite_figures(benchmarks_md)
+    if not here:
+        out.append((None, name, NOT_MEASURED, "SQLite not measured at 100,000 users"))
+    elif not last:
+        out.append((None, name, NOT_MEASURED, "no `sqlite, 100,000 users` table in BENCHMARKS.md"))
+    else:
+        pairs = [(label, here[label]["rps"] / last[label]) for label in last if label in here]
+        pairs.sort(key=lambda p: p[1])
+        ok = bool(pairs) and pairs[0][1] >= 1.0
+        out.append((None, name, _state(ok) if pairs else NOT_MEASURED,
+                    f"against '{run}': " + ", ".join(f"{lbl.split()[0]} {x:.2f}" for lbl, x in pairs)))
+    return out
+
+
+def budget_young(results, sizes=(10_000, 100_000)):
+    """Issue 21: reads right after provisioning >= 0.9 x the same reads after ANALYZE and a
+    restart, in the same run, on each backend, at 10k and 100k users (and at whatever sizes
+    this run provisioned, so the smoke prints its lines too)."""
+    out = []
+    young = [r for r in results if r.get("suite") == "young"]
+    for backend in ("postgres", "sqlite"):
+        ran = sorted({r["size"] for r in young if r["backend"] == backend})
+        for size in sorted(set(ran) | set(sizes)):
+            for key, label, _ in YOUNG_READS:
+                name = f"{backend}: {key} {label} right after provisioning >= 0.9 x settled"
+                ph = {r["phase"]: r for r in young
+                      if r["backend"] == backend and r["size"] == size and r["key"] == key}
+                if "young" not in ph or "settled" not in ph:
+                    out.append((size, name, NOT_MEASURED, f"not provisioned at {size:,} users"))
+                    continue
+                ratio = ph["young"]["rps"] / ph["settled"]["rps"]
+                mid = ph.get("analyzed")
+                detail = (f"{ratio:.2f} ({ph['young']['rps']:,.0f} vs {ph['settled']['rps']:,.0f} req/s"
+                          + (f"; after ANALYZE without restart {mid['rps']:,.0f}" if mid else "") + ")")
+                out.append((size, name, _state(ratio >= 0.9), detail))
+    return out
+
+
 def floor_context(results):
     """Where the read budget lines stand against what the stack itself can do."""
-    pg = [r for r in results if r["backend"] == "postgres"]
+    pg = [r for r in results if r["backend"] == "postgres" and not r.get("suite")]
     if not pg:
         return None
     size = max(r["size"] for r in pg)
@@ -656,6 +979,9 @@ def main():
     ap.add_argument("--scimd", required=True, help="the scimd binary")
     ap.add_argument("--sizes", default="10000,100000,1000000")
     ap.add_argument("--sqlite-users", type=int, default=100_000, help="0 skips SQLite")
+    ap.add_argument("--young-sizes", default="10000,100000",
+                    help="users provisioned through the API on a fresh database, then read at once "
+                    "(issue 21; on both backends, SQLite unless --sqlite-users 0); empty: skip")
     ap.add_argument("--group-sizes", default="1000,10000,100000")
     ap.add_argument("--duration", type=int, default=10, help="seconds per scenario")
     ap.add_argument("--connections", type=int, default=32)
@@ -664,13 +990,18 @@ def main():
     ap.add_argument("--pg-params", default="", help="query parameters for scimd's database URL "
                     "(experiments, e.g. options=-c%%20plan_cache_mode%%3Dforce_generic_plan)")
     ap.add_argument("--floor", help="the floor server (benches/load/floor.rs) to measure S2 against")
-    ap.add_argument("--only", default="", help="scenario keys, e.g. S2,S3")
+    ap.add_argument("--only", default="", help="scenario keys, e.g. S2,S3 (Y1,Y2,Y3: the "
+                    "provisioning scenario, which then runs alone)")
     ap.add_argument("--smoke", action="store_true", help="CI mode: tiny, and every request must succeed")
     ap.add_argument("--json", help="write the results here")
     args = ap.parse_args()
     args.sizes = [int(s) for s in args.sizes.split(",") if s]
     args.group_sizes = [int(s) for s in args.group_sizes.split(",") if s]
+    args.young_sizes = [int(s) for s in args.young_sizes.split(",") if s and s != "0"]
     args.only = set(args.only.split(",")) - {""}
+    young_keys = {"Y1", "Y2", "Y3"}
+    run_young = bool(args.young_sizes) and (not args.only or bool(args.only & young_keys))
+    run_main = bool(args.sizes) and (not args.only or bool(args.only - young_keys))
 
     wrk = shutil.which("wrk")
     pgbench = shutil.which("pgbench") or "/usr/lib/postgresql/15/bin/pgbench"
@@ -687,18 +1018,23 @@ def main():
     workdir = tempfile.mkdtemp(prefix="loadbench-")
     startup = None
     try:
-        server = Server("postgres", args.scimd,
-                        args.postgres_url + (f"?{args.pg_params}" if args.pg_params else ""), workdir, args.pool)
-        server.start()
-        floor = Floor(args.floor, args.postgres_url, args.pool or 16) if args.floor else None
-        bench_backend(args, "postgres", server, Directory("postgres", pg=pg), args.sizes, ceil, wrk,
-                      results, remeasure=lambda: ceilings(pg, args, pgbench), floor=floor)
-        # Ready-to-serve time on the migrated, loaded database: stop, start, time /readyz.
-        server.stop()
-        startup = server.start()
-        say(f"\n   restart on the migrated database with {args.sizes[-1]:,} users: ready in {startup * 1000:.0f} ms")
-        server.stop()
-        if args.sqlite_users:
+        if run_main:
+            server = Server("postgres", args.scimd,
+                            args.postgres_url + (f"?{args.pg_params}" if args.pg_params else ""),
+                            workdir, args.pool)
+            server.start()
+            floor = Floor(args.floor, args.postgres_url, args.pool or 16) if args.floor else None
+            bench_backend(args, "postgres", server, Directory("postgres", pg=pg), args.sizes, ceil,
+                          wrk, results, remeasure=lambda: ceilings(pg, args, pgbench), floor=floor)
+            # Ready-to-serve time on the migrated, loaded database: stop, start, time /readyz.
+            server.stop()
+            startup = server.start()
+            say(f"\n   restart on the migrated database with {args.sizes[-1]:,} users: "
+                f"ready in {startup * 1000:.0f} ms")
+            server.stop()
+        if run_young:
+            young_postgres(args, pg, wrk, workdir, results)
+        if args.sqlite_users and run_main:
             path = os.path.join(workdir, "scimd.db")
             lite = Server("sqlite", args.scimd, f"sqlite://{path}?mode=rwc", workdir, args.pool)
             lite.start()
@@ -707,6 +1043,8 @@ def main():
                               [args.sqlite_users], None, wrk, results)
             finally:
                 lite.stop()
+        if args.sqlite_users and run_young:
+            young_sqlite(args, wrk, workdir, results)
     finally:
         for s in ("server", "lite"):
             obj = locals().get(s)
@@ -715,10 +1053,21 @@ def main():
         if os.environ.get("LOADBENCH_KEEP") != "1":
             shutil.rmtree(workdir, ignore_errors=True)
 
-    say("\n== Budget (Postgres, largest size, ratios to the ceilings measured just before it)")
+    def show(title, rows):
+        say(f"\n== {title}")
+        for size, name, state, detail in rows:
+            at = f"{size:>9,} users  " if size else " " * 17
+            say(f"   {state.upper() if state == NOT_HELD else state:<12} {at}{name}: {detail}")
+
     lines = budget(results, ceil, startup)
-    for name, ok, detail in lines:
-        say(f"   {'HOLDS ' if ok else 'MISSES'}  {name}: {detail}")
+    b14 = budget14(results, os.path.join(HERE, "..", "..", "BENCHMARKS.md"))
+    b21 = budget_young(results) if run_young else []
+    show("Budget (issue 14 §4: each Postgres size, ratios within this run)", b14)
+    if b21:
+        show("Budget (issue 21: reads right after provisioning vs after ANALYZE and a restart)", b21)
+    if lines:
+        show("Budget (issue 6: Postgres, largest size, ratios to the ceilings measured just before it)",
+             [(None, n, _state(ok), d) for n, ok, d in lines])
     context = floor_context(results)
     if context:
         say(f"   {context}")
@@ -731,6 +1080,10 @@ def main():
                        "args": {k: (sorted(v) if isinstance(v, set) else v) for k, v in vars(args).items()},
                        "results": [{k: v for k, v in r.items() if k != "stderr"} for r in results],
                        "budget": [{"line": n, "holds": ok, "detail": d} for n, ok, d in lines],
+                       "budget14": [{"size": z, "line": n, "state": st, "detail": d}
+                                    for z, n, st, d in b14],
+                       "budget_young": [{"size": z, "line": n, "state": st, "detail": d}
+                                        for z, n, st, d in b21],
                        "floor": context}, f, indent=1)
     failed = sum(r["errors"] for r in results)
     if args.smoke:

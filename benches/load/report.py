@@ -21,7 +21,7 @@ def main():
         "",
     ]
     for backend in ("postgres", "sqlite"):
-        rows = [r for r in run["results"] if r["backend"] == backend]
+        rows = [r for r in run["results"] if r["backend"] == backend and not r.get("suite")]
         for size in sorted({r["size"] for r in rows}):
             out += [f"### {backend}, {size:,} users", ""]
             at = run.get("ceilings_by_size", {}).get(str(size))
@@ -49,15 +49,53 @@ def main():
                     f"{r['p99_ms']:.2f} | {r['server_cpu_ms_per_req']:.3f} | {db} | "
                     f"{r['peak_rss_mib']:.1f} | {r['wrk_cpu_pct']:.0f}% | {ratio} | {r['errors']} |")
             out.append("")
+    young = [r for r in run["results"] if r.get("suite") == "young"]
+    for backend in ("postgres", "sqlite"):
+        rows = [r for r in young if r["backend"] == backend]
+        for size in sorted({r["size"] for r in rows}):
+            out += [f"### {backend}, {size:,} users provisioned through POST /Users on a fresh "
+                    f"database (issue 21)", ""]
+            states = []
+            for r in rows:
+                if r["size"] == size and r.get("table_state") and r["key"] == "Y2":
+                    states.append(f"{r['phase']}: {r['table_state']}")
+            if states:
+                out += ["Planner's view of `resources` before each phase: "
+                        + "; ".join(states) + ".", ""]
+            out += [
+                "| scenario | req/s | p50 ms | p99 ms | scimd CPU ms/req | Postgres CPU ms/req "
+                "| peak RSS MiB | wrk CPU | errors |",
+                "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+            ]
+            for r in (r for r in rows if r["size"] == size):
+                db = (f"{r['db_cpu_ms_per_req']:.3f}"
+                      if backend == "postgres" and r["db_cpu_ms_per_req"] >= 0 else "-")
+                out.append(
+                    f"| {r['key']} {r['label']} | {r['rps']:,.0f} | {r['p50_ms']:.2f} | "
+                    f"{r['p99_ms']:.2f} | {r['server_cpu_ms_per_req']:.3f} | {db} | "
+                    f"{r['peak_rss_mib']:.1f} | {r['wrk_cpu_pct']:.0f}% | {r['errors']} |")
+            out.append("")
     if run.get("startup_s") is not None:
         out.append(f"Ready to serve after a restart on the migrated database: "
                    f"**{run['startup_s'] * 1000:.0f} ms**.")
         out.append("")
-    out += ["### Budget", ""]
-    for b in run["budget"]:
-        out.append(f"- {'holds' if b['holds'] else '**misses**'}: {b['line']} ({b['detail']})")
+    def lines(title, budget):
+        if not budget:
+            return []
+        rows = [f"### {title}", ""]
+        for b in budget:
+            state = b["state"] if b["state"] != "not held" else "**not held**"
+            at = f"{b['size']:,} users: " if b.get("size") else ""
+            rows.append(f"- {state}: {at}{b['line']} ({b['detail']})")
+        return rows + [""]
+
+    out += lines("Budget (issue 14 §4, ratios within this run)", run.get("budget14"))
+    out += lines("Budget (issue 21, reads right after provisioning vs settled)",
+                 run.get("budget_young"))
+    out += lines("Budget (issue 6, largest Postgres size)",
+                 [{"state": "held" if b["holds"] else "not held", **b} for b in run["budget"]])
     if run.get("floor"):
-        out.append(f"- for scale: {run['floor']}")
+        out.append(f"For scale: {run['floor']}.")
     print("\n".join(out))
 
 

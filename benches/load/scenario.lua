@@ -3,7 +3,7 @@
 -- loadbench.py runs `wrk -s scenario.lua` once per scenario and hands it everything through
 -- the environment (wrk passes no arguments to the script's threads in a portable way):
 --   LB_MODE   create | create_password | get | filter | member | page | cursor_first |
---             cursor_end | cursor_walk | put
+--             cursor_end | cursor_walk | put | provision
 --   LB_BASE   the SCIM base path, e.g. /v1/tenants/default/realms/default/scim/v2
 --   LB_TOKEN  a bearer token
 --   LB_DATA   a directory with ids.txt and names.txt (same line = same user), pool.txt
@@ -12,6 +12,9 @@
 --   LB_TOTAL  users in the directory (random startIndex range)
 --   LB_GROUP  the group PATCHed by `member`
 --   LB_CHECK  1: print the first failing responses of each thread (smoke mode)
+--   LB_QUOTA  `provision`: users each thread creates; it writes `id<TAB>userName` of each to
+--             LB_DATA/provisioned-<thread>.txt and, at its quota, LB_DATA/provisioned-<thread>.done
+--             and stops (loadbench.py then ends wrk: wrk itself waits out its duration)
 -- Every request differs from the one before: random ids and names, unique userNames.
 -- done() prints one `LOADBENCH {json}` line that loadbench.py parses.
 
@@ -22,6 +25,7 @@ local run = os.getenv("LB_RUN") or "0"
 local total = tonumber(os.getenv("LB_TOTAL") or "1") or 1
 local group = os.getenv("LB_GROUP") or ""
 local check = os.getenv("LB_CHECK") == "1"
+local quota = tonumber(os.getenv("LB_QUOTA") or "0") or 0
 
 local headers = {
     ["Authorization"] = "Bearer " .. (os.getenv("LB_TOKEN") or ""),
@@ -56,12 +60,16 @@ local ids, names, pool, cursors = {}, {}, {}, {}
 local sent = 0
 local walk = {}
 local failures = 0
+local created, out = 0, nil
 
 function init(args)
     tid = tid or 1
     math.randomseed(os.time() + tid * 7919)
     ids, names = lines("ids.txt"), lines("names.txt")
     pool, cursors = lines("pool.txt"), lines("cursors.txt")
+    if mode == "provision" then
+        out = assert(io.open(data .. "/provisioned-" .. tid .. ".txt", "w"))
+    end
 end
 
 local function enc(s)
@@ -81,6 +89,16 @@ local function user_body(name, display, password)
         .. '"displayName":"' .. display .. '",'
         .. '"emails":[{"value":"' .. name .. '","type":"work","primary":true}],'
         .. '"active":true' .. pw .. '}'
+end
+
+-- What an identity provider's first sync sends: one user at a time, with an externalId.
+local function provision_body(name)
+    return '{"schemas":["' .. USER .. '"],"userName":"' .. name .. '",'
+        .. '"externalId":"idp-' .. name .. '",'
+        .. '"name":{"givenName":"Synced","familyName":"User' .. sent .. '"},'
+        .. '"displayName":"Synced User ' .. sent .. '",'
+        .. '"emails":[{"value":"' .. name .. '","type":"work","primary":true}],'
+        .. '"active":true}'
 end
 
 local function member_request()
@@ -103,6 +121,9 @@ function request()
         local name = "lb" .. run .. "-" .. tid .. "-" .. sent .. "@new.example.com"
         return wrk.format("POST", base .. "/Users", headers,
             user_body(name, "Load Bench " .. sent, mode == "create_password"))
+    elseif mode == "provision" then
+        local name = "y" .. run .. "-" .. tid .. "-" .. sent .. "@idp.example.com"
+        return wrk.format("POST", base .. "/Users", headers, provision_body(name))
     elseif mode == "get" then
         return wrk.format("GET", base .. "/Users/" .. ids[math.random(#ids)], headers)
     elseif mode == "filter" then
@@ -130,7 +151,28 @@ function request()
     error("unknown LB_MODE " .. mode)
 end
 
-if mode == "cursor_walk" or check then
+if mode == "provision" then
+    function response(status, resp_headers, body)
+        if status == 201 then
+            local id = body:match('"id"%s*:%s*"([^"]+)"')
+            local name = body:match('"userName"%s*:%s*"([^"]+)"')
+            if id and name and created < quota then
+                out:write(id, "\t", name, "\n")
+                created = created + 1
+                if created == quota then
+                    out:close()
+                    local f = assert(io.open(data .. "/provisioned-" .. tid .. ".done", "w"))
+                    f:close()
+                    wrk.thread:stop()
+                end
+            end
+        elseif check and failures < 3 then
+            failures = failures + 1
+            io.stderr:write(string.format("loadbench provision: HTTP %d: %s\n", status,
+                body:sub(1, 300)))
+        end
+    end
+elseif mode == "cursor_walk" or check then
     function response(status, resp_headers, body)
         if mode == "cursor_walk" and status == 200 then
             local c = body:match('"nextCursor"%s*:%s*"([^"]+)"')

@@ -30,8 +30,10 @@ pub struct LimitConfig {
 }
 
 pub struct Limits {
-    per_token: Option<DefaultKeyedRateLimiter<String>>,
-    per_realm: Option<DefaultKeyedRateLimiter<String>>,
+    /// Keyed by a hash of the token's / realm's id, so that a check allocates no copy of the
+    /// id. Ids are the server's own (UUIDs), so no client can choose two that share a bucket.
+    per_token: Option<DefaultKeyedRateLimiter<u64>>,
+    per_realm: Option<DefaultKeyedRateLimiter<u64>>,
     in_flight: Arc<Semaphore>,
     pub request_timeout: Duration,
     /// Made once: building governor's clock calibrates the TSC (cpuid and all), which cost
@@ -39,7 +41,7 @@ pub struct Limits {
     clock: DefaultClock,
 }
 
-fn limiter(per_second: u32, burst: u32) -> Option<DefaultKeyedRateLimiter<String>> {
+fn limiter(per_second: u32, burst: u32) -> Option<DefaultKeyedRateLimiter<u64>> {
     let rate = NonZeroU32::new(per_second)?;
     let burst = NonZeroU32::new(burst.max(per_second)).unwrap_or(rate);
     Some(RateLimiter::keyed(
@@ -63,8 +65,8 @@ impl Limits {
         if self.per_token.is_none() && self.per_realm.is_none() {
             return Ok(());
         }
-        let wait = |l: &DefaultKeyedRateLimiter<String>, key: &str| {
-            l.check_key(&key.to_owned())
+        let wait = |l: &DefaultKeyedRateLimiter<u64>, id: &str| {
+            l.check_key(&key(id))
                 .map_err(|not_until| not_until.wait_time_from(self.clock.now()))
         };
         let mut worst = Duration::ZERO;
@@ -84,6 +86,11 @@ impl Limits {
             Err(worst.as_secs() + 1)
         }
     }
+}
+
+fn key(id: &str) -> u64 {
+    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+    BuildHasherDefault::<DefaultHasher>::default().hash_one(id)
 }
 
 pub fn too_many_requests(retry_after: u64) -> Response {

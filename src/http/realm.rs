@@ -1,6 +1,7 @@
 //! Realm resolution and authentication for everything under a SCIM base path.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use axum::extract::{Request, State};
 use axum::http::header;
@@ -53,22 +54,23 @@ pub async fn resolve_realm(
         .await?;
     if let Err(wait) = state
         .limits
-        .check_rate(&principal.realm.id, principal.token_id.as_deref())
+        .check_rate(&principal.realm.id, principal.token_id())
     {
         return Ok(super::limits::too_many_requests(wait));
     }
     let span = tracing::Span::current();
     span.record("tenant", &tenant[..]);
     span.record("realm", &realm[..]);
-    if let Some(t) = &principal.token_id {
-        span.record("token_id", t.as_str());
+    if let Some(t) = principal.token_id() {
+        span.record("token_id", t);
     }
-    let ctx = RealmCtx {
-        realm_id: principal.realm.id.clone(),
+    // Behind an Arc: each handler's `Extension` extractor clones what it takes out.
+    let ctx = Arc::new(RealmCtx {
+        realm: principal.realm.clone(),
         base_url: format!("{}{prefix}", origin(&state, &req)),
-    };
+    });
     req.extensions_mut().insert(ctx);
-    req.extensions_mut().insert(principal);
+    req.extensions_mut().insert(Arc::new(principal));
     Ok(next.run(req).await)
 }
 

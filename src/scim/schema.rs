@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 
 use super::urn;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum AttrType {
     String,
@@ -18,6 +18,30 @@ pub enum AttrType {
     Binary,
     Reference,
     Complex,
+}
+
+impl AttrType {
+    /// The type with its article, for messages of the form "'x' is {describe}".
+    pub fn describe(self) -> &'static str {
+        match self {
+            AttrType::String => "a string",
+            AttrType::Boolean => "a boolean",
+            AttrType::Decimal => "a decimal",
+            AttrType::Integer => "an integer",
+            AttrType::DateTime => "a dateTime",
+            AttrType::Reference => "a reference",
+            AttrType::Binary => "binary",
+            AttrType::Complex => "complex",
+        }
+    }
+
+    /// Compared as text (string operators apply).
+    pub fn is_stringy(self) -> bool {
+        matches!(
+            self,
+            AttrType::String | AttrType::Reference | AttrType::Binary
+        )
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -145,6 +169,14 @@ impl ResourceKind {
         }
     }
 
+    /// The realm-unique name attribute, which the store keeps folded in a column of its own.
+    pub fn name_attr(self) -> &'static str {
+        match self {
+            ResourceKind::User => "userName",
+            ResourceKind::Group => "displayName",
+        }
+    }
+
     pub fn core_urn(self) -> &'static str {
         match self {
             ResourceKind::User => urn::USER,
@@ -233,6 +265,16 @@ impl Registry {
     pub fn schema(&self, id: &str) -> Option<&Schema> {
         self.schemas().find(|s| s.id.eq_ignore_ascii_case(id))
     }
+}
+
+/// `id`, `externalId` and `meta` (RFC 7643 §3.1): every resource has them, no schema document
+/// lists them, so they are defined here for path resolution and never published.
+pub fn common() -> &'static Schema {
+    static COMMON: OnceLock<Schema> = OnceLock::new();
+    COMMON.get_or_init(|| {
+        serde_json::from_str(include_str!("schemas/common.json"))
+            .expect("bundled common attributes are valid")
+    })
 }
 
 #[cfg(test)]

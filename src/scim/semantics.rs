@@ -1,36 +1,22 @@
-//! The schema registry seen through the filter evaluator's `AttrSemantics` trait.
+//! The schema registry seen through the filter evaluator's `AttrSemantics` trait: each lookup
+//! is a `ResourceSchema::resolve`, so the evaluator and the SQL lowering agree on every name.
 
-use super::filter::{AttrInfo, AttrKind, AttrPath, AttrSemantics};
-use super::schema::{AttrType, Attribute, ResourceSchema};
+use super::filter::{AttrInfo, AttrPath, AttrSemantics};
+use super::resolve::ResolvedPath;
+use super::schema::ResourceSchema;
 
 pub struct SchemaSemantics<'a>(pub &'a ResourceSchema);
 
-fn info(a: &Attribute) -> AttrInfo {
+fn info(p: ResolvedPath<'_>) -> AttrInfo {
+    let def = p.def();
     AttrInfo {
-        kind: match a.kind {
-            AttrType::String => AttrKind::String,
-            AttrType::Boolean => AttrKind::Boolean,
-            AttrType::Decimal => AttrKind::Decimal,
-            AttrType::Integer => AttrKind::Integer,
-            AttrType::DateTime => AttrKind::DateTime,
-            AttrType::Binary => AttrKind::Binary,
-            AttrType::Reference => AttrKind::Reference,
-            AttrType::Complex => AttrKind::Complex,
-        },
-        case_exact: a.case_exact,
-        multi_valued: a.multi_valued,
+        kind: def.kind,
+        case_exact: def.case_exact,
+        multi_valued: def.multi_valued,
     }
 }
 
 impl SchemaSemantics<'_> {
-    fn attr(&self, path: &AttrPath) -> Option<&Attribute> {
-        let s = match &path.urn {
-            None => &self.0.core,
-            Some(u) => self.0.schema(u)?,
-        };
-        s.attr(&path.attr)
-    }
-
     pub fn extension_urns(&self) -> Vec<&str> {
         self.0.extensions.iter().map(|e| e.id.as_str()).collect()
     }
@@ -38,22 +24,14 @@ impl SchemaSemantics<'_> {
 
 impl AttrSemantics for SchemaSemantics<'_> {
     fn lookup(&self, path: &AttrPath) -> Option<AttrInfo> {
-        if path.urn.is_none() || path.urn.as_deref() == Some(self.0.core.id.as_str()) {
-            match path.attr.to_ascii_lowercase().as_str() {
-                "id" | "externalid" => {
-                    return Some(AttrInfo {
-                        kind: AttrKind::String,
-                        case_exact: true,
-                        multi_valued: false,
-                    })
-                }
-                _ => {}
-            }
-        }
-        self.attr(path).map(info)
+        self.0.resolve(path).ok().map(info)
     }
 
     fn lookup_sub(&self, parent: &AttrPath, sub: &str) -> Option<AttrInfo> {
-        self.attr(parent)?.sub(sub).map(info)
+        let path = AttrPath {
+            sub: Some(sub.to_owned()),
+            ..parent.clone()
+        };
+        self.0.resolve(&path).ok().map(info)
     }
 }

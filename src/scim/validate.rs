@@ -30,11 +30,7 @@ pub struct Incoming {
 impl Incoming {
     /// `userName` of a User or `displayName` of a Group: the realm-unique name.
     pub fn name(&self, kind: ResourceKind) -> Option<&str> {
-        let key = match kind {
-            ResourceKind::User => "userName",
-            ResourceKind::Group => "displayName",
-        };
-        self.data.get(key).and_then(Value::as_str)
+        self.data.get(kind.name_attr()).and_then(Value::as_str)
     }
 }
 
@@ -334,7 +330,7 @@ fn normalize_single(
         AttrType::DateTime => match value {
             Value::String(s) if s.is_empty() => Ok(None),
             Value::String(s) => {
-                if chrono::DateTime::parse_from_rfc3339(&s).is_err() {
+                if super::datetime::parse(&s).is_none() {
                     return Err(ScimError::invalid_value(format!(
                         "attribute '{path}' must be an RFC 3339 dateTime such as \
                          2024-01-31T12:00:00Z, got \"{s}\""

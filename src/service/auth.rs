@@ -2,7 +2,9 @@
 //! last-use bookkeeping that costs no write per request.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, RwLock};
 
 use base64::Engine;
 use rand::RngCore;
@@ -17,12 +19,19 @@ use crate::store::{Realm, RealmState, Store, StoreError, TokenInfo};
 pub const SCIM_SCOPE: &str = "scim:all";
 const TOKEN_PREFIX: &str = "scimd_";
 
-/// An authenticated caller of one realm.
+/// An authenticated caller of one realm. Shared, not copied: the cache, the request's
+/// extensions and its handlers all hold the same realm and token.
 #[derive(Debug, Clone)]
 pub struct Principal {
-    pub realm: Realm,
+    pub realm: Arc<Realm>,
     /// `None` for anonymous discovery reads.
-    pub token_id: Option<String>,
+    pub token: Option<Arc<TokenInfo>>,
+}
+
+impl Principal {
+    pub fn token_id(&self) -> Option<&str> {
+        self.token.as_ref().map(|t| t.id.as_str())
+    }
 }
 
 /// A freshly minted secret: shown once, then only its hash exists.
@@ -55,27 +64,71 @@ pub fn hash_secret(secret: &str) -> String {
     out
 }
 
-/// Token last-use times, kept in memory and written in batches by `flush`.
-#[derive(Default)]
+/// Shards of the usage map: requests with different tokens take different locks.
+const USAGE_SHARDS: usize = 16;
+
+/// Token last-use times, kept in memory and written in batches by `flush`. Every
+/// authenticated request notes its token, so the note must not serialize requests: a known
+/// token's note is an atomic maximum under a shared (read) lock of one shard; only a token's
+/// first use after a flush takes that shard's write lock.
 pub struct UsageTracker {
-    pending: Mutex<HashMap<String, String>>,
+    /// By token id: the last use in milliseconds since the epoch.
+    shards: [RwLock<HashMap<String, AtomicI64>>; USAGE_SHARDS],
+}
+
+impl Default for UsageTracker {
+    fn default() -> Self {
+        Self {
+            shards: std::array::from_fn(|_| RwLock::default()),
+        }
+    }
 }
 
 impl UsageTracker {
     pub fn note(&self, token_id: &str) {
-        let now = crate::clock::now();
-        if let Ok(mut p) = self.pending.lock() {
-            p.insert(token_id.to_owned(), now);
+        let now = chrono::Utc::now().timestamp_millis();
+        let shard = &self.shards[shard_of(token_id)];
+        if let Ok(known) = shard.read() {
+            if let Some(at) = known.get(token_id) {
+                at.fetch_max(now, Ordering::Relaxed);
+                return;
+            }
+        }
+        if let Ok(mut all) = shard.write() {
+            let at = all.entry(token_id.to_owned()).or_default();
+            at.fetch_max(now, Ordering::Relaxed);
         }
     }
 
+    /// Every token used since the last drain, with its last use; the tracker starts over.
+    fn drain(&self) -> Vec<(String, String)> {
+        let mut batch = Vec::new();
+        for shard in &self.shards {
+            let taken = match shard.write() {
+                Ok(mut all) => std::mem::take(&mut *all),
+                Err(_) => continue,
+            };
+            batch.extend(taken.into_iter().filter_map(|(id, at)| {
+                let at = chrono::DateTime::from_timestamp_millis(at.into_inner())?;
+                Some((id, crate::clock::format(at)))
+            }));
+        }
+        batch
+    }
+
     pub async fn flush(&self, store: &dyn Store) -> Result<(), StoreError> {
-        let batch: Vec<(String, String)> = match self.pending.lock() {
-            Ok(mut p) => p.drain().collect(),
-            Err(_) => return Ok(()),
-        };
+        let batch = self.drain();
+        if batch.is_empty() {
+            return Ok(());
+        }
         store.record_token_use(&batch).await
     }
+}
+
+fn shard_of(token_id: &str) -> usize {
+    // A fixed hasher: the shard only spreads tokens, it guards nothing.
+    let hash = BuildHasherDefault::<DefaultHasher>::default().hash_one(token_id);
+    (hash % USAGE_SHARDS as u64) as usize
 }
 
 pub struct AuthService {
@@ -100,7 +153,7 @@ impl AuthService {
         tenant: &str,
         realm: &str,
         hash: Option<&str>,
-    ) -> ServiceResult<Option<(Realm, Option<TokenInfo>)>> {
+    ) -> ServiceResult<Option<(Arc<Realm>, Option<Arc<TokenInfo>>)>> {
         if let Some(h) = hash {
             if let Some((r, t)) = self.cache.get(tenant, realm, h) {
                 return Ok(Some((r, Some(t))));
@@ -112,10 +165,14 @@ impl AuthService {
             .authenticate(tenant, realm, hash)
             .await
             .map_err(|e| ServiceError::from_store(e, "realm"))?;
-        if let (Some(ticket), Some((r, Some(t)))) = (ticket, &found) {
-            self.cache.put(ticket, r, t);
+        let Some((r, t)) = found else {
+            return Ok(None);
+        };
+        let (r, t) = (Arc::new(r), t.map(Arc::new));
+        if let (Some(ticket), Some(t)) = (ticket, &t) {
+            self.cache.put(ticket, &r, t);
         }
-        Ok(found)
+        Ok(Some((r, t)))
     }
 
     /// Resolves the realm and checks the bearer token. `token_required == false` lets
@@ -141,7 +198,7 @@ impl AuthService {
             ))
             .into());
         };
-        let token_id = match (bearer, token) {
+        let token = match (hash, token) {
             (None, _) if !token_required => None,
             (None, _) => {
                 return Err(unauthorized(
@@ -149,74 +206,75 @@ impl AuthService {
                     "this endpoint needs a bearer token: send 'Authorization: Bearer <token>'",
                 ))
             }
-            (Some(_), None) => {
-                return Err(unauthorized(
-                    "invalid_token",
-                    "the bearer token is not valid for this realm",
-                ))
-            }
-            (Some(_), Some(t)) => {
-                let expected = hash.unwrap_or_default();
-                // The lookup was by hash; comparing again in constant time keeps timing from
-                // saying anything even if the index ever changed.
-                if !bool::from(expected.as_bytes().ct_eq(t.token_hash.as_bytes())) {
-                    return Err(unauthorized(
-                        "invalid_token",
-                        "the bearer token is not valid for this realm",
-                    ));
-                }
-                if t.revoked_at.is_some() {
-                    return Err(unauthorized("revoked", "the bearer token has been revoked"));
-                }
-                if let Some(exp) = &t.expires_at {
-                    if *exp <= crate::clock::now() {
-                        return Err(unauthorized("expired", "the bearer token has expired"));
-                    }
-                }
-                if !t.scopes.iter().any(|s| s == SCIM_SCOPE) {
-                    auth_failure("insufficient_scope");
-                    return Err(ScimError::new(
-                        403,
-                        None,
-                        format!("the bearer token lacks the '{SCIM_SCOPE}' scope"),
-                    )
-                    .into());
-                }
+            (Some(_), None) => return Err(invalid_token()),
+            (Some(hash), Some(t)) => {
+                check_token(&hash, &t)?;
                 self.usage.note(&t.id);
-                Some(t.id)
+                Some(t)
             }
         };
-        match realm.state {
-            RealmState::Enabled => {}
-            RealmState::Paused => {
-                auth_failure("realm_paused");
-                return Err(ScimError::new(
-                    403,
-                    None,
-                    format!(
-                        "SCIM provisioning is paused for realm '{}' of tenant '{}'; its data and \
-                         tokens are kept. An operator resumes it with 'scimd realm set-state \
-                         --tenant {} --realm {} enabled'",
-                        realm.name, realm.tenant, realm.tenant, realm.name
-                    ),
-                )
-                .into());
-            }
-            RealmState::Disabled => {
-                auth_failure("realm_disabled");
-                return Err(ScimError::new(
-                    403,
-                    None,
-                    format!(
-                        "SCIM provisioning is disabled for realm '{}' of tenant '{}'",
-                        realm.name, realm.tenant
-                    ),
-                )
-                .into());
-            }
-        }
-        Ok(Principal { realm, token_id })
+        check_state(&realm)?;
+        Ok(Principal { realm, token })
     }
+}
+
+/// A token found for the hash sent is still refused when revoked, expired or lacking scope.
+fn check_token(hash: &str, t: &TokenInfo) -> ServiceResult<()> {
+    // The lookup was by hash; comparing again in constant time keeps timing from saying
+    // anything even if the index ever changed.
+    if !bool::from(hash.as_bytes().ct_eq(t.token_hash.as_bytes())) {
+        return Err(invalid_token());
+    }
+    if t.revoked_at.is_some() {
+        return Err(unauthorized("revoked", "the bearer token has been revoked"));
+    }
+    if let Some(exp) = &t.expires_at {
+        if *exp <= crate::clock::now() {
+            return Err(unauthorized("expired", "the bearer token has expired"));
+        }
+    }
+    if !t.scopes.iter().any(|s| s == SCIM_SCOPE) {
+        auth_failure("insufficient_scope");
+        return Err(ScimError::new(
+            403,
+            None,
+            format!("the bearer token lacks the '{SCIM_SCOPE}' scope"),
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// Only an enabled realm serves; a paused one says how to resume it.
+fn check_state(realm: &Realm) -> ServiceResult<()> {
+    let (reason, detail) = match realm.state {
+        RealmState::Enabled => return Ok(()),
+        RealmState::Paused => (
+            "realm_paused",
+            format!(
+                "SCIM provisioning is paused for realm '{}' of tenant '{}'; its data and \
+                 tokens are kept. An operator resumes it with 'scimd realm set-state \
+                 --tenant {} --realm {} enabled'",
+                realm.name, realm.tenant, realm.tenant, realm.name
+            ),
+        ),
+        RealmState::Disabled => (
+            "realm_disabled",
+            format!(
+                "SCIM provisioning is disabled for realm '{}' of tenant '{}'",
+                realm.name, realm.tenant
+            ),
+        ),
+    };
+    auth_failure(reason);
+    Err(ScimError::new(403, None, detail).into())
+}
+
+fn invalid_token() -> ServiceError {
+    unauthorized(
+        "invalid_token",
+        "the bearer token is not valid for this realm",
+    )
 }
 
 fn unauthorized(reason: &'static str, detail: &str) -> ServiceError {
@@ -241,5 +299,32 @@ mod tests {
         assert!(a.secret.len() > 40);
         assert_eq!(hash_secret(&a.secret), a.hash);
         assert_ne!(a.hash, a.secret);
+    }
+
+    #[test]
+    fn usage_keeps_each_tokens_last_use_from_every_thread_and_starts_over_after_a_drain() {
+        let usage = Arc::new(UsageTracker::default());
+        let before = crate::clock::now();
+        let threads: Vec<_> = (0..4)
+            .map(|i| {
+                let usage = usage.clone();
+                std::thread::spawn(move || {
+                    for n in 0..1000 {
+                        usage.note(&format!("token-{}", (i + n) % 40));
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let mut batch = usage.drain();
+        batch.sort();
+        assert_eq!(batch.len(), 40, "each token once");
+        assert!(batch.iter().all(|(_, at)| *at >= before), "{batch:?}");
+        assert_eq!(batch[0].0, "token-0");
+        assert!(usage.drain().is_empty(), "nothing used since");
+        usage.note("token-7");
+        assert_eq!(usage.drain().len(), 1);
     }
 }

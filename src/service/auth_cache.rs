@@ -23,9 +23,10 @@ const MAX_AGE: Duration = Duration::from_secs(60);
 const RETRY_MIN: Duration = Duration::from_millis(250);
 const RETRY_MAX: Duration = Duration::from_secs(30);
 
+/// Shared with the requests it serves: a hit hands out the same realm and token, not copies.
 struct Entry {
-    realm: Realm,
-    token: TokenInfo,
+    realm: Arc<Realm>,
+    token: Arc<TokenInfo>,
     epoch: u64,
     at: Instant,
 }
@@ -40,7 +41,12 @@ pub struct AuthCache {
 
 impl AuthCache {
     /// The realm and token last read for this token hash, if still good.
-    pub fn get(&self, tenant: &str, realm: &str, token_hash: &str) -> Option<(Realm, TokenInfo)> {
+    pub fn get(
+        &self,
+        tenant: &str,
+        realm: &str,
+        token_hash: &str,
+    ) -> Option<(Arc<Realm>, Arc<TokenInfo>)> {
         if !self.live.load(Ordering::Acquire) {
             return None;
         }
@@ -61,7 +67,7 @@ impl AuthCache {
     }
 
     /// Remembers a lookup made under `ticket`, unless something changed since.
-    pub fn put(&self, ticket: u64, realm: &Realm, token: &TokenInfo) {
+    pub fn put(&self, ticket: u64, realm: &Arc<Realm>, token: &Arc<TokenInfo>) {
         let Ok(mut entries) = self.entries.write() else {
             return;
         };
@@ -127,18 +133,18 @@ mod tests {
     use super::*;
     use crate::store::RealmState;
 
-    fn realm() -> Realm {
-        Realm {
+    fn realm() -> Arc<Realm> {
+        Arc::new(Realm {
             id: "r1".into(),
             tenant: "t".into(),
             name: "default".into(),
             state: RealmState::Enabled,
             created_at: "2026-01-01T00:00:00.000Z".into(),
-        }
+        })
     }
 
-    fn token() -> TokenInfo {
-        TokenInfo {
+    fn token() -> Arc<TokenInfo> {
+        Arc::new(TokenInfo {
             id: "k1".into(),
             realm_id: "r1".into(),
             name: "idp".into(),
@@ -148,7 +154,7 @@ mod tests {
             expires_at: None,
             revoked_at: None,
             last_used_at: None,
-        }
+        })
     }
 
     #[test]
@@ -164,9 +170,12 @@ mod tests {
         let c = AuthCache::default();
         c.forget(true);
         let t = c.ticket().unwrap();
-        c.put(t, &realm(), &token());
+        let (realm, token) = (realm(), token());
+        c.put(t, &realm, &token);
         let (r, k) = c.get("t", "default", "h1").expect("cached");
         assert_eq!((r.id.as_str(), k.id.as_str()), ("r1", "k1"));
+        // A hit hands out the cached realm and token themselves, not copies of them.
+        assert!(Arc::ptr_eq(&r, &realm) && Arc::ptr_eq(&k, &token));
         // Same token presented to another realm: not this entry.
         assert!(c.get("t", "other", "h1").is_none());
         assert!(c.get("u", "default", "h1").is_none());

@@ -1,11 +1,14 @@
 //! Lowers a parsed SCIM filter onto storage fields, using the schema registry for each
 //! attribute's place, type and case rules. The store then compiles the result to SQL.
 
-use crate::scim::filter::{
-    parse_date_time, parse_filter, AttrPath, CompValue, CompareOp, Filter, FilterLimits, UtcInstant,
-};
-use crate::scim::schema::{AttrType, Attribute, Registry, ResourceKind, ResourceSchema};
-use crate::scim::ScimError;
+use chrono::{DateTime, Datelike, Utc};
+
+use crate::clock;
+use crate::scim::datetime;
+use crate::scim::filter::{parse_filter, AttrPath, CompValue, CompareOp, Filter, FilterLimits};
+use crate::scim::resolve::{Owner, PathError, ResolvedPath};
+use crate::scim::schema::{common, AttrType, Attribute, Registry, ResourceKind, ResourceSchema};
+use crate::scim::{folds, ScimError};
 use crate::store::query::{Field, Literal, Op, Predicate};
 
 pub fn lower_filter(
@@ -42,10 +45,16 @@ fn holds_nul(f: &Filter) -> bool {
 
 /// Where an attribute path lands, with the definition that governs its comparisons.
 enum Target<'a> {
-    Column(Field, AttrType, bool),
+    Column(Field, &'a Attribute),
     Json(Vec<String>, &'a Attribute),
-    /// A sub-attribute (or the value) of a multi-valued attribute: matched per element.
-    Elements(Vec<String>, Option<String>, &'a Attribute),
+    /// A sub-attribute (or the value) of the multi-valued attribute `of`, stored at `array`:
+    /// matched per element, by the definition `def`.
+    Elements {
+        array: Vec<String>,
+        sub: Option<String>,
+        def: &'a Attribute,
+        of: &'a Attribute,
+    },
     Relation(Field),
     ResourceType,
 }
@@ -109,50 +118,43 @@ fn lower(schema: &ResourceSchema, f: &Filter) -> Result<Predicate, ScimError> {
             let target = resolve(schema, path)?;
             compare(schema, path, target, *op, value)?
         }
-        Filter::ValuePath { path, filter } => match resolve(schema, path)? {
-            Target::Relation(field) => lower_relation(field, filter)?,
-            // `name[givenName eq "x"]`: a singular complex attribute is its own one element.
-            Target::Json(object, def) if def.kind == AttrType::Complex && !def.multi_valued => {
-                let inner = lower_element(def, filter, &|sub| {
-                    let mut p = object.clone();
-                    p.push(sub.to_owned());
-                    Field::Json(p)
-                })?;
-                Predicate::And(vec![Predicate::Present(Field::Json(object)), inner])
-            }
-            Target::Elements(array, _, _) | Target::Json(array, _) => {
-                let def = array_attr(schema, path).ok_or_else(|| {
-                    ScimError::invalid_filter(format!(
-                        "'{path}[...]' needs a multi-valued complex attribute such as emails"
-                    ))
-                })?;
-                Predicate::AnyElement {
-                    array,
-                    pred: Box::new(lower_element(def, filter, &|sub| {
-                        Field::Element(Some(sub.to_owned()))
-                    })?),
-                }
-            }
-            _ => {
-                return Err(ScimError::invalid_filter(format!(
-                    "'{path}[...]' needs a multi-valued complex attribute such as emails"
-                )))
-            }
-        },
+        Filter::ValuePath { path, filter } => lower_value_path(schema, path, filter)?,
     })
 }
 
-/// The definition behind `attr[...]`, when it is a multi-valued complex attribute.
-fn array_attr<'a>(schema: &'a ResourceSchema, path: &AttrPath) -> Option<&'a Attribute> {
-    if path.sub.is_some() {
-        return None;
+/// `attr[filter]`: some element of `attr` satisfies `filter`.
+fn lower_value_path(
+    schema: &ResourceSchema,
+    path: &AttrPath,
+    filter: &Filter,
+) -> Result<Predicate, ScimError> {
+    let element_field = |sub: &str| Field::Element(Some(sub.to_owned()));
+    match resolve(schema, path)? {
+        Target::Relation(field) => lower_relation(field, filter),
+        // `name[givenName eq "x"]`: a singular complex attribute is its own one element.
+        Target::Json(object, def) if def.kind == AttrType::Complex && !def.multi_valued => {
+            let inner = lower_element(def, filter, &|sub| {
+                let mut p = object.clone();
+                p.push(sub.to_owned());
+                Field::Json(p)
+            })?;
+            Ok(Predicate::And(vec![
+                Predicate::Present(Field::Json(object)),
+                inner,
+            ]))
+        }
+        Target::Elements { array, of, .. } | Target::Json(array, of)
+            if path.sub.is_none() && of.multi_valued && of.kind == AttrType::Complex =>
+        {
+            Ok(Predicate::AnyElement {
+                array,
+                pred: Box::new(lower_element(of, filter, &element_field)?),
+            })
+        }
+        _ => Err(ScimError::invalid_filter(format!(
+            "'{path}[...]' needs a multi-valued complex attribute such as emails"
+        ))),
     }
-    let s = match &path.urn {
-        None => &schema.core,
-        Some(u) => schema.schema(u)?,
-    };
-    s.attr(&path.attr)
-        .filter(|d| d.multi_valued && d.kind == AttrType::Complex)
 }
 
 /// `members[value eq "id"]` and `groups[value eq "id"]`: the membership table.
@@ -196,8 +198,7 @@ fn lower_element(
             let sub = element_sub(def, path)?;
             compare_typed(
                 field(&sub.name),
-                sub.kind,
-                sub.case_exact,
+                sub,
                 &format!("{}.{}", def.name, sub.name),
                 *op,
                 value,
@@ -224,13 +225,13 @@ fn element_sub<'a>(def: &'a Attribute, p: &AttrPath) -> Result<&'a Attribute, Sc
 /// all, unlike `emails eq "x"`, which compares the emails' `value`s.
 fn present(schema: &ResourceSchema, path: &AttrPath) -> Result<Predicate, ScimError> {
     Ok(match resolve(schema, path)? {
-        Target::Column(field, _, _) | Target::Relation(field) => Predicate::Present(field),
+        Target::Column(field, _) | Target::Relation(field) => Predicate::Present(field),
         Target::Json(p, _) => Predicate::Present(Field::Json(p)),
         // Stored multi-valued attributes are never empty arrays (see `validate`).
-        Target::Elements(array, _, _) if path.sub.is_none() => {
+        Target::Elements { array, .. } if path.sub.is_none() => {
             Predicate::Present(Field::Json(array))
         }
-        Target::Elements(array, sub, _) => Predicate::AnyElement {
+        Target::Elements { array, sub, .. } => Predicate::AnyElement {
             array,
             pred: Box::new(Predicate::Present(Field::Element(sub))),
         },
@@ -238,92 +239,98 @@ fn present(schema: &ResourceSchema, path: &AttrPath) -> Result<Predicate, ScimEr
     })
 }
 
+/// Where an attribute path lands in storage, resolved once against the schema.
 fn resolve<'a>(schema: &'a ResourceSchema, path: &AttrPath) -> Result<Target<'a>, ScimError> {
-    let unknown = || ScimError::invalid_filter(format!("unknown attribute '{path}' in filter"));
-    let (s, in_core) = match &path.urn {
-        None => (&schema.core, true),
-        Some(u) => {
-            let s = schema.schema(u).ok_or_else(unknown)?;
-            (s, s.id == schema.core.id)
-        }
+    let p = match schema.resolve(path) {
+        Ok(p) => p,
+        Err(e) => return Err(unresolved(schema, path, e)),
     };
-    let attr = path.attr.as_str();
-    let sub = path.sub.as_deref();
-    if in_core {
-        let common = match (
-            attr.to_ascii_lowercase().as_str(),
-            sub.map(str::to_ascii_lowercase),
-        ) {
-            ("id", None) => Some(Target::Column(Field::Id, AttrType::String, true)),
-            ("externalid", None) => Some(Target::Column(Field::ExternalId, AttrType::String, true)),
-            ("meta", Some(s)) if s == "created" => {
-                Some(Target::Column(Field::Created, AttrType::DateTime, true))
-            }
-            ("meta", Some(s)) if s == "lastmodified" => Some(Target::Column(
-                Field::LastModified,
-                AttrType::DateTime,
-                true,
-            )),
-            ("meta", Some(s)) if s == "resourcetype" => Some(Target::ResourceType),
-            ("meta", _) => {
-                return Err(ScimError::invalid_filter(format!(
-                    "'{path}' cannot be filtered; use meta.created, meta.lastModified or \
-                     meta.resourceType"
-                )))
-            }
-            _ => None,
-        };
-        if let Some(t) = common {
-            return Ok(t);
-        }
+    if matches!(p.owner, Owner::Common) {
+        return common_target(p, path);
     }
-    let def = s.attr(attr).ok_or_else(unknown)?;
-    if in_core {
-        let name_attr = match schema.kind {
-            ResourceKind::User => "userName",
-            ResourceKind::Group => "displayName",
-        };
-        if def.name == name_attr && sub.is_none() {
-            return Ok(Target::Column(Field::NameFolded, AttrType::String, false));
-        }
-        let relation = match (schema.kind, def.name.as_str()) {
-            (ResourceKind::User, "groups") => Some(Field::GroupIds),
-            (ResourceKind::Group, "members") => Some(Field::MemberIds),
-            _ => None,
-        };
-        if let Some(field) = relation {
-            return match sub {
-                None => Ok(Target::Relation(field)),
-                Some(s) if s.eq_ignore_ascii_case("value") => Ok(Target::Relation(field)),
-                Some(_) => Err(ScimError::invalid_filter(format!(
-                    "'{path}' cannot be filtered; filter membership by '{}.value'",
-                    def.name
-                ))),
-            };
-        }
+    let core = matches!(p.owner, Owner::Core(_));
+    if core && p.attr.name == schema.kind.name_attr() && p.sub.is_none() {
+        return Ok(Target::Column(Field::NameFolded, p.attr));
     }
-    let mut json_path = Vec::with_capacity(3);
-    if !in_core {
-        json_path.push(s.id.clone());
+    if let Some(field) = relation(schema.kind, p.attr).filter(|_| core) {
+        return match p.sub_name() {
+            None | Some("value") => Ok(Target::Relation(field)),
+            Some(_) => Err(membership_only(path, p.attr)),
+        };
     }
-    json_path.push(def.name.clone());
-    match (def.multi_valued, sub) {
-        (true, Some(sub)) => {
-            let sd = def.sub(sub).ok_or_else(unknown)?;
-            Ok(Target::Elements(json_path, Some(sd.name.clone()), sd))
-        }
+    Ok(json_target(p))
+}
+
+/// The message for a path that names no attribute: `meta` and membership sub-attributes that
+/// do not exist get the same advice as those that exist but cannot be filtered.
+fn unresolved(schema: &ResourceSchema, path: &AttrPath, e: PathError<'_>) -> ScimError {
+    match e.attr() {
+        Some(a) if std::ptr::eq(a, meta_attr()) => meta_not_filterable(path),
+        Some(a) if relation(schema.kind, a).is_some() => membership_only(path, a),
+        _ => ScimError::invalid_filter(format!("unknown attribute '{path}' in filter")),
+    }
+}
+
+fn meta_attr() -> &'static Attribute {
+    common().attr("meta").expect("meta is a common attribute")
+}
+
+fn meta_not_filterable(path: &AttrPath) -> ScimError {
+    ScimError::invalid_filter(format!(
+        "'{path}' cannot be filtered; use meta.created, meta.lastModified or meta.resourceType"
+    ))
+}
+
+fn membership_only(path: &AttrPath, attr: &Attribute) -> ScimError {
+    ScimError::invalid_filter(format!(
+        "'{path}' cannot be filtered; filter membership by '{}.value'",
+        attr.name
+    ))
+}
+
+/// `id`, `externalId` and `meta.*` live in columns of their own.
+fn common_target<'a>(p: ResolvedPath<'a>, path: &AttrPath) -> Result<Target<'a>, ScimError> {
+    let field = match (p.attr.name.as_str(), p.sub_name()) {
+        ("id", None) => Field::Id,
+        ("externalId", None) => Field::ExternalId,
+        ("meta", Some("created")) => Field::Created,
+        ("meta", Some("lastModified")) => Field::LastModified,
+        ("meta", Some("resourceType")) => return Ok(Target::ResourceType),
+        _ => return Err(meta_not_filterable(path)),
+    };
+    Ok(Target::Column(field, p.def()))
+}
+
+/// The membership relation behind a core attribute, if it is one.
+fn relation(kind: ResourceKind, attr: &Attribute) -> Option<Field> {
+    match (kind, attr.name.as_str()) {
+        (ResourceKind::User, "groups") => Some(Field::GroupIds),
+        (ResourceKind::Group, "members") => Some(Field::MemberIds),
+        _ => None,
+    }
+}
+
+/// An attribute inside the JSON data: per element when it is multi-valued.
+fn json_target(p: ResolvedPath<'_>) -> Target<'_> {
+    let of = p.attr;
+    if !of.multi_valued {
+        return Target::Json(p.json_path(), p.def());
+    }
+    let array = ResolvedPath { sub: None, ..p }.json_path();
+    let sub = match p.sub {
+        Some(sd) => Some(sd),
         // `emails eq "x"` means the element's `value` (RFC 7644 §3.4.2.2).
-        (true, None) if def.kind == AttrType::Complex => match def.sub("value") {
-            Some(v) => Ok(Target::Elements(json_path, Some(v.name.clone()), v)),
-            None => Ok(Target::Json(json_path, def)),
+        None if of.kind == AttrType::Complex => match of.sub("value") {
+            Some(v) => Some(v),
+            None => return Target::Json(array, of),
         },
-        (true, None) => Ok(Target::Elements(json_path, None, def)),
-        (false, Some(sub)) => {
-            let sd = def.sub(sub).ok_or_else(unknown)?;
-            json_path.push(sd.name.clone());
-            Ok(Target::Json(json_path, sd))
-        }
-        (false, None) => Ok(Target::Json(json_path, def)),
+        None => None,
+    };
+    Target::Elements {
+        array,
+        sub: sub.map(|s| s.name.clone()),
+        def: sub.unwrap_or(of),
+        of,
     }
 }
 
@@ -336,15 +343,13 @@ fn compare(
 ) -> Result<Predicate, ScimError> {
     let name = path.to_string();
     match target {
-        Target::Column(field, kind, case_exact) => {
-            compare_typed(field, kind, case_exact, &name, op, value)
-        }
-        Target::Json(p, def) => {
-            compare_typed(Field::Json(p), def.kind, def.case_exact, &name, op, value)
-        }
-        Target::Elements(array, sub, def) => {
+        Target::Column(field, def) => compare_typed(field, def, &name, op, value),
+        Target::Json(p, def) => compare_typed(Field::Json(p), def, &name, op, value),
+        Target::Elements {
+            array, sub, def, ..
+        } => {
             let field = Field::Element(sub);
-            let cmp = compare_typed(field.clone(), def.kind, def.case_exact, &name, op, value)?;
+            let cmp = compare_typed(field.clone(), def, &name, op, value)?;
             if op != CompareOp::Ne {
                 return Ok(Predicate::AnyElement {
                     array,
@@ -401,12 +406,12 @@ fn compare(
 
 fn compare_typed(
     field: Field,
-    kind: AttrType,
-    case_exact: bool,
+    def: &Attribute,
     name: &str,
     op: CompareOp,
     value: &CompValue,
 ) -> Result<Predicate, ScimError> {
+    let kind = def.kind;
     let substring = matches!(op, CompareOp::Co | CompareOp::Sw | CompareOp::Ew);
     let ordering = matches!(
         op,
@@ -449,8 +454,8 @@ fn compare_typed(
                     "'{name}' is a dateTime: co, sw and ew do not apply"
                 )));
             }
-            // The evaluator's parser, so that exactly the same literals are accepted.
-            let t = parse_date_time(s).ok_or_else(|| {
+            // The one dateTime reader, so that exactly the literals the evaluator takes are taken.
+            let t = datetime::parse(s).ok_or_else(|| {
                 ScimError::invalid_filter(format!(
                     "'{name}' is a dateTime: compare it with an RFC 3339 value such as \
                      \"2024-01-31T12:00:00Z\", not \"{s}\""
@@ -473,7 +478,7 @@ fn compare_typed(
             )))
         }
     };
-    let fold = !case_exact && matches!(kind, AttrType::String | AttrType::Reference);
+    let fold = folds(kind, def.case_exact);
     // Some clients encode twice, so `"a%40b.com"` arrives meaning "a@b.com" (COMPAT 3). An eq
     // on such a value matches either reading.
     if let (CompareOp::Eq, Literal::String(s)) = (op, &literal) {
@@ -504,31 +509,19 @@ fn compare_typed(
 /// A dateTime comparison. Stored instants (meta.created, meta.lastModified) are fixed-width UTC
 /// text with whole milliseconds in years 0000-9999 (see `clock`), so text order is time order;
 /// a literal is brought to the same form, and a finer or out-of-range literal is resolved here.
-fn compare_instant(field: Field, op: CompareOp, t: UtcInstant) -> Predicate {
-    // "YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ", or a sign or a fifth year digit outside 0000-9999.
-    let text = t.to_rfc3339();
-    let before_all = text.starts_with('-');
-    let after_all = !before_all && text.as_bytes().get(4) != Some(&b'-');
+fn compare_instant(field: Field, op: CompareOp, t: DateTime<Utc>) -> Predicate {
+    if !(0..=9999).contains(&t.year()) {
+        return beyond_stored_range(field, op, t.year() < 0);
+    }
     let cmp = |op: Op, value: String| Predicate::Compare {
-        field: field.clone(),
+        field,
         op,
         value: Literal::String(value),
         fold: false,
     };
-    if before_all || after_all {
-        // Every stored value is later (or earlier) than the literal.
-        let later = matches!(op, CompareOp::Gt | CompareOp::Ge);
-        let earlier = matches!(op, CompareOp::Lt | CompareOp::Le);
-        return match op {
-            CompareOp::Ne => Predicate::True,
-            _ if (later && before_all) || (earlier && after_all) => {
-                Predicate::Present(field.clone())
-            }
-            _ => Predicate::False,
-        };
-    }
-    let millis = format!("{}Z", &text[..23]);
-    if t.nanos % 1_000_000 == 0 {
+    // `clock::format` truncates to the millisecond, as the stored text was.
+    let millis = clock::format(t);
+    if t.timestamp_subsec_nanos() % 1_000_000 == 0 {
         return cmp(map_op(op), millis);
     }
     // Between two whole milliseconds: no stored value equals it, and a stored value is later
@@ -538,6 +531,18 @@ fn compare_instant(field: Field, op: CompareOp, t: UtcInstant) -> Predicate {
         CompareOp::Ne => Predicate::True,
         CompareOp::Gt | CompareOp::Ge => cmp(Op::Gt, millis),
         _ => cmp(Op::Le, millis),
+    }
+}
+
+/// A literal before year 0000 (`before_all`) or after 9999: every stored instant is later (or
+/// earlier) than it.
+fn beyond_stored_range(field: Field, op: CompareOp, before_all: bool) -> Predicate {
+    let later = matches!(op, CompareOp::Gt | CompareOp::Ge);
+    let earlier = matches!(op, CompareOp::Lt | CompareOp::Le);
+    match op {
+        CompareOp::Ne => Predicate::True,
+        _ if (later && before_all) || (earlier && !before_all) => Predicate::Present(field),
+        _ => Predicate::False,
     }
 }
 

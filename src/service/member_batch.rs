@@ -22,7 +22,8 @@ use crate::store::{MemberChange, MemberRow, Store, StoreError, StoredResource};
 /// list: read once per batch rather than once per request.
 #[derive(Clone)]
 pub struct Written {
-    pub stored: StoredResource,
+    /// Shared by every request of the batch: each renders it by reference.
+    pub stored: Arc<StoredResource>,
     pub members: Members,
 }
 
@@ -57,46 +58,94 @@ impl MemberBatcher {
     ) -> Result<Written, StoreError> {
         let (tx, rx) = oneshot::channel();
         let key = (realm_id.to_owned(), group_id.to_owned());
-        let lead = {
-            let mut groups = self.groups.lock().unwrap_or_else(|p| p.into_inner());
-            match groups.get_mut(&key) {
-                Some(waiting) => {
-                    waiting.push((change, tx));
-                    None
-                }
-                None => {
-                    groups.insert(key.clone(), Vec::new());
-                    Some((change, tx))
-                }
-            }
-        };
-        if let Some(first) = lead {
+        if let Some(entry) = self.join(key, (change, tx)) {
             // The writes run in a task of their own: a caller that gives up (a timeout, a
             // closed connection) must not strand the changes queued behind it.
-            let this = self.clone();
             let store = store.clone();
-            tokio::spawn(async move { this.run(store, key, vec![first]).await });
+            tokio::spawn(entry.run(store));
         }
         rx.await.unwrap_or_else(|_| {
             Err(StoreError::Corrupt(
-                "the membership write was abandoned (the server is stopping)".into(),
+                "the membership write was abandoned: the server is stopping, or the batch \
+                 this change was queued in failed unexpectedly; retry it"
+                    .into(),
             ))
         })
     }
 
-    /// Writes batches for one group until nobody is waiting.
-    async fn run(&self, store: Arc<dyn Store>, key: (String, String), mut batch: Waiting) {
+    /// Queues `change` behind the group's write in flight, or, when there is none, makes
+    /// this request the group's writer: the returned entry holds its first batch.
+    fn join(
+        self: &Arc<Self>,
+        key: (String, String),
+        change: (MemberChange, Reply),
+    ) -> Option<InFlight> {
+        let mut groups = self.lock();
+        if let Some(waiting) = groups.get_mut(&key) {
+            waiting.push(change);
+            return None;
+        }
+        groups.insert(key.clone(), Vec::new());
+        Some(InFlight {
+            batcher: self.clone(),
+            key,
+            first: vec![change],
+            finished: false,
+        })
+    }
+
+    /// The changes queued for the group's next batch; none left ends its entry.
+    fn next_batch(&self, key: &(String, String)) -> Option<Waiting> {
+        let mut groups = self.lock();
+        let waiting = groups.get_mut(key)?;
+        if waiting.is_empty() {
+            groups.remove(key);
+            return None;
+        }
+        Some(std::mem::take(waiting))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), Waiting>> {
+        // A panic elsewhere never leaves the map half-changed: each use is one map operation.
+        self.groups.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// A group's write in flight: owns the group's entry in the batcher until it ends.
+struct InFlight {
+    batcher: Arc<MemberBatcher>,
+    key: (String, String),
+    first: Waiting,
+    /// Set when `next_batch` removed the entry itself (under the lock, so that no change
+    /// slips in between the last batch and the removal).
+    finished: bool,
+}
+
+impl InFlight {
+    /// Writes batches for the group until nobody is waiting.
+    async fn run(mut self, store: Arc<dyn Store>) {
+        let mut batch = std::mem::take(&mut self.first);
         loop {
-            write(store.as_ref(), &key.0, &key.1, batch).await;
-            let mut groups = self.groups.lock().unwrap_or_else(|p| p.into_inner());
-            let Some(waiting) = groups.get_mut(&key) else {
-                return;
-            };
-            if waiting.is_empty() {
-                groups.remove(&key);
-                return;
+            write(store.as_ref(), &self.key.0, &self.key.1, batch).await;
+            match self.batcher.next_batch(&self.key) {
+                Some(next) => batch = next,
+                None => {
+                    self.finished = true;
+                    return;
+                }
             }
-            batch = std::mem::take(waiting);
+        }
+    }
+}
+
+impl Drop for InFlight {
+    /// A writer that panicked (or whose task was dropped) would otherwise leave the entry
+    /// behind, and every later change to the group would queue for a writer that no longer
+    /// exists, answered only by the request timeout. Removing it drops the queued changes'
+    /// reply senders, so their requests answer at once, and the next change starts afresh.
+    fn drop(&mut self) {
+        if !self.finished {
+            self.batcher.lock().remove(&self.key);
         }
     }
 }
@@ -116,7 +165,7 @@ async fn write(
         {
             let written = Written {
                 members: members_now(store, realm_id, group_id).await,
-                stored,
+                stored: Arc::new(stored),
             };
             for (_, reply) in batch {
                 let _ = reply.send(Ok(written.clone()));
@@ -132,7 +181,7 @@ async fn write(
         {
             Ok(stored) => Ok(Written {
                 members: members_now(store, realm_id, group_id).await,
-                stored,
+                stored: Arc::new(stored),
             }),
             Err(e) => Err(e),
         };
@@ -183,7 +232,15 @@ fn combine<'a>(changes: impl Iterator<Item = &'a MemberChange>) -> MemberChange 
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use serde_json::json;
+    use tokio::sync::Notify;
+
     use super::*;
+    use crate::service::fake::{stored, FakeStore};
+    use crate::store::Kind;
 
     fn change(add: &[&str], remove: &[&str]) -> MemberChange {
         MemberChange {
@@ -217,5 +274,68 @@ mod tests {
         assert_eq!(c.remove, vec!["x"]);
         // The add still owes its check that "x" is a user here.
         assert_eq!(c.must_be_users, vec!["x"]);
+    }
+
+    /// A store whose first membership write panics once a test lets it go on, and whose
+    /// later writes succeed.
+    fn store_panicking_once(entered: Arc<Notify>, release: Arc<Notify>) -> Arc<dyn Store> {
+        let calls = Arc::new(AtomicUsize::new(0));
+        FakeStore {
+            change_members: Some(Box::new(move |_| {
+                let n = calls.fetch_add(1, Ordering::SeqCst) as i64;
+                let (entered, release) = (entered.clone(), release.clone());
+                Box::pin(async move {
+                    if n == 0 {
+                        entered.notify_one();
+                        release.notified().await;
+                        panic!("injected fault: the store panicked inside a membership batch");
+                    }
+                    Ok(stored(Kind::Group, "g", 2 + n, json!({"displayName": "g"})))
+                })
+            })),
+            ..Default::default()
+        }
+        .shared()
+    }
+
+    fn spawn_apply(
+        batcher: &Arc<MemberBatcher>,
+        store: &Arc<dyn Store>,
+        add: &'static str,
+    ) -> tokio::task::JoinHandle<Result<Written, StoreError>> {
+        let (batcher, store) = (batcher.clone(), store.clone());
+        tokio::spawn(async move { batcher.apply(&store, "r", "g", change(&[add], &[])).await })
+    }
+
+    #[tokio::test]
+    async fn a_panic_inside_a_batch_leaves_the_group_writable_at_once() {
+        let (entered, release) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+        let store = store_panicking_once(entered.clone(), release.clone());
+        let batcher = Arc::new(MemberBatcher::default());
+        let first = spawn_apply(&batcher, &store, "a");
+        entered.notified().await;
+        // A second change queues behind the write that is about to panic.
+        let queued = spawn_apply(&batcher, &store, "b");
+        let key = ("r".to_owned(), "g".to_owned());
+        while batcher.lock().get(&key).map_or(0, Vec::len) == 0 {
+            tokio::task::yield_now().await;
+        }
+        release.notify_one();
+        // Only a bound for a hang: both answer as soon as the writer is gone.
+        let hang = Duration::from_secs(10);
+        let first = tokio::time::timeout(hang, first)
+            .await
+            .expect("the batch's request answers");
+        assert!(first.unwrap().is_err());
+        let queued = tokio::time::timeout(hang, queued)
+            .await
+            .expect("the queued one answers");
+        assert!(queued.unwrap().is_err());
+        assert!(batcher.lock().is_empty(), "the group's entry is gone");
+        // The next change to the group is written, not queued for the dead writer.
+        let next = tokio::time::timeout(hang, spawn_apply(&batcher, &store, "c"))
+            .await
+            .expect("the next change is written");
+        assert_eq!(next.unwrap().unwrap().stored.version, 3);
     }
 }

@@ -70,3 +70,216 @@ impl Services {
         }
     }
 }
+
+/// A store for the service's unit tests: every method refuses unless a test gives it a body
+/// through `FakeStore`'s hooks, so a test states exactly which store calls it expects.
+#[cfg(test)]
+pub(crate) mod fake {
+    use std::sync::Arc;
+
+    use async_trait::async_trait;
+
+    use crate::store::*;
+
+    pub type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>;
+    pub type Hook<A, R> = Box<dyn Fn(A) -> BoxFuture<StoreResult<R>> + Send + Sync>;
+
+    /// Hooks for the calls the service's tests make; an unset hook fails the call.
+    #[derive(Default)]
+    pub struct FakeStore {
+        pub get_resource: Option<Hook<String, Option<StoredResource>>>,
+        pub replace_resource: Option<Hook<ReplaceResource, StoredResource>>,
+        pub change_members: Option<Hook<MemberChange, StoredResource>>,
+    }
+
+    /// A stored resource with `data`, at `version`.
+    pub fn stored(kind: Kind, id: &str, version: i64, data: serde_json::Value) -> StoredResource {
+        let serde_json::Value::Object(data) = data else {
+            panic!("data is an object");
+        };
+        StoredResource {
+            id: id.to_owned(),
+            kind,
+            external_id: None,
+            data,
+            version,
+            created: "2026-01-01T00:00:00.000Z".into(),
+            last_modified: "2026-01-01T00:00:00.000Z".into(),
+            related: Some(false),
+            direct_groups: None,
+        }
+    }
+
+    fn unexpected<T>(call: &str) -> StoreResult<T> {
+        Err(StoreError::Corrupt(format!(
+            "the test did not expect {call}"
+        )))
+    }
+
+    async fn call<A, R>(hook: &Option<Hook<A, R>>, arg: A, name: &str) -> StoreResult<R> {
+        match hook {
+            Some(h) => h(arg).await,
+            None => unexpected(name),
+        }
+    }
+
+    impl FakeStore {
+        pub fn shared(self) -> Arc<dyn Store> {
+            Arc::new(self)
+        }
+    }
+
+    #[async_trait]
+    impl System for FakeStore {
+        async fn close(&self) {}
+        fn pool_stats(&self) -> (u32, usize) {
+            (0, 0)
+        }
+        async fn ping(&self) -> StoreResult<()> {
+            unexpected("ping")
+        }
+        async fn secret(&self, _name: &str) -> StoreResult<Vec<u8>> {
+            unexpected("secret")
+        }
+    }
+
+    #[async_trait]
+    impl Tenancy for FakeStore {
+        async fn create_tenant(&self, _name: &str) -> StoreResult<Tenant> {
+            unexpected("create_tenant")
+        }
+        async fn list_tenants(&self) -> StoreResult<Vec<Tenant>> {
+            unexpected("list_tenants")
+        }
+        async fn create_realm(&self, _tenant: &str, _name: &str) -> StoreResult<Realm> {
+            unexpected("create_realm")
+        }
+        async fn list_realms(&self, _tenant: Option<&str>) -> StoreResult<Vec<Realm>> {
+            unexpected("list_realms")
+        }
+        async fn find_realm(&self, _tenant: &str, _name: &str) -> StoreResult<Option<Realm>> {
+            unexpected("find_realm")
+        }
+        async fn set_realm_state(
+            &self,
+            _tenant: &str,
+            _name: &str,
+            _state: RealmState,
+        ) -> StoreResult<Realm> {
+            unexpected("set_realm_state")
+        }
+        async fn bootstrap(
+            &self,
+            _tenant: &str,
+            _realm: &str,
+            _token: NewToken,
+        ) -> StoreResult<bool> {
+            unexpected("bootstrap")
+        }
+    }
+
+    #[async_trait]
+    impl Tokens for FakeStore {
+        async fn create_token(&self, _token: NewToken) -> StoreResult<TokenInfo> {
+            unexpected("create_token")
+        }
+        async fn list_tokens(&self, _realm_id: &str) -> StoreResult<Vec<TokenInfo>> {
+            unexpected("list_tokens")
+        }
+        async fn revoke_token(&self, _realm_id: &str, _token_id: &str) -> StoreResult<bool> {
+            unexpected("revoke_token")
+        }
+        async fn authenticate(
+            &self,
+            _tenant: &str,
+            _realm: &str,
+            _token_hash: Option<&str>,
+        ) -> StoreResult<Option<(Realm, Option<TokenInfo>)>> {
+            unexpected("authenticate")
+        }
+        async fn auth_feed(&self) -> StoreResult<Option<Box<dyn AuthFeed>>> {
+            unexpected("auth_feed")
+        }
+        async fn record_token_use(&self, _uses: &[(String, String)]) -> StoreResult<()> {
+            unexpected("record_token_use")
+        }
+    }
+
+    #[async_trait]
+    impl Resources for FakeStore {
+        async fn insert_resource(&self, _new: NewResource) -> StoreResult<StoredResource> {
+            unexpected("insert_resource")
+        }
+        async fn delete_resource(
+            &self,
+            _realm_id: &str,
+            _kind: Kind,
+            _id: &str,
+            _expected_version: Option<i64>,
+        ) -> StoreResult<()> {
+            unexpected("delete_resource")
+        }
+        async fn list_resources(
+            &self,
+            _realm_id: &str,
+            _kind: Kind,
+            _query: &ListQuery,
+        ) -> StoreResult<ListPage> {
+            unexpected("list_resources")
+        }
+        async fn get_resource(
+            &self,
+            _realm_id: &str,
+            _kind: Kind,
+            id: &str,
+        ) -> StoreResult<Option<StoredResource>> {
+            call(&self.get_resource, id.to_owned(), "get_resource").await
+        }
+        async fn replace_resource(&self, update: ReplaceResource) -> StoreResult<StoredResource> {
+            call(&self.replace_resource, update, "replace_resource").await
+        }
+    }
+
+    #[async_trait]
+    impl Membership for FakeStore {
+        async fn groups_of(
+            &self,
+            _realm_id: &str,
+            _member_ids: &[String],
+        ) -> StoreResult<Vec<GroupRow>> {
+            unexpected("groups_of")
+        }
+        async fn groups_from_direct(
+            &self,
+            _realm_id: &str,
+            _direct: Vec<(String, DirectGroup)>,
+        ) -> StoreResult<Vec<GroupRow>> {
+            unexpected("groups_from_direct")
+        }
+        async fn change_members(
+            &self,
+            _realm_id: &str,
+            _group_id: &str,
+            change: MemberChange,
+            _expected_version: Option<i64>,
+            _now: &str,
+        ) -> StoreResult<StoredResource> {
+            call(&self.change_members, change, "change_members").await
+        }
+        async fn has_more_members_than(
+            &self,
+            _realm_id: &str,
+            _group_id: &str,
+            _n: u64,
+        ) -> StoreResult<bool> {
+            Ok(false)
+        }
+        async fn members_of(
+            &self,
+            _realm_id: &str,
+            _group_ids: &[String],
+        ) -> StoreResult<Vec<MemberRow>> {
+            Ok(Vec::new())
+        }
+    }
+}

@@ -95,6 +95,31 @@ pub async fn hash(password: Option<String>) -> ServiceResult<Option<String>> {
     Ok(Some(hash))
 }
 
+/// One request's password hash. A write that lost a race re-applies the request to a fresh
+/// read, which yields the same password again: it must not pay Argon2 (tens of milliseconds
+/// and 19 MiB on a hashing thread) once per attempt. A different password is hashed anew.
+#[derive(Default)]
+pub struct HashOnce {
+    done: Option<(String, String)>,
+}
+
+impl HashOnce {
+    /// The hash of `password`, computed on its first request only.
+    pub async fn hash(&mut self, password: Option<String>) -> ServiceResult<Option<String>> {
+        let Some(password) = password else {
+            return Ok(None);
+        };
+        match &self.done {
+            Some((plain, hash)) if *plain == password => Ok(Some(hash.clone())),
+            _ => {
+                let hash = hash(Some(password.clone())).await?.unwrap_or_default();
+                self.done = Some((password, hash.clone()));
+                Ok(Some(hash))
+            }
+        }
+    }
+}
+
 /// Argon2id with the crate's default (OWASP) parameters, as a PHC string, in `blocks`.
 fn hash_with(password: &[u8], blocks: &mut [Block]) -> anyhow::Result<String> {
     let params = Params::default();
@@ -145,6 +170,24 @@ mod tests {
         assert_ne!(phc, again, "fresh salt each time");
         let parsed = PasswordHash::new(&again).unwrap();
         assert!(argon.verify_password(b"correct horse", &parsed).is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_request_hashes_its_password_once_whatever_its_attempts() {
+        let mut once = super::HashOnce::default();
+        let first = once.hash(Some("s3cret".into())).await.unwrap().unwrap();
+        // A fresh salt each hash: a second Argon2 run would give another string.
+        assert_eq!(
+            once.hash(Some("s3cret".into())).await.unwrap(),
+            Some(first.clone())
+        );
+        let other = once.hash(Some("other".into())).await.unwrap().unwrap();
+        assert_ne!(other, first);
+        let parsed = PasswordHash::new(&other).unwrap();
+        assert!(argon2::Argon2::default()
+            .verify_password(b"other", &parsed)
+            .is_ok());
+        assert_eq!(once.hash(None).await.unwrap(), None);
     }
 
     #[tokio::test]

@@ -29,8 +29,15 @@ use crate::store::{
 /// The realm a request acts in, and the absolute base URL its locations are built from.
 #[derive(Debug, Clone)]
 pub struct RealmCtx {
-    pub realm_id: String,
+    /// The realm the request was authorized for, shared with its principal.
+    pub realm: Arc<crate::store::Realm>,
     pub base_url: String,
+}
+
+impl RealmCtx {
+    pub fn realm_id(&self) -> &str {
+        &self.realm.id
+    }
 }
 
 /// One resource as the HTTP layer sends it.
@@ -81,6 +88,13 @@ pub struct ResourceService {
 /// An attempt fails only because another write to the same resource committed meanwhile, so
 /// with fewer than this many concurrent writers every request eventually succeeds.
 const WRITE_ATTEMPTS: usize = 32;
+/// A write that lost a race waits a random time below a ceiling before it re-reads; the
+/// ceiling starts here and doubles with each lost attempt up to `RETRY_WAIT_MAX`. Writers that
+/// collided and retried at once collided again, each retry another read and write for the
+/// database; spread out, most find the row free. The sum of the ceilings over every attempt
+/// (under a second) bounds what a request can spend waiting.
+const RETRY_WAIT_MIN: std::time::Duration = std::time::Duration::from_millis(1);
+const RETRY_WAIT_MAX: std::time::Duration = std::time::Duration::from_millis(32);
 
 /// A written group's response lists its members only up to this many, unless the request
 /// names `members` in `attributes`.
@@ -155,7 +169,7 @@ impl ResourceService {
         let password_hash = super::password::hash(incoming.password.clone()).await?;
         let new = NewResource {
             id: uuid::Uuid::now_v7().to_string(),
-            realm_id: ctx.realm_id.clone(),
+            realm_id: ctx.realm_id().to_owned(),
             kind,
             name,
             external_id: incoming.external_id,
@@ -174,7 +188,7 @@ impl ResourceService {
             let body = render_body(ctx, schema, &stored, None, proj);
             return Ok(ResourceOut::new(ctx, &stored, body));
         }
-        self.render_one(ctx, stored, proj).await
+        self.render_one(ctx, &stored, proj).await
     }
 
     pub async fn get(
@@ -185,7 +199,7 @@ impl ResourceService {
         proj: &Projection,
     ) -> ServiceResult<ResourceOut> {
         let stored = self.load(ctx, kind, id).await?;
-        self.render_one(ctx, stored, proj).await
+        self.render_one(ctx, &stored, proj).await
     }
 
     /// The current resource for a guarded write: with If-Match, a stale version is answered
@@ -229,7 +243,7 @@ impl ResourceService {
         id: &str,
     ) -> ServiceResult<StoredResource> {
         self.store
-            .get_resource(&ctx.realm_id, kind, id)
+            .get_resource(ctx.realm_id(), kind, id)
             .await
             .map_err(|e| ServiceError::from_store(e, what(kind)))?
             .ok_or_else(|| {
@@ -249,7 +263,7 @@ impl ResourceService {
     ) -> ServiceResult<ResourceOut> {
         let schema = Self::schema(kind);
         let parsed = parse_resource(schema, body)?;
-        let mut password_hash = None;
+        let mut password = super::password::HashOnce::default();
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -257,18 +271,15 @@ impl ResourceService {
             let mut incoming = parsed.clone();
             enforce_immutable(schema, &existing.data, &mut incoming.data)?;
             let name = required_name(&incoming, kind)?;
-            if password_hash.is_none() {
-                // Hashed once: a retry after a lost race must not pay Argon2 again.
-                password_hash = super::password::hash(incoming.password.clone()).await?;
-            }
+            let password_hash = password.hash(incoming.password.take()).await?;
             let update = ReplaceResource {
-                realm_id: ctx.realm_id.clone(),
+                realm_id: ctx.realm_id().to_owned(),
                 kind,
                 id: id.to_owned(),
                 name,
                 external_id: incoming.external_id,
                 data: incoming.data,
-                password_hash: password_hash.clone(),
+                password_hash,
                 // RFC 7644 §3.5.1: PUT replaces; a Group PUT without members leaves it without.
                 members: (kind == ResourceKind::Group).then(|| member_ids(incoming.members)),
                 member_change: None,
@@ -278,8 +289,8 @@ impl ResourceService {
                 now: crate::clock::now(),
             };
             match self.store.replace_resource(update).await {
-                Ok(stored) => return self.render_one(ctx, stored, proj).await,
-                Err(e) => retry_or_fail(e, if_match, attempt, kind, id)?,
+                Ok(stored) => return self.render_one(ctx, &stored, proj).await,
+                Err(e) => after_lost_race(e, if_match, attempt, kind, id).await?,
             }
         }
     }
@@ -312,7 +323,7 @@ impl ResourceService {
                         if if_match.is_none() && !change.clear {
                             let written = self
                                 .member_batches
-                                .apply(&self.store, &ctx.realm_id, id, change.clone())
+                                .apply(&self.store, ctx.realm_id(), id, change.clone())
                                 .await
                                 .map_err(|e| self.write_error(e, kind, id))?;
                             return self.render_batched(ctx, written, proj).await;
@@ -320,7 +331,7 @@ impl ResourceService {
                         let stored = self
                             .store
                             .change_members(
-                                &ctx.realm_id,
+                                ctx.realm_id(),
                                 id,
                                 change.clone(),
                                 if_match,
@@ -328,7 +339,7 @@ impl ResourceService {
                             )
                             .await
                             .map_err(|e| self.write_error(e, kind, id))?;
-                        return self.render_written(ctx, stored, proj).await;
+                        return self.render_written(ctx, &stored, proj).await;
                     }
                     return self
                         .patch_document(
@@ -375,7 +386,7 @@ impl ResourceService {
     async fn render_written(
         &self,
         ctx: &RealmCtx,
-        stored: StoredResource,
+        stored: &StoredResource,
         proj: &Projection,
     ) -> ServiceResult<ResourceOut> {
         let schema = Self::schema(stored.kind);
@@ -384,7 +395,7 @@ impl ResourceService {
             && !proj.names(schema, "members")
             && self
                 .store
-                .has_more_members_than(&ctx.realm_id, &stored.id, RESPONSE_MEMBER_LIMIT)
+                .has_more_members_than(ctx.realm_id(), &stored.id, RESPONSE_MEMBER_LIMIT)
                 .await
                 .map_err(|e| ServiceError::from_store(e, "group membership"))?
         {
@@ -402,7 +413,7 @@ impl ResourceService {
         proj: &Projection,
     ) -> ServiceResult<ResourceOut> {
         let schema = Self::schema(ResourceKind::Group);
-        let stored = written.stored;
+        let stored = written.stored.as_ref();
         let relations = match written.members {
             _ if !proj.includes(schema, "members") => None,
             Members::Listed(rows) => Some(Value::Array(
@@ -410,15 +421,15 @@ impl ResourceService {
             )),
             Members::TooMany if !proj.names(schema, "members") => {
                 let lean = proj.excluding(schema, "members");
-                let body = render_body(ctx, schema, &stored, None, &lean);
-                return Ok(ResourceOut::new(ctx, &stored, body));
+                let body = render_body(ctx, schema, stored, None, &lean);
+                return Ok(ResourceOut::new(ctx, stored, body));
             }
             Members::TooMany | Members::Unread => {
                 return self.render_written(ctx, stored, proj).await
             }
         };
-        let body = render_body(ctx, schema, &stored, relations, proj);
-        Ok(ResourceOut::new(ctx, &stored, body))
+        let body = render_body(ctx, schema, stored, relations, proj);
+        Ok(ResourceOut::new(ctx, stored, body))
     }
 
     /// Applies attribute operations to the stored document. `with_members` puts the member
@@ -440,6 +451,7 @@ impl ResourceService {
             schema,
             limits: &self.filter_limits,
         };
+        let mut password = super::password::HashOnce::default();
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -452,7 +464,7 @@ impl ResourceService {
                 ResourceKind::Group if with_members => {
                     let rows = self
                         .store
-                        .members_of(&ctx.realm_id, &[id.to_owned()])
+                        .members_of(ctx.realm_id(), &[id.to_owned()])
                         .await
                         .map_err(|e| ServiceError::from_store(e, "group membership"))?;
                     let ids: Vec<String> = rows.into_iter().map(|m| m.member_id).collect();
@@ -468,7 +480,7 @@ impl ResourceService {
             let mut incoming = parse_resource(schema, Value::Object(doc))?;
             enforce_immutable(schema, &existing.data, &mut incoming.data)?;
             let name = required_name(&incoming, kind)?;
-            let password_hash = super::password::hash(incoming.password.clone()).await?;
+            let password_hash = password.hash(incoming.password.take()).await?;
             let members = match old_members {
                 Some(old) => {
                     let new = member_ids(incoming.members);
@@ -481,7 +493,7 @@ impl ResourceService {
                 None => None,
             };
             let update = ReplaceResource {
-                realm_id: ctx.realm_id.clone(),
+                realm_id: ctx.realm_id().to_owned(),
                 kind,
                 id: id.to_owned(),
                 name,
@@ -494,8 +506,8 @@ impl ResourceService {
                 now: crate::clock::now(),
             };
             match self.store.replace_resource(update).await {
-                Ok(stored) => return self.render_written(ctx, stored, proj).await,
-                Err(e) => retry_or_fail(e, if_match, attempt, kind, id)?,
+                Ok(stored) => return self.render_written(ctx, &stored, proj).await,
+                Err(e) => after_lost_race(e, if_match, attempt, kind, id).await?,
             }
         }
     }
@@ -573,11 +585,11 @@ impl ResourceService {
             };
             let listed = self
                 .store
-                .list_resources(&ctx.realm_id, kind, &query)
+                .list_resources(ctx.realm_id(), kind, &query)
                 .await
                 .map_err(|e| ServiceError::from_store(e, what(kind)))?;
             total += listed.total;
-            resources.extend(self.render_many(ctx, kind, listed.items, &proj).await?);
+            resources.extend(self.render_many(ctx, kind, &listed.items, &proj).await?);
         }
         Ok(list_response(total, page, resources))
     }
@@ -619,7 +631,7 @@ impl ResourceService {
             };
             let listed = self
                 .store
-                .list_resources(&ctx.realm_id, kind, &query)
+                .list_resources(ctx.realm_id(), kind, &query)
                 .await
                 .map_err(|e| ServiceError::from_store(e, what(kind)))?;
             total += listed.total;
@@ -643,7 +655,7 @@ impl ResourceService {
             }
         }
         for ((kind, proj), (at, rows)) in projections.iter().zip(by_kind) {
-            let rendered = self.render_many(ctx, *kind, rows, proj).await?;
+            let rendered = self.render_many(ctx, *kind, &rows, proj).await?;
             for (i, v) in at.into_iter().zip(rendered) {
                 slots[i] = Some(v);
             }
@@ -663,7 +675,7 @@ impl ResourceService {
         if_match: Option<i64>,
     ) -> ServiceResult<()> {
         self.store
-            .delete_resource(&ctx.realm_id, kind, id, if_match)
+            .delete_resource(ctx.realm_id(), kind, id, if_match)
             .await
             .map_err(|e| match e {
                 crate::store::StoreError::NotFound => {
@@ -715,10 +727,10 @@ impl ResourceService {
         };
         let listed = self
             .store
-            .list_resources(&ctx.realm_id, kind, &query)
+            .list_resources(ctx.realm_id(), kind, &query)
             .await
             .map_err(|e| ServiceError::from_store(e, what(kind)))?;
-        let resources = self.render_many(ctx, kind, listed.items, &proj).await?;
+        let resources = self.render_many(ctx, kind, &listed.items, &proj).await?;
         Ok(list_response(listed.total, page, resources))
     }
 
@@ -789,7 +801,7 @@ impl ResourceService {
         };
         let mut listed = self
             .store
-            .list_resources(&ctx.realm_id, kind, &query)
+            .list_resources(ctx.realm_id(), kind, &query)
             .await
             .map_err(|e| ServiceError::from_store(e, what(kind)))?;
         let more = listed.items.len() > count as usize;
@@ -835,7 +847,7 @@ impl ResourceService {
             )
         };
         let total = listed.total;
-        let resources = self.render_many(ctx, kind, listed.items, proj).await?;
+        let resources = self.render_many(ctx, kind, &listed.items, proj).await?;
         let mut body = json!({
             "schemas": [crate::scim::urn::LIST_RESPONSE],
             "totalResults": total,
@@ -854,17 +866,14 @@ impl ResourceService {
     async fn render_one(
         &self,
         ctx: &RealmCtx,
-        stored: StoredResource,
+        stored: &StoredResource,
         proj: &Projection,
     ) -> ServiceResult<ResourceOut> {
-        let shell = ResourceOut::new(ctx, &stored, Value::Null);
         let mut bodies = self
-            .render_many(ctx, stored.kind, vec![stored], proj)
+            .render_many(ctx, stored.kind, std::slice::from_ref(stored), proj)
             .await?;
-        Ok(ResourceOut {
-            body: bodies.pop().unwrap_or(Value::Null),
-            ..shell
-        })
+        let body = bodies.pop().unwrap_or(Value::Null);
+        Ok(ResourceOut::new(ctx, stored, body))
     }
 
     /// Renders a page, loading `groups` / `members` for all of it in one query, and only when
@@ -873,7 +882,7 @@ impl ResourceService {
         &self,
         ctx: &RealmCtx,
         kind: ResourceKind,
-        items: Vec<StoredResource>,
+        items: &[StoredResource],
         proj: &Projection,
     ) -> ServiceResult<Vec<Value>> {
         let schema = Self::schema(kind);
@@ -908,13 +917,13 @@ impl ResourceService {
                     if !unknown.is_empty() {
                         rows.extend(
                             self.store
-                                .groups_of(&ctx.realm_id, &unknown)
+                                .groups_of(ctx.realm_id(), &unknown)
                                 .await
                                 .map_err(failed)?,
                         );
                     }
                     if !known.is_empty() {
-                        let direct = self.store.groups_from_direct(&ctx.realm_id, known).await;
+                        let direct = self.store.groups_from_direct(ctx.realm_id(), known).await;
                         rows.extend(direct.map_err(failed)?);
                     }
                     for g in rows {
@@ -929,7 +938,7 @@ impl ResourceService {
                 ResourceKind::Group => {
                     let rows = self
                         .store
-                        .members_of(&ctx.realm_id, &ids)
+                        .members_of(ctx.realm_id(), &ids)
                         .await
                         .map_err(|e| ServiceError::from_store(e, "group membership"))?;
                     for m in rows {
@@ -940,10 +949,10 @@ impl ResourceService {
             }
         }
         Ok(items
-            .into_iter()
+            .iter()
             .map(|r| {
                 let rel = relations.remove(&r.id).map(Value::Array);
-                render_body(ctx, schema, &r, rel, proj)
+                render_body(ctx, schema, r, rel, proj)
             })
             .collect())
     }
@@ -985,9 +994,9 @@ fn render_body(
     proj.apply(schema, body)
 }
 
-/// After a failed guarded write: Ok to try again (no If-Match, lost a race, attempts
-/// left), or the error to answer with.
-fn retry_or_fail(
+/// After a failed guarded write: Ok, once it is time to try again (no If-Match, lost a race,
+/// attempts left), or the error to answer with.
+async fn after_lost_race(
     e: crate::store::StoreError,
     if_match: Option<i64>,
     attempt: usize,
@@ -998,7 +1007,10 @@ fn retry_or_fail(
         crate::store::StoreError::VersionMismatch if if_match.is_some() => {
             Err(precondition(kind, id))
         }
-        crate::store::StoreError::VersionMismatch if attempt < WRITE_ATTEMPTS => Ok(()),
+        crate::store::StoreError::VersionMismatch if attempt < WRITE_ATTEMPTS => {
+            tokio::time::sleep(retry_wait(attempt)).await;
+            Ok(())
+        }
         crate::store::StoreError::VersionMismatch => Err(ScimError::new(
             409,
             None,
@@ -1011,6 +1023,22 @@ fn retry_or_fail(
         .into()),
         e => Err(ServiceError::from_store(e, what(kind))),
     }
+}
+
+/// The ceiling of the wait after `lost` lost attempts (1 or more).
+fn retry_ceiling(lost: usize) -> std::time::Duration {
+    let doublings = u32::try_from(lost.saturating_sub(1))
+        .unwrap_or(u32::MAX)
+        .min(16);
+    (RETRY_WAIT_MIN * (1u32 << doublings)).min(RETRY_WAIT_MAX)
+}
+
+/// A random wait up to the ceiling ("full jitter"): writers that lost to the same commit
+/// come back at different moments rather than together.
+fn retry_wait(lost: usize) -> std::time::Duration {
+    use rand::Rng;
+    let ceiling = retry_ceiling(lost).as_micros() as u64;
+    std::time::Duration::from_micros(rand::thread_rng().gen_range(0..=ceiling))
 }
 
 fn precondition(kind: ResourceKind, id: &str) -> ServiceError {
@@ -1055,5 +1083,118 @@ fn literal_to_json(l: Literal) -> Value {
             .map(Value::Number)
             .unwrap_or(Value::Null),
         Literal::Bool(b) => Value::Bool(b),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::service::fake::{stored, FakeStore};
+    use crate::store::StoreError;
+
+    /// A service over a store holding one user, whose writes lose their race `losses` times
+    /// before one commits; the writes it was sent are in the returned list.
+    fn racing_service(losses: usize) -> (ResourceService, Arc<Mutex<Vec<ReplaceResource>>>) {
+        let writes = Arc::new(Mutex::new(Vec::new()));
+        let seen = writes.clone();
+        let store = FakeStore {
+            get_resource: Some(Box::new(|id| {
+                let user = stored(Kind::User, &id, 1, json!({"userName": "racer"}));
+                Box::pin(async move { Ok(Some(user)) })
+            })),
+            replace_resource: Some(Box::new(move |update: ReplaceResource| {
+                let mut writes = seen.lock().unwrap();
+                let lost = writes.len() < losses;
+                let written = stored(
+                    Kind::User,
+                    &update.id,
+                    2,
+                    Value::Object(update.data.clone()),
+                );
+                writes.push(update);
+                Box::pin(async move {
+                    if lost {
+                        Err(StoreError::VersionMismatch)
+                    } else {
+                        Ok(written)
+                    }
+                })
+            })),
+            ..Default::default()
+        };
+        let limits = PageLimits {
+            default_count: 100,
+            max_count: 1000,
+        };
+        let service =
+            ResourceService::new(store.shared(), limits, FilterLimits::default(), 100, 3600);
+        (service, writes)
+    }
+
+    fn ctx() -> RealmCtx {
+        RealmCtx {
+            realm: Arc::new(crate::store::Realm {
+                id: "r".into(),
+                tenant: "t".into(),
+                name: "default".into(),
+                state: crate::store::RealmState::Enabled,
+                created_at: "2026-01-01T00:00:00.000Z".into(),
+            }),
+            base_url: "http://localhost/scim/v2".into(),
+        }
+    }
+
+    async fn patch_password(service: &ResourceService) -> ServiceResult<ResourceOut> {
+        let body = json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "path": "password", "value": "s3cret-pass"}]
+        });
+        let proj = ResourceService::projection(ResourceKind::User, None, None).unwrap();
+        service
+            .patch(&ctx(), ResourceKind::User, "u1", body, None, &proj)
+            .await
+    }
+
+    #[tokio::test]
+    async fn a_patch_that_loses_races_retries_with_the_password_hashed_once() {
+        let (service, writes) = racing_service(3);
+        let out = patch_password(&service)
+            .await
+            .expect("the fourth attempt commits");
+        assert_eq!(out.etag, "W/\"2\"");
+        let writes = writes.lock().unwrap();
+        assert_eq!(writes.len(), 4);
+        let hashes: Vec<_> = writes.iter().map(|w| w.password_hash.clone()).collect();
+        // Every hash has a fresh salt, so equal strings mean Argon2 ran once for the request.
+        assert!(hashes[0]
+            .as_deref()
+            .is_some_and(|h| h.starts_with("$argon2id$")));
+        assert!(hashes.iter().all(|h| *h == hashes[0]), "{hashes:?}");
+    }
+
+    #[tokio::test]
+    async fn a_patch_that_always_loses_gives_up_after_a_bounded_number_of_attempts() {
+        let (service, writes) = racing_service(usize::MAX);
+        let err = patch_password(&service).await.expect_err("never commits");
+        match err {
+            ServiceError::Scim(e) => assert_eq!(e.status, 409, "{}", e.detail),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(writes.lock().unwrap().len(), WRITE_ATTEMPTS);
+    }
+
+    #[test]
+    fn the_wait_after_a_lost_race_grows_to_a_cap_and_varies() {
+        assert_eq!(retry_ceiling(1), RETRY_WAIT_MIN);
+        assert_eq!(retry_ceiling(2), RETRY_WAIT_MIN * 2);
+        assert_eq!(retry_ceiling(WRITE_ATTEMPTS), RETRY_WAIT_MAX);
+        assert_eq!(retry_ceiling(usize::MAX), RETRY_WAIT_MAX);
+        for lost in 1..=WRITE_ATTEMPTS {
+            assert!(retry_wait(lost) <= retry_ceiling(lost));
+        }
+        let waits: std::collections::HashSet<_> = (0..50).map(|_| retry_wait(8)).collect();
+        assert!(waits.len() > 1, "jittered, not one fixed wait");
     }
 }

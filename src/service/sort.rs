@@ -1,8 +1,9 @@
 //! Resolves `sortBy` / `sortOrder` against the schema into a storage sort.
 
 use crate::scim::filter::{parse_patch_path, FilterLimits};
-use crate::scim::schema::{AttrType, Registry, ResourceKind};
-use crate::scim::ScimError;
+use crate::scim::resolve::{Owner, PathError, ResolvedPath};
+use crate::scim::schema::{AttrType, Attribute, Registry, ResourceKind};
+use crate::scim::{fold, folds, ScimError};
 use crate::store::query::{Field, Sort, SortKind};
 use crate::store::StoredResource;
 use serde_json::Value;
@@ -12,16 +13,7 @@ pub fn resolve_sort(
     sort_by: Option<&str>,
     sort_order: Option<&str>,
 ) -> Result<Option<Sort>, ScimError> {
-    let descending = match sort_order.map(str::trim).filter(|s| !s.is_empty()) {
-        None => false,
-        Some(o) if o.eq_ignore_ascii_case("ascending") => false,
-        Some(o) if o.eq_ignore_ascii_case("descending") => true,
-        Some(o) => {
-            return Err(ScimError::invalid_value(format!(
-                "sortOrder must be \"ascending\" or \"descending\", got \"{o}\""
-            )))
-        }
-    };
+    let descending = descending(sort_order)?;
     let Some(raw) = sort_by.map(str::trim).filter(|s| !s.is_empty()) else {
         return Ok(None);
     };
@@ -31,77 +23,71 @@ pub fn resolve_sort(
         return Err(bad("sortBy takes an attribute name, not a filter"));
     }
     let schema = Registry::get().resource(kind);
-    let (s, in_core) = match &pp.path.urn {
-        None => (&schema.core, true),
-        Some(u) => {
-            let s = schema.schema(u).ok_or_else(|| bad("unknown schema"))?;
-            (s, s.id == schema.core.id)
-        }
-    };
-    let attr = pp.path.attr.as_str();
-    let sub = pp.path.sub.as_deref();
-    let text = |field: Field, fold: bool| Sort {
-        field,
-        descending,
-        fold,
-        kind: SortKind::Text,
-    };
-    if in_core {
-        match (
-            attr.to_ascii_lowercase().as_str(),
-            sub.map(str::to_ascii_lowercase).as_deref(),
-        ) {
-            ("id", None) => return Ok(Some(text(Field::Id, false))),
-            ("externalid", None) => return Ok(Some(text(Field::ExternalId, false))),
-            ("meta", Some("created")) => return Ok(Some(text(Field::Created, false))),
-            ("meta", Some("lastmodified")) => return Ok(Some(text(Field::LastModified, false))),
-            ("meta", _) => return Err(bad("use meta.created or meta.lastModified")),
-            _ => {}
-        }
-    }
-    let def = s.attr(attr).ok_or_else(|| bad("unknown attribute"))?;
-    let name_attr = match kind {
-        ResourceKind::User => "userName",
-        ResourceKind::Group => "displayName",
-    };
-    if in_core && def.name == name_attr && sub.is_none() {
-        return Ok(Some(text(Field::NameFolded, true)));
-    }
-    if def.multi_valued {
-        return Err(bad("it is multi-valued; sort by a singular attribute"));
-    }
-    let mut path = Vec::with_capacity(3);
-    if !in_core {
-        path.push(s.id.clone());
-    }
-    path.push(def.name.clone());
-    let leaf = match sub {
-        Some(sname) => {
-            let sd = def.sub(sname).ok_or_else(|| bad("unknown sub-attribute"))?;
-            path.push(sd.name.clone());
-            sd
-        }
-        None if def.kind == AttrType::Complex => {
-            return Err(bad(
-                "it is complex; name a sub-attribute such as name.familyName",
-            ))
-        }
-        None => def,
-    };
+    let p = schema.resolve(&pp.path).map_err(|e| bad(unresolved(e)))?;
+    let (field, leaf) = sort_field(kind, p).map_err(bad)?;
     let kind = match leaf.kind {
         AttrType::Boolean | AttrType::Integer | AttrType::Decimal => SortKind::Number,
         _ => SortKind::Text,
     };
     Ok(Some(Sort {
-        field: Field::Json(path),
+        field,
         descending,
-        fold: kind == SortKind::Text && !leaf.case_exact,
+        fold: kind == SortKind::Text && folds(leaf.kind, leaf.case_exact),
         kind,
     }))
 }
 
-/// A row's sort key as the store orders it: text in byte order (folded as `name_ci` and
-/// `lower()` fold), numbers by value, `None` for a missing or null value.
+fn descending(sort_order: Option<&str>) -> Result<bool, ScimError> {
+    match sort_order.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(false),
+        Some(o) if o.eq_ignore_ascii_case("ascending") => Ok(false),
+        Some(o) if o.eq_ignore_ascii_case("descending") => Ok(true),
+        Some(o) => Err(ScimError::invalid_value(format!(
+            "sortOrder must be \"ascending\" or \"descending\", got \"{o}\""
+        ))),
+    }
+}
+
+fn unresolved(e: PathError<'_>) -> &'static str {
+    match e {
+        PathError::UnknownSchema => "unknown schema",
+        PathError::UnknownAttr(_) => "unknown attribute",
+        PathError::UnknownSub(a) | PathError::NoSubAttributes(a) if a.name == "meta" => META,
+        PathError::UnknownSub(_) | PathError::NoSubAttributes(_) => "unknown sub-attribute",
+    }
+}
+
+const META: &str = "use meta.created or meta.lastModified";
+
+/// Where a resolved path's sort key is stored, and the definition that says how it compares.
+fn sort_field(
+    kind: ResourceKind,
+    p: ResolvedPath<'_>,
+) -> Result<(Field, &Attribute), &'static str> {
+    if matches!(p.owner, Owner::Common) {
+        let field = match (p.attr.name.as_str(), p.sub_name()) {
+            ("id", None) => Field::Id,
+            ("externalId", None) => Field::ExternalId,
+            ("meta", Some("created")) => Field::Created,
+            ("meta", Some("lastModified")) => Field::LastModified,
+            _ => return Err(META),
+        };
+        return Ok((field, p.def()));
+    }
+    if matches!(p.owner, Owner::Core(_)) && p.attr.name == kind.name_attr() && p.sub.is_none() {
+        return Ok((Field::NameFolded, p.attr));
+    }
+    if p.attr.multi_valued {
+        return Err("it is multi-valued; sort by a singular attribute");
+    }
+    if p.kind() == AttrType::Complex {
+        return Err("it is complex; name a sub-attribute such as name.familyName");
+    }
+    Ok((Field::Json(p.json_path()), p.def()))
+}
+
+/// A row's sort key as the store orders it: text in byte order (folded by `scim::fold`),
+/// numbers by value, `None` for a missing or null value.
 #[derive(Debug, Clone, PartialEq, PartialOrd)]
 enum Key {
     Number(f64),
@@ -116,15 +102,11 @@ fn sort_key(sort: &Sort, kind: ResourceKind, r: &StoredResource) -> Option<Key> 
         Field::Created => return text(&r.created),
         Field::LastModified => return text(&r.last_modified),
         Field::NameFolded => {
-            let name = match kind {
-                ResourceKind::User => "userName",
-                ResourceKind::Group => "displayName",
-            };
             return r
                 .data
-                .get(name)?
+                .get(kind.name_attr())?
                 .as_str()
-                .map(|s| Key::Text(s.to_lowercase()));
+                .map(|s| Key::Text(fold(s)))
         }
         Field::Json(path) => {
             let (first, rest) = path.split_first()?;
@@ -137,7 +119,7 @@ fn sort_key(sort: &Sort, kind: ResourceKind, r: &StoredResource) -> Option<Key> 
         (SortKind::Number, Value::Bool(b)) => Some(Key::Number(if *b { 1.0 } else { 0.0 })),
         (SortKind::Number, Value::Number(n)) => n.as_f64().map(Key::Number),
         (SortKind::Number, Value::String(s)) => s.trim().parse().ok().map(Key::Number),
-        (SortKind::Text, Value::String(s)) if sort.fold => Some(Key::Text(s.to_lowercase())),
+        (SortKind::Text, Value::String(s)) if sort.fold => Some(Key::Text(fold(s))),
         (SortKind::Text, Value::String(s)) => text(s),
         (SortKind::Text, v @ (Value::Bool(_) | Value::Number(_))) => text(&v.to_string()),
         _ => None,

@@ -20,6 +20,7 @@ mod paging;
 mod patch;
 mod patch_property;
 mod realms;
+mod replicas;
 mod schema_keys;
 mod search;
 mod upgrade;

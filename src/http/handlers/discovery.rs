@@ -1,5 +1,7 @@
 //! RFC 7644 §4 discovery: ServiceProviderConfig, ResourceTypes, Schemas.
 
+use std::sync::Arc;
+
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -42,7 +44,7 @@ fn all(items: Vec<Value>) -> Response {
 
 pub async fn service_provider_config_handler(
     State(state): State<AppState>,
-    Extension(ctx): Extension<RealmCtx>,
+    Extension(ctx): Extension<Arc<RealmCtx>>,
 ) -> Response {
     scim_json(
         StatusCode::OK,
@@ -51,7 +53,7 @@ pub async fn service_provider_config_handler(
 }
 
 pub async fn resource_types(
-    Extension(ctx): Extension<RealmCtx>,
+    Extension(ctx): Extension<Arc<RealmCtx>>,
     q: QueryParams,
 ) -> ApiResult<Response> {
     no_filter(&q)?;
@@ -62,7 +64,7 @@ pub async fn resource_types(
 }
 
 pub async fn resource_type_by_id(
-    Extension(ctx): Extension<RealmCtx>,
+    Extension(ctx): Extension<Arc<RealmCtx>>,
     ResourceId(id): ResourceId,
 ) -> ApiResult<Response> {
     let id = id.as_str();
@@ -76,7 +78,10 @@ pub async fn resource_type_by_id(
     ))
 }
 
-pub async fn schemas(Extension(ctx): Extension<RealmCtx>, q: QueryParams) -> ApiResult<Response> {
+pub async fn schemas(
+    Extension(ctx): Extension<Arc<RealmCtx>>,
+    q: QueryParams,
+) -> ApiResult<Response> {
     no_filter(&q)?;
     Ok(all(Registry::get()
         .schemas()
@@ -85,7 +90,7 @@ pub async fn schemas(Extension(ctx): Extension<RealmCtx>, q: QueryParams) -> Api
 }
 
 pub async fn schema_by_id(
-    Extension(ctx): Extension<RealmCtx>,
+    Extension(ctx): Extension<Arc<RealmCtx>>,
     ResourceId(id): ResourceId,
 ) -> ApiResult<Response> {
     let id = id.as_str();

@@ -1,5 +1,7 @@
 //! /Users and /Groups: the kind comes from the router, the rest is shared.
 
+use std::sync::Arc;
+
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -42,7 +44,7 @@ fn projection(
 pub async fn list(
     State(state): State<AppState>,
     Extension(kind): Extension<ResourceKind>,
-    Extension(ctx): Extension<RealmCtx>,
+    Extension(ctx): Extension<Arc<RealmCtx>>,
     q: QueryParams,
 ) -> ApiResult<Response> {
     let params = Param::list_params(|p| q.param(p).map(str::to_owned));
@@ -53,8 +55,8 @@ pub async fn list(
 pub async fn create(
     State(state): State<AppState>,
     Extension(kind): Extension<ResourceKind>,
-    Extension(ctx): Extension<RealmCtx>,
-    Extension(principal): Extension<Principal>,
+    Extension(ctx): Extension<Arc<RealmCtx>>,
+    Extension(principal): Extension<Arc<Principal>>,
     q: QueryParams,
     ScimBody(body): ScimBody,
 ) -> ApiResult<Response> {
@@ -71,7 +73,7 @@ pub async fn create(
 pub async fn get(
     State(state): State<AppState>,
     Extension(kind): Extension<ResourceKind>,
-    Extension(ctx): Extension<RealmCtx>,
+    Extension(ctx): Extension<Arc<RealmCtx>>,
     ResourceId(id): ResourceId,
     headers: HeaderMap,
     q: QueryParams,
@@ -100,8 +102,8 @@ pub async fn get(
 pub async fn replace(
     State(state): State<AppState>,
     Extension(kind): Extension<ResourceKind>,
-    Extension(ctx): Extension<RealmCtx>,
-    Extension(principal): Extension<Principal>,
+    Extension(ctx): Extension<Arc<RealmCtx>>,
+    Extension(principal): Extension<Arc<Principal>>,
     ResourceId(id): ResourceId,
     headers: HeaderMap,
     q: QueryParams,
@@ -121,8 +123,8 @@ pub async fn replace(
 pub async fn delete(
     State(state): State<AppState>,
     Extension(kind): Extension<ResourceKind>,
-    Extension(ctx): Extension<RealmCtx>,
-    Extension(principal): Extension<Principal>,
+    Extension(ctx): Extension<Arc<RealmCtx>>,
+    Extension(principal): Extension<Arc<Principal>>,
     ResourceId(id): ResourceId,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
@@ -172,8 +174,8 @@ fn wants_minimal(headers: &HeaderMap) -> bool {
 pub async fn patch(
     State(state): State<AppState>,
     Extension(kind): Extension<ResourceKind>,
-    Extension(ctx): Extension<RealmCtx>,
-    Extension(principal): Extension<Principal>,
+    Extension(ctx): Extension<Arc<RealmCtx>>,
+    Extension(principal): Extension<Arc<Principal>>,
     ResourceId(id): ResourceId,
     headers: HeaderMap,
     q: QueryParams,
@@ -231,7 +233,7 @@ fn search_params(body: serde_json::Value) -> ApiResult<ListParams> {
 pub async fn search(
     State(state): State<AppState>,
     Extension(kind): Extension<ResourceKind>,
-    Extension(ctx): Extension<RealmCtx>,
+    Extension(ctx): Extension<Arc<RealmCtx>>,
     ScimBody(body): ScimBody,
 ) -> ApiResult<Response> {
     let params = search_params(body)?;
@@ -241,7 +243,7 @@ pub async fn search(
 
 pub async fn search_root(
     State(state): State<AppState>,
-    Extension(ctx): Extension<RealmCtx>,
+    Extension(ctx): Extension<Arc<RealmCtx>>,
     ScimBody(body): ScimBody,
 ) -> ApiResult<Response> {
     let params = search_params(body)?;

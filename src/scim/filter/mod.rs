@@ -5,9 +5,9 @@ mod eval;
 mod parser;
 mod path;
 
+/// The evaluator reads attribute types as the schema registry defines them.
+pub use super::schema::AttrType as AttrKind;
 pub use ast::{AttrPath, CompValue, CompareOp, Filter, FilterError, FilterLimits};
-pub use eval::{
-    matches, parse_date_time, AttrInfo, AttrKind, AttrSemantics, CompiledFilter, UtcInstant,
-};
+pub use eval::{matches, AttrInfo, AttrSemantics, CompiledFilter};
 pub use parser::parse_filter;
 pub use path::{parse_patch_path, PatchPath};
