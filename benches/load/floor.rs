@@ -26,6 +26,8 @@ struct Pool {
     permits: Arc<Semaphore>,
 }
 
+/// scimd's row shape, like the loader block at the top of loadbench.py: update both together
+/// when the schema changes.
 const SQL: &str = "SELECT CAST(data AS TEXT) FROM resources WHERE id = $1";
 
 /// A connection taken from the pool. One dropped before its statement completed (the client
