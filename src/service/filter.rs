@@ -606,3 +606,64 @@ fn map_op(op: CompareOp) -> Op {
         CompareOp::Le => Op::Le,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lower_user(filter: &str) -> Result<Predicate, String> {
+        lower_filter(ResourceKind::User, filter, &FilterLimits::default()).map_err(|e| e.detail)
+    }
+
+    fn compare_of(p: Predicate) -> (Field, bool) {
+        match p {
+            Predicate::Compare { field, fold, .. } => (field, fold),
+            Predicate::AnyElement { pred, .. } => compare_of(*pred),
+            other => panic!("not a comparison: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn comparisons_fold_by_the_one_case_rule() {
+        let fold = |f: &str| compare_of(lower_user(f).unwrap()).1;
+        assert!(fold(r#"userName eq "A""#));
+        assert!(fold(r#"name.givenName sw "A""#));
+        assert!(fold(r#"emails.value co "A""#));
+        assert!(!fold(r#"externalId eq "A""#));
+        assert!(!fold(r#"id eq "A""#));
+        // Binary is base64: its case is data, whatever caseExact says.
+        assert!(!fold(r#"x509Certificates.value eq "QUJD""#));
+    }
+
+    #[test]
+    fn common_attributes_land_in_their_columns() {
+        let field = |f: &str| compare_of(lower_user(f).unwrap()).0;
+        assert_eq!(field(r#"ID eq "x""#), Field::Id);
+        assert_eq!(
+            field(r#"urn:ietf:params:scim:schemas:core:2.0:User:externalId eq "x""#),
+            Field::ExternalId
+        );
+        assert_eq!(
+            field(r#"meta.created gt "2011-05-13 04:42:34Z""#),
+            Field::Created
+        );
+        assert_eq!(
+            lower_user(r#"meta.resourceType eq "User""#),
+            Ok(Predicate::True)
+        );
+        for bad in ["meta.location pr", "meta.nope pr", "meta pr"] {
+            assert!(
+                lower_user(bad).unwrap_err().contains("cannot be filtered"),
+                "{bad}"
+            );
+        }
+        assert!(lower_user("members.x pr")
+            .unwrap_err()
+            .contains("unknown attribute"));
+        let groups = lower_user("groups.display pr").unwrap_err();
+        assert!(
+            groups.contains("filter membership by 'groups.value'"),
+            "{groups}"
+        );
+    }
+}
