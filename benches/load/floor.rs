@@ -26,7 +26,9 @@ struct Pool {
     permits: Arc<Semaphore>,
 }
 
-/// The primary-key read scimd makes for GET /Users/{id} (realm and id, both `uuid`).
+/// scimd's row shape, like the loader block at the top of loadbench.py: update both together
+/// when the schema changes. The primary-key read scimd makes for GET /Users/{id} (realm and
+/// id, both `uuid`).
 const SQL: &str = "SELECT CAST(data AS TEXT) FROM resources WHERE realm_id = $1 AND id = $2";
 
 /// The default realm, read once at start.

@@ -953,7 +953,13 @@ def budget_young(results, sizes=(10_000, 100_000)):
                 ratio = ph["young"]["rps"] / ph["settled"]["rps"]
                 mid = ph.get("analyzed")
                 detail = (f"{ratio:.2f} ({ph['young']['rps']:,.0f} vs {ph['settled']['rps']:,.0f} req/s"
-                          + (f"; after ANALYZE without restart {mid['rps']:,.0f}" if mid else "") + ")")
+                          + (f"; after ANALYZE without restart {mid['rps']:,.0f}" if mid else ""))
+                # The plan shows in the database's CPU per request more steadily than in req/s
+                # on a machine shared with wrk: a wrong plan costs 10-100x, noise +-30%.
+                db = [ph[p]["db_cpu_ms_per_req"] for p in ("young", "analyzed", "settled") if p in ph]
+                if backend == "postgres" and all(x >= 0 for x in db):
+                    detail += "; Postgres CPU ms/req " + " / ".join(f"{x:.3f}" for x in db)
+                detail += ")"
                 out.append((size, name, _state(ratio >= 0.9), detail))
     return out
 

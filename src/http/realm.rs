@@ -13,6 +13,7 @@ use super::extract::bearer;
 use super::state::AppState;
 use crate::scim::ScimError;
 use crate::service::admin::{DEFAULT_REALM, DEFAULT_TENANT};
+use crate::service::auth::Principal;
 use crate::service::resources::RealmCtx;
 
 /// Marks the discovery routes, whose token requirement is a configuration switch.
@@ -31,20 +32,7 @@ pub async fn resolve_realm(
             "the tenant or realm in the path is not UTF-8 once percent-decoded",
         )
     })?;
-    let params: HashMap<&str, &str> = params.iter().collect();
-    let (tenant, realm, prefix): (String, String, String) =
-        match (params.get("tenant"), params.get("realm")) {
-            (Some(t), Some(r)) => (
-                (*t).to_owned(),
-                (*r).to_owned(),
-                format!("/v1/tenants/{t}/realms/{r}/scim/v2"),
-            ),
-            _ => (
-                DEFAULT_TENANT.to_owned(),
-                DEFAULT_REALM.to_owned(),
-                "/scim/v2".to_owned(),
-            ),
-        };
+    let (tenant, realm, prefix) = realm_path(&params);
     let discovery = req.extensions().get::<Discovery>().is_some();
     let token_required = !discovery || state.discovery_requires_auth;
     let principal = state
@@ -58,12 +46,7 @@ pub async fn resolve_realm(
     {
         return Ok(super::limits::too_many_requests(wait));
     }
-    let span = tracing::Span::current();
-    span.record("tenant", &tenant[..]);
-    span.record("realm", &realm[..]);
-    if let Some(t) = principal.token_id() {
-        span.record("token_id", t);
-    }
+    record_caller(&tenant, &realm, &principal);
     // Behind an Arc: each handler's `Extension` extractor clones what it takes out.
     let ctx = Arc::new(RealmCtx {
         realm: principal.realm.clone(),
@@ -72,6 +55,34 @@ pub async fn resolve_realm(
     req.extensions_mut().insert(ctx);
     req.extensions_mut().insert(Arc::new(principal));
     Ok(next.run(req).await)
+}
+
+/// The tenant and realm a SCIM path names, and its base path; `/scim/v2` names the default
+/// realm of the default tenant.
+fn realm_path(params: &axum::extract::RawPathParams) -> (String, String, String) {
+    let params: HashMap<&str, &str> = params.iter().collect();
+    match (params.get("tenant"), params.get("realm")) {
+        (Some(t), Some(r)) => (
+            (*t).to_owned(),
+            (*r).to_owned(),
+            format!("/v1/tenants/{t}/realms/{r}/scim/v2"),
+        ),
+        _ => (
+            DEFAULT_TENANT.to_owned(),
+            DEFAULT_REALM.to_owned(),
+            "/scim/v2".to_owned(),
+        ),
+    }
+}
+
+/// Names the caller in the request's span, for its log lines.
+fn record_caller(tenant: &str, realm: &str, principal: &Principal) {
+    let span = tracing::Span::current();
+    span.record("tenant", tenant);
+    span.record("realm", realm);
+    if let Some(t) = principal.token_id() {
+        span.record("token_id", t);
+    }
 }
 
 /// scheme://host[:port] as the client sees us: configured; else X-Forwarded-Host/-Proto when

@@ -348,170 +348,200 @@ fn discovery_group() -> Group {
 }
 
 fn resource_group(kind: ResourceKind) -> Group {
-    use ResponseHeader::{ETag, Location};
-    let name = kind.name();
-    let collection = kind.endpoint();
-    let plural = collection.trim_start_matches('/');
-    let item = format!("{collection}/{{id}}");
-    let id_doc = format!("The {name}'s id, assigned by the server.");
-    let uniqueness = match kind {
-        ResourceKind::User => "`userName`",
-        ResourceKind::Group => "`displayName`",
-    };
-    let conflict = format!("Another {name} of the realm has this {uniqueness} (any case).");
-    let missing = format!("No such {name}, tenant or realm.");
-    let stale = "`If-Match` names a version the resource no longer has.";
+    let t = ResourceTexts::new(kind);
     Group {
         mount: Mount::Scim,
         access: Access::Token,
         kind: Some(kind),
         tag: plural_tag(kind),
         endpoints: vec![
-            endpoint(
-                Verb::Get,
-                collection,
-                resources::list,
-                Doc::new(format!("list{plural}"), format!("List or filter {plural}"))
-                    .describe(
-                        "Index paging with `startIndex` and `count`, or cursor paging (RFC 9865) \
-                         with `cursor`.",
-                    )
-                    .query(&Param::LIST)
-                    .reply(
-                        200,
-                        format!("A page of {plural}."),
-                        Some(Payload::Resources(Some(kind))),
-                        &[],
-                    )
-                    .reply(
-                        400,
-                        "A bad filter, sort, count or cursor (`invalidFilter`, `invalidValue`, \
-                         `invalidCursor`, `expiredCursor`, `invalidCount`).",
-                        None,
-                        &[],
-                    ),
-            ),
-            endpoint(
-                Verb::Post,
-                collection,
-                resources::create,
-                Doc::new(format!("create{name}"), format!("Create a {name}"))
-                    .query(&Param::PROJECTION)
-                    .body(Payload::Resource(kind))
-                    .reply(
-                        201,
-                        format!("The {name} as stored."),
-                        Some(Payload::Resource(kind)),
-                        &[ETag, Location],
-                    )
-                    .reply(409, conflict.clone(), None, &[]),
-            ),
-            endpoint(
-                Verb::Post,
-                format!("{collection}/.search"),
-                resources::search,
-                Doc::new(
-                    format!("search{plural}"),
-                    format!("Search {plural} with a SearchRequest body (RFC 7644 §3.4.3)"),
-                )
-                .body(Payload::Search(Some(kind)))
-                .reply(
-                    200,
-                    format!("A page of {plural}."),
-                    Some(Payload::Resources(Some(kind))),
-                    &[],
-                ),
-            ),
-            endpoint(
-                Verb::Get,
-                &item,
-                resources::get,
-                Doc::new(format!("get{name}"), format!("Read a {name}"))
-                    .id(id_doc.clone(), vec![])
-                    .query(&Param::PROJECTION)
-                    .headers(&[RequestHeader::IfNoneMatch])
-                    .reply(
-                        200,
-                        format!("The {name}."),
-                        Some(Payload::Resource(kind)),
-                        &[ETag],
-                    )
-                    .reply(
-                        304,
-                        "`If-None-Match` names the current version.",
-                        None,
-                        &[ETag],
-                    )
-                    .reply(404, missing.clone(), None, &[]),
-            ),
-            endpoint(
-                Verb::Put,
-                &item,
-                resources::replace,
-                Doc::new(format!("replace{name}"), format!("Replace a {name}"))
-                    .describe(
-                        "Attributes left out are removed; read-only attributes in the body are \
-                         ignored.",
-                    )
-                    .id(id_doc.clone(), vec![])
-                    .query(&Param::PROJECTION)
-                    .headers(&[RequestHeader::IfMatch])
-                    .body(Payload::Resource(kind))
-                    .reply(
-                        200,
-                        format!("The {name} as stored."),
-                        Some(Payload::Resource(kind)),
-                        &[ETag],
-                    )
-                    .reply(404, missing.clone(), None, &[])
-                    .reply(409, conflict.clone(), None, &[])
-                    .reply(412, stale, None, &[]),
-            ),
-            endpoint(
-                Verb::Patch,
-                &item,
-                resources::patch,
-                Doc::new(
-                    format!("patch{name}"),
-                    format!("Modify a {name} (RFC 7644 §3.5.2)"),
-                )
-                .describe(
-                    "All operations apply or none does. More than `patch_max_operations` \
-                         operations get 400 `tooMany`.",
-                )
-                .id(id_doc.clone(), vec![])
-                .query(&Param::PROJECTION)
-                .headers(&[RequestHeader::IfMatch, RequestHeader::Prefer])
-                .body(Payload::PatchOp(kind))
-                .reply(
-                    200,
-                    format!("The {name} as stored."),
-                    Some(Payload::Resource(kind)),
-                    &[ETag],
-                )
-                .reply(
-                    204,
-                    "Applied; `Prefer: return=minimal` asked for no body.",
-                    None,
-                    &[ETag],
-                )
-                .reply(404, missing.clone(), None, &[])
-                .reply(409, conflict, None, &[])
-                .reply(412, stale, None, &[]),
-            ),
-            endpoint(
-                Verb::Delete,
-                &item,
-                resources::delete,
-                Doc::new(format!("delete{name}"), format!("Delete a {name}"))
-                    .id(id_doc, vec![])
-                    .headers(&[RequestHeader::IfMatch])
-                    .reply(204, "Deleted.", None, &[])
-                    .reply(404, missing, None, &[])
-                    .reply(412, stale, None, &[]),
-            ),
+            list_endpoint(&t),
+            create_endpoint(&t),
+            search_endpoint(&t),
+            get_endpoint(&t),
+            replace_endpoint(&t),
+            patch_endpoint(&t),
+            delete_endpoint(&t),
         ],
     }
+}
+
+/// The paths and the wording one resource type's endpoints share.
+struct ResourceTexts {
+    kind: ResourceKind,
+    name: &'static str,
+    collection: &'static str,
+    plural: &'static str,
+    item: String,
+    id_doc: String,
+    conflict: String,
+    missing: String,
+    stale: &'static str,
+}
+
+impl ResourceTexts {
+    fn new(kind: ResourceKind) -> Self {
+        let name = kind.name();
+        let collection = kind.endpoint();
+        let uniqueness = match kind {
+            ResourceKind::User => "`userName`",
+            ResourceKind::Group => "`displayName`",
+        };
+        Self {
+            kind,
+            name,
+            collection,
+            plural: collection.trim_start_matches('/'),
+            item: format!("{collection}/{{id}}"),
+            id_doc: format!("The {name}'s id, assigned by the server."),
+            conflict: format!("Another {name} of the realm has this {uniqueness} (any case)."),
+            missing: format!("No such {name}, tenant or realm."),
+            stale: "`If-Match` names a version the resource no longer has.",
+        }
+    }
+
+    /// The reply carrying the resource as stored, with the headers it comes with.
+    fn stored(&self, doc: Doc, status: u16, headers: &'static [ResponseHeader]) -> Doc {
+        let description = format!("The {} as stored.", self.name);
+        doc.reply(
+            status,
+            description,
+            Some(Payload::Resource(self.kind)),
+            headers,
+        )
+    }
+
+    fn page(&self, doc: Doc) -> Doc {
+        let description = format!("A page of {}.", self.plural);
+        doc.reply(
+            200,
+            description,
+            Some(Payload::Resources(Some(self.kind))),
+            &[],
+        )
+    }
+}
+
+fn list_endpoint(t: &ResourceTexts) -> Endpoint {
+    let plural = t.plural;
+    let doc = Doc::new(format!("list{plural}"), format!("List or filter {plural}"))
+        .describe(
+            "Index paging with `startIndex` and `count`, or cursor paging (RFC 9865) \
+             with `cursor`.",
+        )
+        .query(&Param::LIST);
+    let doc = t.page(doc).reply(
+        400,
+        "A bad filter, sort, count or cursor (`invalidFilter`, `invalidValue`, \
+         `invalidCursor`, `expiredCursor`, `invalidCount`).",
+        None,
+        &[],
+    );
+    endpoint(Verb::Get, t.collection, resources::list, doc)
+}
+
+fn create_endpoint(t: &ResourceTexts) -> Endpoint {
+    let name = t.name;
+    let doc = Doc::new(format!("create{name}"), format!("Create a {name}"))
+        .query(&Param::PROJECTION)
+        .body(Payload::Resource(t.kind));
+    let doc = t
+        .stored(doc, 201, &[ResponseHeader::ETag, ResponseHeader::Location])
+        .reply(409, t.conflict.clone(), None, &[]);
+    endpoint(Verb::Post, t.collection, resources::create, doc)
+}
+
+fn search_endpoint(t: &ResourceTexts) -> Endpoint {
+    let plural = t.plural;
+    let doc = Doc::new(
+        format!("search{plural}"),
+        format!("Search {plural} with a SearchRequest body (RFC 7644 §3.4.3)"),
+    )
+    .body(Payload::Search(Some(t.kind)));
+    let path = format!("{}/.search", t.collection);
+    endpoint(Verb::Post, path, resources::search, t.page(doc))
+}
+
+fn get_endpoint(t: &ResourceTexts) -> Endpoint {
+    use ResponseHeader::ETag;
+    let name = t.name;
+    let doc = Doc::new(format!("get{name}"), format!("Read a {name}"))
+        .id(t.id_doc.clone(), vec![])
+        .query(&Param::PROJECTION)
+        .headers(&[RequestHeader::IfNoneMatch])
+        .reply(
+            200,
+            format!("The {name}."),
+            Some(Payload::Resource(t.kind)),
+            &[ETag],
+        )
+        .reply(
+            304,
+            "`If-None-Match` names the current version.",
+            None,
+            &[ETag],
+        )
+        .reply(404, t.missing.clone(), None, &[]);
+    endpoint(Verb::Get, &t.item, resources::get, doc)
+}
+
+fn replace_endpoint(t: &ResourceTexts) -> Endpoint {
+    let name = t.name;
+    let doc = Doc::new(format!("replace{name}"), format!("Replace a {name}"))
+        .describe(
+            "Attributes left out are removed; read-only attributes in the body are \
+             ignored.",
+        )
+        .id(t.id_doc.clone(), vec![])
+        .query(&Param::PROJECTION)
+        .headers(&[RequestHeader::IfMatch])
+        .body(Payload::Resource(t.kind));
+    let doc = t
+        .stored(doc, 200, &[ResponseHeader::ETag])
+        .reply(404, t.missing.clone(), None, &[])
+        .reply(409, t.conflict.clone(), None, &[])
+        .reply(412, t.stale, None, &[]);
+    endpoint(Verb::Put, &t.item, resources::replace, doc)
+}
+
+fn patch_endpoint(t: &ResourceTexts) -> Endpoint {
+    use ResponseHeader::ETag;
+    let name = t.name;
+    let doc = Doc::new(
+        format!("patch{name}"),
+        format!("Modify a {name} (RFC 7644 §3.5.2)"),
+    )
+    .describe(
+        "All operations apply or none does. More than `patch_max_operations` \
+         operations get 400 `tooMany`.",
+    )
+    .id(t.id_doc.clone(), vec![])
+    .query(&Param::PROJECTION)
+    .headers(&[RequestHeader::IfMatch, RequestHeader::Prefer])
+    .body(Payload::PatchOp(t.kind));
+    let doc = t
+        .stored(doc, 200, &[ETag])
+        .reply(
+            204,
+            "Applied; `Prefer: return=minimal` asked for no body.",
+            None,
+            &[ETag],
+        )
+        .reply(404, t.missing.clone(), None, &[])
+        .reply(409, t.conflict.clone(), None, &[])
+        .reply(412, t.stale, None, &[]);
+    endpoint(Verb::Patch, &t.item, resources::patch, doc)
+}
+
+fn delete_endpoint(t: &ResourceTexts) -> Endpoint {
+    let name = t.name;
+    let doc = Doc::new(format!("delete{name}"), format!("Delete a {name}"))
+        .id(t.id_doc.clone(), vec![])
+        .headers(&[RequestHeader::IfMatch])
+        .reply(204, "Deleted.", None, &[])
+        .reply(404, t.missing.clone(), None, &[])
+        .reply(412, t.stale, None, &[]);
+    endpoint(Verb::Delete, &t.item, resources::delete, doc)
 }
 
 fn plural_tag(kind: ResourceKind) -> &'static str {

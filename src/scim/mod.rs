@@ -1,5 +1,6 @@
-//! The SCIM protocol, pure: schemas, validation, rendering, projection, paging, filters and
-//! discovery documents. Nothing here knows about HTTP frameworks or databases.
+//! The SCIM protocol, pure: schemas and the attribute paths resolved against them, the value
+//! case-folding and dateTime rules, validation, rendering, projection, paging, filters, PATCH
+//! and discovery documents. Nothing here knows about HTTP frameworks or databases.
 
 mod case;
 pub mod cursor;

@@ -3,6 +3,7 @@
 use serde_json::{Map, Value};
 
 use super::error::ScimError;
+use super::filter::{parse_patch_path, AttrPath, FilterLimits};
 use super::schema::{Attribute, ResourceSchema, Returned, Schema};
 
 /// One name from an `attributes` list, resolved against the schemas.
@@ -20,8 +21,6 @@ pub struct Projection {
     attributes: Vec<Named>,
     excluded: Vec<Named>,
 }
-
-const COMMON: [&str; 3] = ["id", "externalid", "meta"];
 
 impl Projection {
     pub fn parse(
@@ -114,22 +113,12 @@ impl Projection {
                 continue;
             }
             let lower = key.to_ascii_lowercase();
-            let returned = if COMMON.contains(&lower.as_str()) {
-                Returned::Default
-            } else {
-                match schema.core.attr(&key) {
-                    Some(a) => a.returned,
-                    None => Returned::Default,
-                }
-            };
-            if let Some(v) = self.project_attr(
-                &core_urn,
-                &lower,
-                returned,
-                schema.core.attr(&key),
-                value,
-                false,
-            ) {
+            let def = schema
+                .resolve(&AttrPath::simple(key.as_str()))
+                .ok()
+                .map(|p| p.attr);
+            let returned = def.map(|a| a.returned).unwrap_or_default();
+            if let Some(v) = self.project_attr(&core_urn, &lower, returned, def, value, false) {
                 out.insert(key, v);
             }
         }
@@ -173,38 +162,38 @@ impl Projection {
             .filter_map(|n| n.sub.as_deref())
             .collect();
         let value = strip_request_only(value, def, &requested);
+        let listed = !self.attributes.is_empty();
         match returned {
-            Returned::Never => return None,
-            Returned::Always => return Some(value),
-            _ => {}
-        }
-        if !self.attributes.is_empty() {
-            if whole_schema_requested {
-                return (returned != Returned::Request).then_some(value);
+            Returned::Never => None,
+            Returned::Always => Some(value),
+            _ if listed && whole_schema_requested => {
+                (returned != Returned::Request).then_some(value)
             }
-            let named: Vec<&Named> = self.attributes.iter().filter(matches).collect();
-            if named.is_empty() {
-                return None;
-            }
-            if named.iter().any(|n| n.sub.is_none()) {
-                return Some(value);
-            }
-            let subs: Vec<&str> = named.iter().filter_map(|n| n.sub.as_deref()).collect();
-            return keep_subs(value, def, &subs, true);
+            _ if listed => select(value, def, self.attributes.iter().filter(matches), true),
+            Returned::Request => None,
+            _ => select(value, def, self.excluded.iter().filter(matches), false),
         }
-        if returned == Returned::Request {
-            return None;
-        }
-        let named: Vec<&Named> = self.excluded.iter().filter(matches).collect();
-        if named.iter().any(|n| n.sub.is_none()) {
-            return None;
-        }
-        if named.is_empty() {
-            return Some(value);
-        }
-        let subs: Vec<&str> = named.iter().filter_map(|n| n.sub.as_deref()).collect();
-        keep_subs(value, def, &subs, false)
     }
+}
+
+/// The value as the names that match it say: with `keep`, those names are what is returned
+/// (none: nothing); without, they are what is left out (none: everything). A name without a
+/// sub-attribute covers the whole value.
+fn select<'n>(
+    value: Value,
+    def: Option<&Attribute>,
+    named: impl Iterator<Item = &'n Named>,
+    keep: bool,
+) -> Option<Value> {
+    let named: Vec<&Named> = named.collect();
+    if named.is_empty() {
+        return (!keep).then_some(value);
+    }
+    if named.iter().any(|n| n.sub.is_none()) {
+        return keep.then_some(value);
+    }
+    let subs: Vec<&str> = named.iter().filter_map(|n| n.sub.as_deref()).collect();
+    keep_subs(value, def, &subs, keep)
 }
 
 fn strip_request_only(value: Value, def: Option<&Attribute>, requested: &[&str]) -> Value {
@@ -299,25 +288,45 @@ fn parse_list(
             "{param}=\"{list}\": {what} (e.g. {param}=userName,emails.value)"
         )));
     }
-    let mut out = Vec::new();
-    for raw in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        out.push(resolve(schema, raw)?);
-    }
-    Ok(out)
+    Ok(list
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|raw| resolve(schema, raw))
+        .collect())
 }
 
-fn resolve(schema: &ResourceSchema, raw: &str) -> Result<Named, ScimError> {
+fn resolve(schema: &ResourceSchema, raw: &str) -> Named {
     // A bare schema URN names a whole extension (or the whole core schema).
     if let Some(s) = schema.schema(raw) {
-        return Ok(Named {
+        return Named {
             urn: s.id.to_ascii_lowercase(),
             attr: None,
             sub: None,
-        });
+        };
     }
+    resolved(schema, raw).unwrap_or_else(|| unresolved(schema, raw))
+}
+
+/// A name the schemas define, in their spelling, resolved as filters and PATCH resolve it.
+fn resolved(schema: &ResourceSchema, raw: &str) -> Option<Named> {
+    let pp = parse_patch_path(raw, &FilterLimits::default()).ok()?;
+    let p = schema.resolve(&pp.path).ok()?;
+    Some(Named {
+        urn: p
+            .extension()
+            .unwrap_or(&schema.core)
+            .id
+            .to_ascii_lowercase(),
+        attr: Some(p.attr.name.to_ascii_lowercase()),
+        sub: p.sub_name().map(str::to_ascii_lowercase),
+    })
+}
+
+/// A name no schema of this type defines selects nothing here, but is not an error: a root
+/// /.search names attributes of both resource types.
+fn unresolved(schema: &ResourceSchema, raw: &str) -> Named {
     let (urn, rest) = match raw.rsplit_once(':') {
-        // A name from another resource type's schema (a root /.search names both) selects
-        // nothing here; it is not an error.
         Some((urn, rest)) => match schema.schema(urn) {
             Some(s) => (s.id.to_ascii_lowercase(), rest),
             None => (urn.to_ascii_lowercase(), rest),
@@ -328,11 +337,11 @@ fn resolve(schema: &ResourceSchema, raw: &str) -> Result<Named, ScimError> {
         Some((a, s)) => (a, Some(s.to_ascii_lowercase())),
         None => (rest, None),
     };
-    Ok(Named {
+    Named {
         urn,
         attr: Some(attr.to_ascii_lowercase()),
         sub,
-    })
+    }
 }
 
 #[cfg(test)]

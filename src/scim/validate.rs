@@ -5,6 +5,7 @@
 
 use serde_json::{Map, Value};
 
+use super::datetime;
 use super::error::ScimError;
 use super::schema::{AttrType, Attribute, Mutability, ResourceKind, ResourceSchema, Schema};
 
@@ -41,78 +42,100 @@ pub fn parse_resource(schema: &ResourceSchema, body: Value) -> Result<Incoming, 
             "the request body must be a JSON object representing the resource",
         ));
     };
-
-    let mut external_id = None;
-    let mut core_in: Map<String, Value> = Map::new();
-    let mut ext_in: Vec<(&Schema, Map<String, Value>)> = Vec::new();
-
+    let mut sorted = Sorted::default();
     for (key, value) in body {
-        if ["schemas", "id", "meta"]
-            .iter()
-            .any(|k| k.eq_ignore_ascii_case(&key))
-        {
-            // Read-only common attributes: Okta echoes them back on PUT (COMPAT 14).
-            continue;
-        }
-        if key.eq_ignore_ascii_case("externalId") {
-            external_id = string_value("externalId", value)?;
-            continue;
-        }
-        if let Some(attr) = schema.core.attr(&key) {
-            core_in.insert(attr.name.clone(), value);
-            continue;
-        }
-        if let Some(ext) = schema.extension(&key) {
-            if let Value::Object(obj) = value {
-                ext_entry(&mut ext_in, ext).extend(obj);
-            } else if !value.is_null() {
-                return Err(ScimError::invalid_value(format!(
-                    "extension '{}' must be a JSON object",
-                    ext.id
-                )));
-            }
-            continue;
-        }
-        // A fully qualified attribute name, e.g. "urn:...:enterprise:2.0:User:department".
-        if let Some((urn, attr_name)) = key.rsplit_once(':') {
-            if let Some(target) = schema.schema(urn) {
-                if let Some(attr) = target.attr(attr_name) {
-                    if target.id == schema.core.id {
-                        core_in.insert(attr.name.clone(), value);
-                    } else {
-                        ext_entry(&mut ext_in, target).insert(attr.name.clone(), value);
-                    }
-                }
-            }
-        }
-        // Anything else is an attribute we do not know: ignored, as COMPAT 9 requires.
+        sorted.place(schema, key, value)?;
     }
-
-    let mut data = normalize_object(&schema.core, core_in)?;
-    let mut password = None;
-    if let Some(Value::String(p)) = data.remove("password") {
-        password = Some(p);
-    }
-    let mut members = None;
-    if schema.kind == ResourceKind::Group {
-        members = Some(take_members(&mut data)?);
-    }
+    let mut data = normalize_object(&schema.core, sorted.core)?;
+    let password = match data.remove("password") {
+        Some(Value::String(p)) => Some(p),
+        _ => None,
+    };
+    let members = match schema.kind {
+        ResourceKind::Group => Some(take_members(&mut data)?),
+        ResourceKind::User => None,
+    };
     check_required(&schema.core, &data, "")?;
-
-    for (ext, input) in ext_in {
+    for (ext, input) in sorted.extensions {
         let obj = normalize_object(ext, input)?;
         if !obj.is_empty() {
             check_required(ext, &obj, &format!("{}:", ext.id))?;
             data.insert(ext.id.clone(), Value::Object(obj));
         }
     }
-
     Ok(Incoming {
-        external_id,
+        external_id: sorted.external_id,
         data,
         password,
         members,
     })
+}
+
+/// A body's members sorted by the schema they belong to, before normalising.
+#[derive(Default)]
+struct Sorted<'s> {
+    external_id: Option<String>,
+    core: Map<String, Value>,
+    extensions: Vec<(&'s Schema, Map<String, Value>)>,
+}
+
+impl<'s> Sorted<'s> {
+    fn place(
+        &mut self,
+        schema: &'s ResourceSchema,
+        key: String,
+        value: Value,
+    ) -> Result<(), ScimError> {
+        if ["schemas", "id", "meta"]
+            .iter()
+            .any(|k| k.eq_ignore_ascii_case(&key))
+        {
+            // Read-only common attributes: Okta echoes them back on PUT (COMPAT 14).
+            return Ok(());
+        }
+        if key.eq_ignore_ascii_case("externalId") {
+            self.external_id = string_value("externalId", value)?;
+            return Ok(());
+        }
+        if let Some(attr) = schema.core.attr(&key) {
+            self.core.insert(attr.name.clone(), value);
+            return Ok(());
+        }
+        if let Some(ext) = schema.extension(&key) {
+            return match value {
+                Value::Object(obj) => {
+                    ext_entry(&mut self.extensions, ext).extend(obj);
+                    Ok(())
+                }
+                Value::Null => Ok(()),
+                _ => Err(ScimError::invalid_value(format!(
+                    "extension '{}' must be a JSON object",
+                    ext.id
+                ))),
+            };
+        }
+        self.place_qualified(schema, &key, value);
+        Ok(())
+    }
+
+    /// A fully qualified attribute name, e.g. "urn:...:enterprise:2.0:User:department".
+    /// Anything else is an attribute we do not know: ignored, as COMPAT 9 requires.
+    fn place_qualified(&mut self, schema: &'s ResourceSchema, key: &str, value: Value) {
+        let Some((urn, attr_name)) = key.rsplit_once(':') else {
+            return;
+        };
+        let Some(target) = schema.schema(urn) else {
+            return;
+        };
+        let Some(attr) = target.attr(attr_name) else {
+            return;
+        };
+        if target.id == schema.core.id {
+            self.core.insert(attr.name.clone(), value);
+        } else {
+            ext_entry(&mut self.extensions, target).insert(attr.name.clone(), value);
+        }
+    }
 }
 
 /// Carries immutable attributes over from the stored resource and rejects changes to them
@@ -123,45 +146,56 @@ pub fn enforce_immutable(
     incoming: &mut Map<String, Value>,
 ) -> Result<(), ScimError> {
     for s in std::iter::once(&schema.core).chain(schema.extensions.iter()) {
+        let ext = (s.id != schema.core.id).then_some(s.id.as_str());
         for attr in s
             .attributes
             .iter()
             .filter(|a| a.mutability == Mutability::Immutable)
         {
-            let (old, new) = if s.id == schema.core.id {
-                (existing.get(&attr.name), incoming.get(&attr.name))
-            } else {
-                (
-                    existing.get(&s.id).and_then(|e| e.get(&attr.name)),
-                    incoming.get(&s.id).and_then(|e| e.get(&attr.name)),
-                )
-            };
-            match (old, new) {
-                (Some(o), Some(n)) if o != n => {
-                    return Err(ScimError::mutability(format!(
-                        "attribute '{}' is immutable and already set; it cannot be changed",
-                        attr.name
-                    )))
-                }
-                (Some(o), None) => {
-                    let o = o.clone();
-                    let slot = if s.id == schema.core.id {
-                        Some(&mut *incoming)
-                    } else {
-                        incoming
-                            .entry(s.id.clone())
-                            .or_insert_with(|| Value::Object(Map::new()))
-                            .as_object_mut()
-                    };
-                    if let Some(m) = slot {
-                        m.insert(attr.name.clone(), o);
-                    }
-                }
-                _ => {}
-            }
+            carry_immutable(ext, &attr.name, existing, incoming)?;
         }
     }
     Ok(())
+}
+
+/// One immutable attribute (under the extension `ext`, if any): a stored value must not change,
+/// and one the body leaves out is kept.
+fn carry_immutable(
+    ext: Option<&str>,
+    name: &str,
+    existing: &Map<String, Value>,
+    incoming: &mut Map<String, Value>,
+) -> Result<(), ScimError> {
+    let Some(old) = member(existing, ext, name) else {
+        return Ok(());
+    };
+    match member(incoming, ext, name) {
+        Some(new) if new != old => {
+            return Err(ScimError::mutability(format!(
+                "attribute '{name}' is immutable and already set; it cannot be changed"
+            )))
+        }
+        Some(_) => return Ok(()),
+        None => {}
+    }
+    let slot = match ext {
+        None => Some(incoming),
+        Some(e) => incoming
+            .entry(e.to_owned())
+            .or_insert_with(|| Value::Object(Map::new()))
+            .as_object_mut(),
+    };
+    if let Some(m) = slot {
+        m.insert(name.to_owned(), old.clone());
+    }
+    Ok(())
+}
+
+fn member<'m>(data: &'m Map<String, Value>, ext: Option<&str>, name: &str) -> Option<&'m Value> {
+    match ext {
+        None => data.get(name),
+        Some(e) => data.get(e)?.get(name),
+    }
 }
 
 fn ext_entry<'a, 's>(
@@ -277,115 +311,144 @@ fn normalize_single(
         return Ok(None);
     }
     match attr.kind {
-        AttrType::Complex => match value {
-            Value::Object(obj) => {
-                let mut out = Map::new();
-                let mut by_lower: Vec<(String, Value)> = obj
-                    .into_iter()
-                    .map(|(k, v)| (k.to_ascii_lowercase(), v))
-                    .collect();
-                for sub in &attr.sub_attributes {
-                    let lower = sub.name.to_ascii_lowercase();
-                    let Some(pos) = by_lower.iter().rposition(|(k, _)| *k == lower) else {
-                        continue;
-                    };
-                    let (_, v) = by_lower.swap_remove(pos);
-                    let sub_path = format!("{path}.{}", sub.name);
-                    if sub.mutability == Mutability::ReadOnly {
-                        continue;
-                    }
-                    if let Some(v) = normalize_single(sub, v, &sub_path)? {
-                        out.insert(sub.name.clone(), v);
-                    }
-                }
-                Ok((!out.is_empty()).then_some(Value::Object(out)))
-            }
-            // A bare id where a complex value with a `value` sub-attribute belongs (COMPAT 21).
-            scalar @ (Value::String(_) | Value::Number(_)) if attr.sub("value").is_some() => {
-                let sub = attr.sub("value").expect("checked above");
-                let v = normalize_single(sub, scalar, &format!("{path}.value"))?;
-                Ok(v.map(|v| {
-                    let mut m = Map::new();
-                    m.insert(sub.name.clone(), v);
-                    Value::Object(m)
-                }))
-            }
-            other => Err(ScimError::invalid_value(format!(
-                "attribute '{path}' is complex and must be a JSON object, got {other}"
-            ))),
-        },
-        AttrType::String | AttrType::Reference | AttrType::Binary => match value {
-            Value::String(s) if s.is_empty() => Ok(None),
-            Value::String(s) => Ok(Some(Value::String(s))),
-            Value::Number(n) if attr.kind == AttrType::String => {
-                Ok(Some(Value::String(n.to_string())))
-            }
-            Value::Bool(b) if attr.kind == AttrType::String => {
-                Ok(Some(Value::String(b.to_string())))
-            }
-            other => Err(ScimError::invalid_value(format!(
-                "attribute '{path}' must be a string, got {other}"
-            ))),
-        },
-        AttrType::DateTime => match value {
-            Value::String(s) if s.is_empty() => Ok(None),
-            Value::String(s) => {
-                if super::datetime::parse(&s).is_none() {
-                    return Err(ScimError::invalid_value(format!(
-                        "attribute '{path}' must be an RFC 3339 dateTime such as \
-                         2024-01-31T12:00:00Z, got \"{s}\""
-                    )));
-                }
-                Ok(Some(Value::String(s)))
-            }
-            other => Err(ScimError::invalid_value(format!(
-                "attribute '{path}' must be a dateTime string, got {other}"
-            ))),
-        },
-        AttrType::Boolean => match value {
-            Value::Bool(b) => Ok(Some(Value::Bool(b))),
-            // Entra sends "True"/"False" (COMPAT 10).
-            Value::String(s) if s.eq_ignore_ascii_case("true") => Ok(Some(Value::Bool(true))),
-            Value::String(s) if s.eq_ignore_ascii_case("false") => Ok(Some(Value::Bool(false))),
-            Value::String(s) if s.is_empty() => Ok(None),
-            other => Err(ScimError::invalid_value(format!(
-                "attribute '{path}' must be a boolean (true or false), got {other}"
-            ))),
-        },
-        AttrType::Integer => match value {
-            Value::Number(n) if n.is_i64() => Ok(Some(Value::Number(n))),
-            Value::String(s) if s.is_empty() => Ok(None),
-            Value::String(s) => s
-                .trim()
-                .parse::<i64>()
-                .map(|i| Some(Value::from(i)))
-                .map_err(|_| {
-                    ScimError::invalid_value(format!(
-                        "attribute '{path}' must be an integer, got \"{s}\""
-                    ))
-                }),
-            other => Err(ScimError::invalid_value(format!(
-                "attribute '{path}' must be an integer, got {other}"
-            ))),
-        },
-        AttrType::Decimal => match value {
-            Value::Number(n) => Ok(Some(Value::Number(n))),
-            Value::String(s) if s.is_empty() => Ok(None),
-            Value::String(s) => s
-                .trim()
-                .parse::<f64>()
-                .ok()
-                .and_then(serde_json::Number::from_f64)
-                .map(|n| Some(Value::Number(n)))
-                .ok_or_else(|| {
-                    ScimError::invalid_value(format!(
-                        "attribute '{path}' must be a decimal number, got \"{s}\""
-                    ))
-                }),
-            other => Err(ScimError::invalid_value(format!(
-                "attribute '{path}' must be a decimal number, got {other}"
-            ))),
-        },
+        AttrType::Complex => normalize_complex(attr, value, path),
+        AttrType::String | AttrType::Reference | AttrType::Binary => {
+            normalize_text(attr, value, path)
+        }
+        AttrType::DateTime => normalize_date_time(value, path),
+        AttrType::Boolean => normalize_boolean(value, path),
+        AttrType::Integer => normalize_integer(value, path),
+        AttrType::Decimal => normalize_decimal(value, path),
+    }
+}
+
+fn normalize_complex(
+    attr: &Attribute,
+    value: Value,
+    path: &str,
+) -> Result<Option<Value>, ScimError> {
+    match value {
+        Value::Object(obj) => normalize_subs(attr, obj, path),
+        // A bare id where a complex value with a `value` sub-attribute belongs (COMPAT 21).
+        scalar @ (Value::String(_) | Value::Number(_)) if attr.sub("value").is_some() => {
+            let sub = attr.sub("value").expect("checked above");
+            let v = normalize_single(sub, scalar, &format!("{path}.value"))?;
+            Ok(v.map(|v| {
+                let mut m = Map::new();
+                m.insert(sub.name.clone(), v);
+                Value::Object(m)
+            }))
+        }
+        other => Err(ScimError::invalid_value(format!(
+            "attribute '{path}' is complex and must be a JSON object, got {other}"
+        ))),
+    }
+}
+
+/// The sub-attributes of a complex value, in schema order and spelling; read-only ones dropped.
+fn normalize_subs(
+    attr: &Attribute,
+    obj: Map<String, Value>,
+    path: &str,
+) -> Result<Option<Value>, ScimError> {
+    let mut out = Map::new();
+    let mut by_lower: Vec<(String, Value)> = obj
+        .into_iter()
+        .map(|(k, v)| (k.to_ascii_lowercase(), v))
+        .collect();
+    for sub in &attr.sub_attributes {
+        let lower = sub.name.to_ascii_lowercase();
+        let Some(pos) = by_lower.iter().rposition(|(k, _)| *k == lower) else {
+            continue;
+        };
+        let (_, v) = by_lower.swap_remove(pos);
+        if sub.mutability == Mutability::ReadOnly {
+            continue;
+        }
+        if let Some(v) = normalize_single(sub, v, &format!("{path}.{}", sub.name))? {
+            out.insert(sub.name.clone(), v);
+        }
+    }
+    Ok((!out.is_empty()).then_some(Value::Object(out)))
+}
+
+fn normalize_text(attr: &Attribute, value: Value, path: &str) -> Result<Option<Value>, ScimError> {
+    match value {
+        Value::String(s) if s.is_empty() => Ok(None),
+        Value::String(s) => Ok(Some(Value::String(s))),
+        Value::Number(n) if attr.kind == AttrType::String => Ok(Some(Value::String(n.to_string()))),
+        Value::Bool(b) if attr.kind == AttrType::String => Ok(Some(Value::String(b.to_string()))),
+        other => Err(ScimError::invalid_value(format!(
+            "attribute '{path}' must be a string, got {other}"
+        ))),
+    }
+}
+
+/// Kept as sent, once the one dateTime reader accepts it, so filters can compare it.
+fn normalize_date_time(value: Value, path: &str) -> Result<Option<Value>, ScimError> {
+    match value {
+        Value::String(s) if s.is_empty() => Ok(None),
+        Value::String(s) if datetime::parse(&s).is_some() => Ok(Some(Value::String(s))),
+        Value::String(s) => Err(ScimError::invalid_value(format!(
+            "attribute '{path}' must be an RFC 3339 dateTime such as \
+             2024-01-31T12:00:00Z, got \"{s}\""
+        ))),
+        other => Err(ScimError::invalid_value(format!(
+            "attribute '{path}' must be a dateTime string, got {other}"
+        ))),
+    }
+}
+
+fn normalize_boolean(value: Value, path: &str) -> Result<Option<Value>, ScimError> {
+    match value {
+        Value::Bool(b) => Ok(Some(Value::Bool(b))),
+        // Entra sends "True"/"False" (COMPAT 10).
+        Value::String(s) if s.eq_ignore_ascii_case("true") => Ok(Some(Value::Bool(true))),
+        Value::String(s) if s.eq_ignore_ascii_case("false") => Ok(Some(Value::Bool(false))),
+        Value::String(s) if s.is_empty() => Ok(None),
+        other => Err(ScimError::invalid_value(format!(
+            "attribute '{path}' must be a boolean (true or false), got {other}"
+        ))),
+    }
+}
+
+fn normalize_integer(value: Value, path: &str) -> Result<Option<Value>, ScimError> {
+    match value {
+        Value::Number(n) if n.is_i64() => Ok(Some(Value::Number(n))),
+        Value::String(s) if s.is_empty() => Ok(None),
+        Value::String(s) => s
+            .trim()
+            .parse::<i64>()
+            .map(|i| Some(Value::from(i)))
+            .map_err(|_| {
+                ScimError::invalid_value(format!(
+                    "attribute '{path}' must be an integer, got \"{s}\""
+                ))
+            }),
+        other => Err(ScimError::invalid_value(format!(
+            "attribute '{path}' must be an integer, got {other}"
+        ))),
+    }
+}
+
+fn normalize_decimal(value: Value, path: &str) -> Result<Option<Value>, ScimError> {
+    match value {
+        Value::Number(n) => Ok(Some(Value::Number(n))),
+        Value::String(s) if s.is_empty() => Ok(None),
+        Value::String(s) => s
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map(|n| Some(Value::Number(n)))
+            .ok_or_else(|| {
+                ScimError::invalid_value(format!(
+                    "attribute '{path}' must be a decimal number, got \"{s}\""
+                ))
+            }),
+        other => Err(ScimError::invalid_value(format!(
+            "attribute '{path}' must be a decimal number, got {other}"
+        ))),
     }
 }
 

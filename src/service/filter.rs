@@ -347,63 +347,85 @@ fn compare(
         Target::Json(p, def) => compare_typed(Field::Json(p), def, &name, op, value),
         Target::Elements {
             array, sub, def, ..
-        } => {
-            let field = Field::Element(sub);
-            let cmp = compare_typed(field.clone(), def, &name, op, value)?;
-            if op != CompareOp::Ne {
-                return Ok(Predicate::AnyElement {
-                    array,
-                    pred: Box::new(cmp),
-                });
-            }
-            // A multi-valued `ne` holds when ANY value differs, or when there is no value at
-            // all: `emails.value ne "a"` is false only when every address present is "a".
-            let has = Predicate::AnyElement {
-                array: array.clone(),
-                pred: Box::new(Predicate::Present(field.clone())),
-            };
-            let differs = Predicate::AnyElement {
-                array,
-                pred: Box::new(Predicate::And(vec![Predicate::Present(field), cmp])),
-            };
-            Ok(Predicate::Or(vec![Predicate::Not(Box::new(has)), differs]))
-        }
-        Target::Relation(field) => {
-            let CompValue::String(s) = value else {
-                return Err(ScimError::invalid_filter(format!(
-                    "'{name}' holds ids: compare it with a quoted string"
-                )));
-            };
-            if !matches!(op, CompareOp::Eq | CompareOp::Ne) {
-                return Err(ScimError::invalid_filter(format!(
-                    "'{name}' supports eq and ne only"
-                )));
-            }
-            Ok(Predicate::Compare {
-                field,
-                op: map_op(op),
-                value: Literal::String(s.clone()),
-                fold: false,
-            })
-        }
-        Target::ResourceType => {
-            let CompValue::String(s) = value else {
-                return Err(ScimError::invalid_filter("meta.resourceType is a string"));
-            };
-            let equal = s.eq_ignore_ascii_case(schema.kind.name());
-            Ok(match (op, equal) {
-                (CompareOp::Eq, true) | (CompareOp::Ne, false) => Predicate::True,
-                (CompareOp::Eq, false) | (CompareOp::Ne, true) => Predicate::False,
-                _ => {
-                    return Err(ScimError::invalid_filter(
-                        "meta.resourceType supports eq and ne only",
-                    ))
-                }
-            })
-        }
+        } => compare_elements(array, Field::Element(sub), def, &name, op, value),
+        Target::Relation(field) => compare_relation(field, &name, op, value),
+        Target::ResourceType => compare_resource_type(schema.kind, op, value),
     }
 }
 
+/// A comparison of the values of a multi-valued attribute: true when any value matches.
+fn compare_elements(
+    array: Vec<String>,
+    field: Field,
+    def: &Attribute,
+    name: &str,
+    op: CompareOp,
+    value: &CompValue,
+) -> Result<Predicate, ScimError> {
+    let cmp = compare_typed(field.clone(), def, name, op, value)?;
+    if op != CompareOp::Ne {
+        return Ok(Predicate::AnyElement {
+            array,
+            pred: Box::new(cmp),
+        });
+    }
+    // A multi-valued `ne` holds when ANY value differs, or when there is no value at
+    // all: `emails.value ne "a"` is false only when every address present is "a".
+    let has = Predicate::AnyElement {
+        array: array.clone(),
+        pred: Box::new(Predicate::Present(field.clone())),
+    };
+    let differs = Predicate::AnyElement {
+        array,
+        pred: Box::new(Predicate::And(vec![Predicate::Present(field), cmp])),
+    };
+    Ok(Predicate::Or(vec![Predicate::Not(Box::new(has)), differs]))
+}
+
+fn compare_relation(
+    field: Field,
+    name: &str,
+    op: CompareOp,
+    value: &CompValue,
+) -> Result<Predicate, ScimError> {
+    let CompValue::String(s) = value else {
+        return Err(ScimError::invalid_filter(format!(
+            "'{name}' holds ids: compare it with a quoted string"
+        )));
+    };
+    if !matches!(op, CompareOp::Eq | CompareOp::Ne) {
+        return Err(ScimError::invalid_filter(format!(
+            "'{name}' supports eq and ne only"
+        )));
+    }
+    Ok(Predicate::Compare {
+        field,
+        op: map_op(op),
+        value: Literal::String(s.clone()),
+        fold: false,
+    })
+}
+
+/// `meta.resourceType` is known from the list being searched: all of it or none.
+fn compare_resource_type(
+    kind: ResourceKind,
+    op: CompareOp,
+    value: &CompValue,
+) -> Result<Predicate, ScimError> {
+    let CompValue::String(s) = value else {
+        return Err(ScimError::invalid_filter("meta.resourceType is a string"));
+    };
+    let equal = s.eq_ignore_ascii_case(kind.name());
+    match (op, equal) {
+        (CompareOp::Eq, true) | (CompareOp::Ne, false) => Ok(Predicate::True),
+        (CompareOp::Eq, false) | (CompareOp::Ne, true) => Ok(Predicate::False),
+        _ => Err(ScimError::invalid_filter(
+            "meta.resourceType supports eq and ne only",
+        )),
+    }
+}
+
+/// One comparison of a stored value with a literal, checked against the attribute's type.
 fn compare_typed(
     field: Field,
     def: &Attribute,
@@ -411,99 +433,102 @@ fn compare_typed(
     op: CompareOp,
     value: &CompValue,
 ) -> Result<Predicate, ScimError> {
-    let kind = def.kind;
-    let substring = matches!(op, CompareOp::Co | CompareOp::Sw | CompareOp::Ew);
-    let ordering = matches!(
-        op,
-        CompareOp::Gt | CompareOp::Ge | CompareOp::Lt | CompareOp::Le
-    );
-    if let CompValue::Null = value {
-        return match op {
-            CompareOp::Eq => Ok(Predicate::Not(Box::new(Predicate::Present(field)))),
-            CompareOp::Ne => Ok(Predicate::Present(field)),
-            _ => Err(ScimError::invalid_filter(format!(
-                "'{name}' can be compared with null only by eq or ne"
-            ))),
-        };
-    }
-    let literal = match (kind, value) {
-        (AttrType::Complex, _) => {
-            return Err(ScimError::invalid_filter(format!(
-                "'{name}' is complex: filter one of its sub-attributes, e.g. {name}.value"
-            )))
+    match (def.kind, value) {
+        (_, CompValue::Null) => compare_null(field, name, op),
+        (AttrType::DateTime, CompValue::String(s)) => compare_date(field, name, op, s),
+        _ => {
+            let literal = literal(def.kind, name, op, value)?;
+            Ok(compare_literal(
+                field,
+                op,
+                literal,
+                folds(def.kind, def.case_exact),
+            ))
         }
-        (AttrType::Boolean, CompValue::Bool(b)) => {
-            if substring || ordering {
-                return Err(ScimError::invalid_filter(format!(
-                    "'{name}' is a boolean: it can be compared with eq or ne only"
-                )));
-            }
-            Literal::Bool(*b)
+    }
+}
+
+fn compare_null(field: Field, name: &str, op: CompareOp) -> Result<Predicate, ScimError> {
+    match op {
+        CompareOp::Eq => Ok(Predicate::Not(Box::new(Predicate::Present(field)))),
+        CompareOp::Ne => Ok(Predicate::Present(field)),
+        _ => Err(ScimError::invalid_filter(format!(
+            "'{name}' can be compared with null only by eq or ne"
+        ))),
+    }
+}
+
+fn compare_date(field: Field, name: &str, op: CompareOp, s: &str) -> Result<Predicate, ScimError> {
+    if op.is_substring() {
+        return Err(ScimError::invalid_filter(format!(
+            "'{name}' is a dateTime: co, sw and ew do not apply"
+        )));
+    }
+    // The one dateTime reader, so that exactly the literals the evaluator takes are taken.
+    let t = datetime::parse(s).ok_or_else(|| {
+        ScimError::invalid_filter(format!(
+            "'{name}' is a dateTime: compare it with an RFC 3339 value such as \
+             \"2024-01-31T12:00:00Z\", not \"{s}\""
+        ))
+    })?;
+    Ok(compare_instant(field, op, t))
+}
+
+/// The literal as the store compares it, when the operator applies to the attribute's type.
+fn literal(
+    kind: AttrType,
+    name: &str,
+    op: CompareOp,
+    value: &CompValue,
+) -> Result<Literal, ScimError> {
+    let refuse = |why: String| Err(ScimError::invalid_filter(why));
+    match (kind, value) {
+        (AttrType::Complex, _) => refuse(format!(
+            "'{name}' is complex: filter one of its sub-attributes, e.g. {name}.value"
+        )),
+        (AttrType::Boolean, CompValue::Bool(_)) if op.is_substring() || op.is_ordering() => refuse(
+            format!("'{name}' is a boolean: it can be compared with eq or ne only"),
+        ),
+        (AttrType::Boolean, CompValue::Bool(b)) => Ok(Literal::Bool(*b)),
+        (AttrType::Integer | AttrType::Decimal, CompValue::Number(_)) if op.is_substring() => {
+            refuse(format!("'{name}' is a number: co, sw and ew do not apply"))
         }
         (AttrType::Integer | AttrType::Decimal, CompValue::Number(n)) => {
-            if substring {
-                return Err(ScimError::invalid_filter(format!(
-                    "'{name}' is a number: co, sw and ew do not apply"
-                )));
-            }
-            Literal::Number(n.as_f64().unwrap_or_default())
+            Ok(Literal::Number(n.as_f64().unwrap_or_default()))
         }
-        (AttrType::DateTime, CompValue::String(s)) => {
-            if substring {
-                return Err(ScimError::invalid_filter(format!(
-                    "'{name}' is a dateTime: co, sw and ew do not apply"
-                )));
-            }
-            // The one dateTime reader, so that exactly the literals the evaluator takes are taken.
-            let t = datetime::parse(s).ok_or_else(|| {
-                ScimError::invalid_filter(format!(
-                    "'{name}' is a dateTime: compare it with an RFC 3339 value such as \
-                     \"2024-01-31T12:00:00Z\", not \"{s}\""
-                ))
-            })?;
-            return Ok(compare_instant(field, op, t));
+        (AttrType::Binary, CompValue::String(_)) if op.is_ordering() => {
+            refuse(format!("'{name}' is binary and cannot be ordered"))
         }
         (AttrType::String | AttrType::Reference | AttrType::Binary, CompValue::String(s)) => {
-            if ordering && kind == AttrType::Binary {
-                return Err(ScimError::invalid_filter(format!(
-                    "'{name}' is binary and cannot be ordered"
-                )));
-            }
-            Literal::String(s.clone())
+            Ok(Literal::String(s.clone()))
         }
-        (k, v) => {
-            return Err(ScimError::invalid_filter(format!(
-                "'{name}' is of type {} and cannot be compared with {v:?}",
-                type_name(k)
-            )))
-        }
-    };
-    let fold = folds(kind, def.case_exact);
+        (k, v) => refuse(format!(
+            "'{name}' is of type {} and cannot be compared with {v:?}",
+            type_name(k)
+        )),
+    }
+}
+
+fn compare_literal(field: Field, op: CompareOp, literal: Literal, fold: bool) -> Predicate {
     // Some clients encode twice, so `"a%40b.com"` arrives meaning "a@b.com" (COMPAT 3). An eq
     // on such a value matches either reading.
-    if let (CompareOp::Eq, Literal::String(s)) = (op, &literal) {
-        if let Some(decoded) = percent_decoded(s) {
-            let decoded = Predicate::Compare {
-                field: field.clone(),
-                op: Op::Eq,
-                value: Literal::String(decoded),
-                fold,
-            };
-            let raw = Predicate::Compare {
-                field,
-                op: Op::Eq,
-                value: literal,
-                fold,
-            };
-            return Ok(Predicate::Or(vec![raw, decoded]));
-        }
-    }
-    Ok(Predicate::Compare {
+    let decoded = match (op, &literal) {
+        (CompareOp::Eq, Literal::String(s)) => percent_decoded(s),
+        _ => None,
+    };
+    let cmp = |field: Field, value: Literal| Predicate::Compare {
         field,
         op: map_op(op),
-        value: literal,
+        value,
         fold,
-    })
+    };
+    match decoded {
+        Some(decoded) => Predicate::Or(vec![
+            cmp(field.clone(), literal),
+            cmp(field, Literal::String(decoded)),
+        ]),
+        None => cmp(field, literal),
+    }
 }
 
 /// A dateTime comparison. Stored instants (meta.created, meta.lastModified) are fixed-width UTC
@@ -579,5 +604,66 @@ fn map_op(op: CompareOp) -> Op {
         CompareOp::Ge => Op::Ge,
         CompareOp::Lt => Op::Lt,
         CompareOp::Le => Op::Le,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lower_user(filter: &str) -> Result<Predicate, String> {
+        lower_filter(ResourceKind::User, filter, &FilterLimits::default()).map_err(|e| e.detail)
+    }
+
+    fn compare_of(p: Predicate) -> (Field, bool) {
+        match p {
+            Predicate::Compare { field, fold, .. } => (field, fold),
+            Predicate::AnyElement { pred, .. } => compare_of(*pred),
+            other => panic!("not a comparison: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn comparisons_fold_by_the_one_case_rule() {
+        let fold = |f: &str| compare_of(lower_user(f).unwrap()).1;
+        assert!(fold(r#"userName eq "A""#));
+        assert!(fold(r#"name.givenName sw "A""#));
+        assert!(fold(r#"emails.value co "A""#));
+        assert!(!fold(r#"externalId eq "A""#));
+        assert!(!fold(r#"id eq "A""#));
+        // Binary is base64: its case is data, whatever caseExact says.
+        assert!(!fold(r#"x509Certificates.value eq "QUJD""#));
+    }
+
+    #[test]
+    fn common_attributes_land_in_their_columns() {
+        let field = |f: &str| compare_of(lower_user(f).unwrap()).0;
+        assert_eq!(field(r#"ID eq "x""#), Field::Id);
+        assert_eq!(
+            field(r#"urn:ietf:params:scim:schemas:core:2.0:User:externalId eq "x""#),
+            Field::ExternalId
+        );
+        assert_eq!(
+            field(r#"meta.created gt "2011-05-13 04:42:34Z""#),
+            Field::Created
+        );
+        assert_eq!(
+            lower_user(r#"meta.resourceType eq "User""#),
+            Ok(Predicate::True)
+        );
+        for bad in ["meta.location pr", "meta.nope pr", "meta pr"] {
+            assert!(
+                lower_user(bad).unwrap_err().contains("cannot be filtered"),
+                "{bad}"
+            );
+        }
+        assert!(lower_user("members.x pr")
+            .unwrap_err()
+            .contains("unknown attribute"));
+        let groups = lower_user("groups.display pr").unwrap_err();
+        assert!(
+            groups.contains("filter membership by 'groups.value'"),
+            "{groups}"
+        );
     }
 }

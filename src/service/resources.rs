@@ -308,61 +308,70 @@ impl ResourceService {
         proj: &Projection,
     ) -> ServiceResult<ResourceOut> {
         let ops = crate::scim::patch::parse_request(body, self.max_patch_operations)?;
-        if kind == ResourceKind::Group {
-            match crate::scim::patch::split_members(&ops, &self.filter_limits)? {
-                Some(split) => {
-                    let change = split.delta.map(|d| MemberChange {
-                        clear: d.clear,
-                        add: d.add,
-                        remove: d.remove,
-                        must_be_users: Vec::new(),
-                    });
-                    if let (Some(change), true) = (&change, split.doc_ops.is_empty()) {
-                        // Membership only: no read of the group or of its members. Without
-                        // If-Match, concurrent changes to the group go in together.
-                        if if_match.is_none() && !change.clear {
-                            let written = self
-                                .member_batches
-                                .apply(&self.store, ctx.realm_id(), id, change.clone())
-                                .await
-                                .map_err(|e| self.write_error(e, kind, id))?;
-                            return self.render_batched(ctx, written, proj).await;
-                        }
-                        let stored = self
-                            .store
-                            .change_members(
-                                ctx.realm_id(),
-                                id,
-                                change.clone(),
-                                if_match,
-                                &crate::clock::now(),
-                            )
-                            .await
-                            .map_err(|e| self.write_error(e, kind, id))?;
-                        return self.render_written(ctx, &stored, proj).await;
-                    }
-                    return self
-                        .patch_document(
-                            ctx,
-                            kind,
-                            id,
-                            &split.doc_ops,
-                            change,
-                            false,
-                            if_match,
-                            proj,
-                        )
-                        .await;
-                }
-                None => {
-                    return self
-                        .patch_document(ctx, kind, id, &ops, None, true, if_match, proj)
-                        .await
-                }
+        let doc = DocPatch {
+            id,
+            kind,
+            if_match,
+            proj,
+            member_change: None,
+            with_members: false,
+        };
+        if kind == ResourceKind::User {
+            return self.patch_document(ctx, &ops, doc).await;
+        }
+        let Some(split) = crate::scim::patch::split_members(&ops, &self.filter_limits)? else {
+            // Membership operations a delta cannot express: they edit the member list itself.
+            let doc = DocPatch {
+                with_members: true,
+                ..doc
+            };
+            return self.patch_document(ctx, &ops, doc).await;
+        };
+        let change = split.delta.map(|d| MemberChange {
+            clear: d.clear,
+            add: d.add,
+            remove: d.remove,
+            must_be_users: Vec::new(),
+        });
+        match change {
+            Some(change) if split.doc_ops.is_empty() => {
+                self.patch_members(ctx, id, change, if_match, proj).await
+            }
+            member_change => {
+                let doc = DocPatch {
+                    member_change,
+                    ..doc
+                };
+                self.patch_document(ctx, &split.doc_ops, doc).await
             }
         }
-        self.patch_document(ctx, kind, id, &ops, None, false, if_match, proj)
+    }
+
+    /// A PATCH of a group's membership only: no read of the group or of its members. Without
+    /// If-Match, concurrent changes to the group go in together.
+    async fn patch_members(
+        &self,
+        ctx: &RealmCtx,
+        id: &str,
+        change: MemberChange,
+        if_match: Option<i64>,
+        proj: &Projection,
+    ) -> ServiceResult<ResourceOut> {
+        let failed = |e| self.write_error(e, ResourceKind::Group, id);
+        if if_match.is_none() && !change.clear {
+            let batches = &self.member_batches;
+            let written = batches.apply(&self.store, ctx.realm_id(), id, change).await;
+            return self
+                .render_batched(ctx, written.map_err(failed)?, proj)
+                .await;
+        }
+        let now = crate::clock::now();
+        let stored = self
+            .store
+            .change_members(ctx.realm_id(), id, change, if_match, &now)
             .await
+            .map_err(failed)?;
+        self.render_written(ctx, &stored, proj).await
     }
 
     fn write_error(
@@ -432,21 +441,15 @@ impl ResourceService {
         Ok(ResourceOut::new(ctx, stored, body))
     }
 
-    /// Applies attribute operations to the stored document. `with_members` puts the member
-    /// list into the document (for membership operations a delta cannot express).
-    #[allow(clippy::too_many_arguments)]
+    /// Applies attribute operations to the stored document, re-reading and re-applying
+    /// after a lost race (see `after_lost_race`).
     async fn patch_document(
         &self,
         ctx: &RealmCtx,
-        kind: ResourceKind,
-        id: &str,
         ops: &[crate::scim::patch::PatchOp],
-        member_change: Option<MemberChange>,
-        with_members: bool,
-        if_match: Option<i64>,
-        proj: &Projection,
+        p: DocPatch<'_>,
     ) -> ServiceResult<ResourceOut> {
-        let schema = Self::schema(kind);
+        let schema = Self::schema(p.kind);
         let patcher = crate::scim::patch::Patcher {
             schema,
             limits: &self.filter_limits,
@@ -455,61 +458,57 @@ impl ResourceService {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let existing = self.load_for_write(ctx, kind, id, if_match).await?;
-            let mut doc = existing.data.clone();
-            if let Some(e) = &existing.external_id {
-                doc.insert("externalId".into(), Value::String(e.clone()));
-            }
-            let old_members = match kind {
-                ResourceKind::Group if with_members => {
-                    let rows = self
-                        .store
-                        .members_of(ctx.realm_id(), &[id.to_owned()])
-                        .await
-                        .map_err(|e| ServiceError::from_store(e, "group membership"))?;
-                    let ids: Vec<String> = rows.into_iter().map(|m| m.member_id).collect();
-                    doc.insert(
-                        "members".into(),
-                        Value::Array(ids.iter().map(|m| json!({"value": m})).collect()),
-                    );
-                    Some(ids)
-                }
-                _ => None,
-            };
+            let existing = self.load_for_write(ctx, p.kind, p.id, p.if_match).await?;
+            let (mut doc, old_members) = self
+                .document_to_patch(ctx, &existing, p.with_members)
+                .await?;
             patcher.apply(&mut doc, ops)?;
             let mut incoming = parse_resource(schema, Value::Object(doc))?;
             enforce_immutable(schema, &existing.data, &mut incoming.data)?;
-            let name = required_name(&incoming, kind)?;
-            let password_hash = password.hash(incoming.password.take()).await?;
-            let members = match old_members {
-                Some(old) => {
-                    let new = member_ids(incoming.members);
-                    let mut a = old.clone();
-                    let mut b = new.clone();
-                    a.sort();
-                    b.sort();
-                    (a != b).then_some(new)
-                }
-                None => None,
-            };
             let update = ReplaceResource {
                 realm_id: ctx.realm_id().to_owned(),
-                kind,
-                id: id.to_owned(),
-                name,
+                kind: p.kind,
+                id: p.id.to_owned(),
+                name: required_name(&incoming, p.kind)?,
+                password_hash: password.hash(incoming.password.take()).await?,
+                members: old_members.and_then(|old| changed_members(old, incoming.members)),
                 external_id: incoming.external_id,
                 data: incoming.data,
-                password_hash,
-                members,
-                member_change: member_change.clone(),
+                member_change: p.member_change.clone(),
                 expected_version: Some(existing.version),
                 now: crate::clock::now(),
             };
             match self.store.replace_resource(update).await {
-                Ok(stored) => return self.render_written(ctx, &stored, proj).await,
-                Err(e) => after_lost_race(e, if_match, attempt, kind, id).await?,
+                Ok(stored) => return self.render_written(ctx, &stored, p.proj).await,
+                Err(e) => after_lost_race(e, p.if_match, attempt, p.kind, p.id).await?,
             }
         }
+    }
+
+    /// The document PATCH operations apply to: the stored attributes with `externalId`, and,
+    /// when `with_members`, the group's member list, which is also returned as it was.
+    async fn document_to_patch(
+        &self,
+        ctx: &RealmCtx,
+        existing: &StoredResource,
+        with_members: bool,
+    ) -> ServiceResult<(serde_json::Map<String, Value>, Option<Vec<String>>)> {
+        let mut doc = existing.data.clone();
+        if let Some(e) = &existing.external_id {
+            doc.insert("externalId".into(), Value::String(e.clone()));
+        }
+        if !(with_members && existing.kind == ResourceKind::Group) {
+            return Ok((doc, None));
+        }
+        let rows = self
+            .store
+            .members_of(ctx.realm_id(), std::slice::from_ref(&existing.id))
+            .await
+            .map_err(|e| ServiceError::from_store(e, "group membership"))?;
+        let ids: Vec<String> = rows.into_iter().map(|m| m.member_id).collect();
+        let listed = ids.iter().map(|m| json!({"value": m})).collect();
+        doc.insert("members".into(), Value::Array(listed));
+        Ok((doc, Some(ids)))
     }
 
     /// `POST /.search` at the realm root: both resource types paged as one list. Unsorted,
@@ -527,49 +526,7 @@ impl ResourceService {
             .is_some_and(|s| !s.trim().is_empty());
         // A bad sortOrder is an error even without sortBy, as on /Users.
         resolve_sort(ResourceKind::User, None, params.sort_order.as_deref())?;
-        // Each type's filter, sort and projection; a type the filter or sort cannot apply to
-        // is searched without it only where that still means something.
-        let mut parts = Vec::with_capacity(2);
-        let mut first_error: Option<ScimError> = None;
-        let mut any_sort = false;
-        for kind in [ResourceKind::User, ResourceKind::Group] {
-            // A filter naming attributes only one type has selects nothing of the other.
-            let filter = match params.filter.as_deref().map(str::trim) {
-                Some(f) if !f.is_empty() => match lower_filter(kind, f, &self.filter_limits) {
-                    Ok(p) => Some(p),
-                    Err(e) => {
-                        first_error.get_or_insert(e);
-                        continue;
-                    }
-                },
-                _ => None,
-            };
-            let sort = match resolve_sort(
-                kind,
-                params.sort_by.as_deref(),
-                params.sort_order.as_deref(),
-            ) {
-                Ok(s) => {
-                    any_sort |= s.is_some();
-                    s
-                }
-                Err(e) => {
-                    first_error.get_or_insert(e);
-                    None
-                }
-            };
-            let proj = Self::projection(
-                kind,
-                params.attributes.as_deref(),
-                params.excluded_attributes.as_deref(),
-            )?;
-            parts.push((kind, filter, sort, proj));
-        }
-        if parts.is_empty() || (sorted && !any_sort) {
-            return Err(first_error
-                .unwrap_or_else(|| ScimError::invalid_value("nothing to search"))
-                .into());
-        }
+        let parts = self.search_parts(params, sorted)?;
         if sorted {
             return self.search_all_sorted(ctx, params, page, parts).await;
         }
@@ -592,6 +549,49 @@ impl ResourceService {
             resources.extend(self.render_many(ctx, kind, &listed.items, &proj).await?);
         }
         Ok(list_response(total, page, resources))
+    }
+
+    /// Each type's filter, sort and projection for a root search. A type the filter cannot
+    /// apply to (it names attributes only the other type has) is left out, as is, for a
+    /// sorted search, a type the sort cannot apply to, as long as the other type remains.
+    fn search_parts(&self, params: &ListParams, sorted: bool) -> ServiceResult<Vec<SearchPart>> {
+        let mut parts = Vec::with_capacity(2);
+        let mut first_error: Option<ScimError> = None;
+        let mut any_sort = false;
+        for kind in [ResourceKind::User, ResourceKind::Group] {
+            let filter = match params.filter.as_deref().map(str::trim) {
+                Some(f) if !f.is_empty() => match lower_filter(kind, f, &self.filter_limits) {
+                    Ok(p) => Some(p),
+                    Err(e) => {
+                        first_error.get_or_insert(e);
+                        continue;
+                    }
+                },
+                _ => None,
+            };
+            let sort = resolve_sort(
+                kind,
+                params.sort_by.as_deref(),
+                params.sort_order.as_deref(),
+            )
+            .unwrap_or_else(|e| {
+                first_error.get_or_insert(e);
+                None
+            });
+            any_sort |= sort.is_some();
+            let proj = Self::projection(
+                kind,
+                params.attributes.as_deref(),
+                params.excluded_attributes.as_deref(),
+            )?;
+            parts.push((kind, filter, sort, proj));
+        }
+        if parts.is_empty() || (sorted && !any_sort) {
+            return Err(first_error
+                .unwrap_or_else(|| ScimError::invalid_value("nothing to search"))
+                .into());
+        }
+        Ok(parts)
     }
 
     /// A sorted root search: the first `startIndex + count - 1` rows of each type in the
@@ -644,11 +644,22 @@ impl ResourceService {
             .skip(page.offset() as usize)
             .take(page.count as usize)
             .collect();
-        // Rendered a type at a time (one membership query each), then put back in order.
-        let mut slots: Vec<Option<Value>> = vec![None; cut.len()];
+        let resources = self.render_merged(ctx, cut, &projections).await?;
+        Ok(list_response(total, page, resources))
+    }
+
+    /// Renders rows of both types in their merged order: a type at a time (one membership
+    /// query each), then put back in place.
+    async fn render_merged(
+        &self,
+        ctx: &RealmCtx,
+        rows: Vec<(ResourceKind, StoredResource)>,
+        projections: &[(ResourceKind, Projection)],
+    ) -> ServiceResult<Vec<Value>> {
+        let mut slots: Vec<Option<Value>> = vec![None; rows.len()];
         let mut by_kind: Vec<(Vec<usize>, Vec<StoredResource>)> =
             projections.iter().map(|_| Default::default()).collect();
-        for (i, (kind, row)) in cut.into_iter().enumerate() {
+        for (i, (kind, row)) in rows.into_iter().enumerate() {
             if let Some(at) = projections.iter().position(|(k, _)| *k == kind) {
                 by_kind[at].0.push(i);
                 by_kind[at].1.push(row);
@@ -660,11 +671,7 @@ impl ResourceService {
                 slots[i] = Some(v);
             }
         }
-        Ok(list_response(
-            total,
-            page,
-            slots.into_iter().flatten().collect(),
-        ))
+        Ok(slots.into_iter().flatten().collect())
     }
 
     pub async fn delete(
@@ -747,120 +754,54 @@ impl ResourceService {
         sort: Option<crate::store::query::Sort>,
         proj: &Projection,
     ) -> ServiceResult<Value> {
-        let count = match params
-            .count
-            .as_deref()
-            .map(str::trim)
-            .filter(|c| !c.is_empty())
-        {
-            None => self.page_limits.default_count,
-            Some(c) => match c.parse::<i64>() {
-                Ok(n) if n >= 0 => n.min(i64::from(self.page_limits.max_count)) as u32,
-                _ => {
-                    return Err(ScimError::bad_request(
-                        ScimType::InvalidCount,
-                        format!("count must be a non-negative integer, got \"{c}\""),
-                    )
-                    .into())
-                }
-            },
+        let count = self.cursor_count(params)?;
+        let signer = CursorSigner {
+            key: self.cursor_key().await?,
+            query: cursor_fingerprint(kind, params),
+            now: chrono::Utc::now().timestamp(),
         };
-        let fp = fingerprint(&[
-            kind.name(),
-            params.filter.as_deref().map(str::trim).unwrap_or_default(),
-            &params
-                .sort_by
-                .as_deref()
-                .unwrap_or_default()
-                .to_ascii_lowercase(),
-            &params
-                .sort_order
-                .as_deref()
-                .unwrap_or_default()
-                .to_ascii_lowercase(),
-        ]);
-        let key = self.cursor_key().await?.to_vec();
-        let now = chrono::Utc::now().timestamp();
         let position = match cursor.trim() {
             "" => None,
-            c => Some(decode_cursor(&key, c, &fp, now, self.cursor_timeout_secs)?),
+            c => Some(signer.decode(c, self.cursor_timeout_secs)?),
         };
-        let backward = position.as_ref().is_some_and(|p| p.backward);
-        let seek = position.as_ref().map(|p| Seek {
-            key: json_to_literal(&p.key),
-            id: p.id.clone(),
-            backward: p.backward,
-        });
         let query = ListQuery {
             filter,
             offset: 0,
             // One extra row tells whether another page follows.
             limit: if count == 0 { 0 } else { count + 1 },
             sort,
-            seek,
+            seek: position.as_ref().map(|p| Seek {
+                key: json_to_literal(&p.key),
+                id: p.id.clone(),
+                backward: p.backward,
+            }),
         };
         let mut listed = self
             .store
             .list_resources(ctx.realm_id(), kind, &query)
             .await
             .map_err(|e| ServiceError::from_store(e, what(kind)))?;
-        let more = listed.items.len() > count as usize;
-        if more {
-            if backward {
-                listed.items.remove(0);
-                listed.keys.remove(0);
-            } else {
-                listed.items.truncate(count as usize);
-                listed.keys.truncate(count as usize);
-            }
-        }
-        let cursor_at = |i: usize, backward: bool| {
-            let pos = Position {
-                key: listed
-                    .keys
-                    .get(i)
-                    .cloned()
-                    .flatten()
-                    .map(literal_to_json)
-                    .unwrap_or(Value::Null),
-                id: listed
-                    .items
-                    .get(i)
-                    .map(|r| r.id.clone())
-                    .unwrap_or_default(),
-                backward,
-            };
-            encode_cursor(&key, &fp, pos, now)
-        };
-        let n = listed.items.len();
-        let (next, previous) = if n == 0 {
-            (None, None)
-        } else if backward {
-            (
-                Some(cursor_at(n - 1, false)),
-                more.then(|| cursor_at(0, true)),
-            )
-        } else {
-            (
-                more.then(|| cursor_at(n - 1, false)),
-                position.is_some().then(|| cursor_at(0, true)),
-            )
-        };
-        let total = listed.total;
+        let backward = position.as_ref().is_some_and(|p| p.backward);
+        let more = drop_lookahead(&mut listed, count, backward);
+        let (next, previous) = signer.neighbours(&listed, more, position.is_some(), backward);
         let resources = self.render_many(ctx, kind, &listed.items, proj).await?;
-        let mut body = json!({
-            "schemas": [crate::scim::urn::LIST_RESPONSE],
-            "totalResults": total,
-            "itemsPerPage": resources.len(),
-            "Resources": resources,
-        });
-        if let Some(c) = next {
-            body["nextCursor"] = Value::String(c);
+        Ok(cursor_page(listed.total, resources, next, previous))
+    }
+
+    /// A cursor page's `count`: the default when absent, capped at the largest page.
+    fn cursor_count(&self, params: &ListParams) -> ServiceResult<u32> {
+        let given = params.count.as_deref().map(str::trim);
+        match given.filter(|c| !c.is_empty()) {
+            None => Ok(self.page_limits.default_count),
+            Some(c) => match c.parse::<i64>() {
+                Ok(n) if n >= 0 => Ok(n.min(i64::from(self.page_limits.max_count)) as u32),
+                _ => Err(ScimError::bad_request(
+                    ScimType::InvalidCount,
+                    format!("count must be a non-negative integer, got \"{c}\""),
+                )
+                .into()),
+            },
         }
-        if let Some(c) = previous {
-            body["previousCursor"] = Value::String(c);
-        }
-        Ok(body)
     }
 
     async fn render_one(
@@ -890,64 +831,14 @@ impl ResourceService {
             ResourceKind::User => "groups",
             ResourceKind::Group => "members",
         };
-        let mut relations: HashMap<String, Vec<Value>> = HashMap::new();
         // Resources the store already knows to have no memberships need no lookup.
-        let ids: Vec<String> = items
-            .iter()
-            .filter(|r| r.related != Some(false))
-            .map(|r| r.id.clone())
-            .collect();
-        if !ids.is_empty() && proj.includes(schema, relation_attr) {
-            match kind {
-                ResourceKind::User => {
-                    // Direct groups read with the row need no query (only groups that are
-                    // themselves members are walked up); the others are looked up together.
-                    let mut known = Vec::new();
-                    let mut unknown = Vec::new();
-                    for r in items.iter().filter(|r| r.related != Some(false)) {
-                        match &r.direct_groups {
-                            Some(groups) => {
-                                known.extend(groups.iter().map(|g| (r.id.clone(), g.clone())))
-                            }
-                            None => unknown.push(r.id.clone()),
-                        }
-                    }
-                    let failed = |e| ServiceError::from_store(e, "group membership");
-                    let mut rows = Vec::new();
-                    if !unknown.is_empty() {
-                        rows.extend(
-                            self.store
-                                .groups_of(ctx.realm_id(), &unknown)
-                                .await
-                                .map_err(failed)?,
-                        );
-                    }
-                    if !known.is_empty() {
-                        let direct = self.store.groups_from_direct(ctx.realm_id(), known).await;
-                        rows.extend(direct.map_err(failed)?);
-                    }
-                    for g in rows {
-                        relations.entry(g.member_id).or_default().push(json!({
-                            "value": g.group_id,
-                            "$ref": location(&ctx.base_url, Kind::Group, &g.group_id),
-                            "display": g.display,
-                            "type": if g.direct { "direct" } else { "indirect" },
-                        }));
-                    }
-                }
-                ResourceKind::Group => {
-                    let rows = self
-                        .store
-                        .members_of(ctx.realm_id(), &ids)
-                        .await
-                        .map_err(|e| ServiceError::from_store(e, "group membership"))?;
-                    for m in rows {
-                        let v = member_json(ctx, &m);
-                        relations.entry(m.group_id).or_default().push(v);
-                    }
-                }
-            }
-        }
+        let related: Vec<&StoredResource> =
+            items.iter().filter(|r| r.related != Some(false)).collect();
+        let mut relations = match kind {
+            _ if related.is_empty() || !proj.includes(schema, relation_attr) => HashMap::new(),
+            ResourceKind::User => self.groups_of_users(ctx, &related).await?,
+            ResourceKind::Group => self.members_of_groups(ctx, &related).await?,
+        };
         Ok(items
             .iter()
             .map(|r| {
@@ -955,6 +846,68 @@ impl ResourceService {
                 render_body(ctx, schema, r, rel, proj)
             })
             .collect())
+    }
+
+    /// Each user's `groups` entries, by user id. Direct groups read with the row need no
+    /// query (only groups that are themselves members are walked up); the others are looked
+    /// up together.
+    async fn groups_of_users(
+        &self,
+        ctx: &RealmCtx,
+        users: &[&StoredResource],
+    ) -> ServiceResult<HashMap<String, Vec<Value>>> {
+        let mut known = Vec::new();
+        let mut unknown = Vec::new();
+        for r in users {
+            match &r.direct_groups {
+                Some(groups) => known.extend(groups.iter().map(|g| (r.id.clone(), g.clone()))),
+                None => unknown.push(r.id.clone()),
+            }
+        }
+        let failed = |e| ServiceError::from_store(e, "group membership");
+        let mut rows = Vec::new();
+        if !unknown.is_empty() {
+            rows.extend(
+                self.store
+                    .groups_of(ctx.realm_id(), &unknown)
+                    .await
+                    .map_err(failed)?,
+            );
+        }
+        if !known.is_empty() {
+            let direct = self.store.groups_from_direct(ctx.realm_id(), known).await;
+            rows.extend(direct.map_err(failed)?);
+        }
+        let mut relations: HashMap<String, Vec<Value>> = HashMap::new();
+        for g in rows {
+            relations.entry(g.member_id).or_default().push(json!({
+                "value": g.group_id,
+                "$ref": location(&ctx.base_url, Kind::Group, &g.group_id),
+                "display": g.display,
+                "type": if g.direct { "direct" } else { "indirect" },
+            }));
+        }
+        Ok(relations)
+    }
+
+    /// Each group's `members` entries, by group id, in one query.
+    async fn members_of_groups(
+        &self,
+        ctx: &RealmCtx,
+        groups: &[&StoredResource],
+    ) -> ServiceResult<HashMap<String, Vec<Value>>> {
+        let ids: Vec<String> = groups.iter().map(|r| r.id.clone()).collect();
+        let rows = self
+            .store
+            .members_of(ctx.realm_id(), &ids)
+            .await
+            .map_err(|e| ServiceError::from_store(e, "group membership"))?;
+        let mut relations: HashMap<String, Vec<Value>> = HashMap::new();
+        for m in rows {
+            let v = member_json(ctx, &m);
+            relations.entry(m.group_id).or_default().push(v);
+        }
+        Ok(relations)
     }
 }
 
@@ -992,6 +945,32 @@ fn render_body(
     }
     .to_json();
     proj.apply(schema, body)
+}
+
+/// What a PATCH applies to the document, besides its operations.
+struct DocPatch<'a> {
+    id: &'a str,
+    kind: ResourceKind,
+    if_match: Option<i64>,
+    proj: &'a Projection,
+    /// A membership delta written with the document.
+    member_change: Option<MemberChange>,
+    /// Whether the operations edit the member list itself (put into the document).
+    with_members: bool,
+}
+
+/// The member list a patched document names, when it differs from `old` (order aside): only
+/// then is the membership rewritten.
+fn changed_members(
+    old: Vec<String>,
+    patched: Option<Vec<crate::scim::validate::MemberRef>>,
+) -> Option<Vec<String>> {
+    let new = member_ids(patched);
+    let mut a = old;
+    let mut b = new.clone();
+    a.sort();
+    b.sort();
+    (a != b).then_some(new)
 }
 
 /// After a failed guarded write: Ok, once it is time to try again (no If-Match, lost a race,
@@ -1065,6 +1044,110 @@ fn member_ids(members: Option<Vec<crate::scim::validate::MemberRef>>) -> Vec<Str
         .into_iter()
         .map(|m| m.value)
         .collect()
+}
+
+/// What a cursor is bound to: the query it pages (a cursor from another filter or sort is
+/// refused), signed with the server's key, stamped with the time it was issued.
+struct CursorSigner<'a> {
+    key: &'a [u8],
+    query: String,
+    now: i64,
+}
+
+impl CursorSigner<'_> {
+    fn decode(&self, cursor: &str, timeout_secs: i64) -> ServiceResult<Position> {
+        Ok(decode_cursor(
+            self.key,
+            cursor,
+            &self.query,
+            self.now,
+            timeout_secs,
+        )?)
+    }
+
+    /// A cursor to the page after (`backward` false) or before row `i` of `page`.
+    fn at(&self, page: &crate::store::ListPage, i: usize, backward: bool) -> String {
+        let key = page.keys.get(i).cloned().flatten();
+        let pos = Position {
+            key: key.map(literal_to_json).unwrap_or(Value::Null),
+            id: page.items.get(i).map(|r| r.id.clone()).unwrap_or_default(),
+            backward,
+        };
+        encode_cursor(self.key, &self.query, pos, self.now)
+    }
+
+    /// `nextCursor` and `previousCursor` of a page: a page read backward always has one
+    /// after it (the page it was read back from), one read forward has one before it unless
+    /// it is the first; `more` says whether rows lie beyond it in the direction read.
+    fn neighbours(
+        &self,
+        page: &crate::store::ListPage,
+        more: bool,
+        from_cursor: bool,
+        backward: bool,
+    ) -> (Option<String>, Option<String>) {
+        let n = page.items.len();
+        if n == 0 {
+            return (None, None);
+        }
+        let next = |exists: bool| exists.then(|| self.at(page, n - 1, false));
+        let previous = |exists: bool| exists.then(|| self.at(page, 0, true));
+        if backward {
+            (next(true), previous(more))
+        } else {
+            (next(more), previous(from_cursor))
+        }
+    }
+}
+
+/// The parameters a cursor belongs to, as a fingerprint it carries.
+fn cursor_fingerprint(kind: ResourceKind, params: &ListParams) -> String {
+    let text = |p: &Option<String>| p.as_deref().unwrap_or_default().to_ascii_lowercase();
+    fingerprint(&[
+        kind.name(),
+        params.filter.as_deref().map(str::trim).unwrap_or_default(),
+        &text(&params.sort_by),
+        &text(&params.sort_order),
+    ])
+}
+
+/// Drops the look-ahead row a cursor page was read with (the row past the page, first when
+/// read backward); true when there was one, i.e. more rows follow.
+fn drop_lookahead(page: &mut crate::store::ListPage, count: u32, backward: bool) -> bool {
+    let count = count as usize;
+    if page.items.len() <= count {
+        return false;
+    }
+    if backward {
+        page.items.remove(0);
+        page.keys.remove(0);
+    } else {
+        page.items.truncate(count);
+        page.keys.truncate(count);
+    }
+    true
+}
+
+/// A ListResponse of cursor paging (RFC 9865 §4): no `startIndex`, and the cursors there are.
+fn cursor_page(
+    total: u64,
+    resources: Vec<Value>,
+    next: Option<String>,
+    previous: Option<String>,
+) -> Value {
+    let mut body = json!({
+        "schemas": [crate::scim::urn::LIST_RESPONSE],
+        "totalResults": total,
+        "itemsPerPage": resources.len(),
+        "Resources": resources,
+    });
+    if let Some(c) = next {
+        body["nextCursor"] = Value::String(c);
+    }
+    if let Some(c) = previous {
+        body["previousCursor"] = Value::String(c);
+    }
+    body
 }
 
 fn json_to_literal(v: &Value) -> Option<Literal> {

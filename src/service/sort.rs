@@ -2,8 +2,8 @@
 
 use crate::scim::filter::{parse_patch_path, FilterLimits};
 use crate::scim::resolve::{Owner, PathError, ResolvedPath};
-use crate::scim::schema::{AttrType, Attribute, Registry, ResourceKind};
-use crate::scim::{fold, folds, ScimError};
+use crate::scim::schema::{AttrType, Registry, ResourceKind};
+use crate::scim::{fold, ScimError};
 use crate::store::query::{Field, Sort, SortKind};
 use crate::store::StoredResource;
 use serde_json::Value;
@@ -24,15 +24,15 @@ pub fn resolve_sort(
     }
     let schema = Registry::get().resource(kind);
     let p = schema.resolve(&pp.path).map_err(|e| bad(unresolved(e)))?;
-    let (field, leaf) = sort_field(kind, p).map_err(bad)?;
-    let kind = match leaf.kind {
+    let field = sort_field(kind, p).map_err(bad)?;
+    let kind = match p.kind() {
         AttrType::Boolean | AttrType::Integer | AttrType::Decimal => SortKind::Number,
         _ => SortKind::Text,
     };
     Ok(Some(Sort {
         field,
         descending,
-        fold: kind == SortKind::Text && folds(leaf.kind, leaf.case_exact),
+        fold: kind == SortKind::Text && p.folds(),
         kind,
     }))
 }
@@ -59,11 +59,8 @@ fn unresolved(e: PathError<'_>) -> &'static str {
 
 const META: &str = "use meta.created or meta.lastModified";
 
-/// Where a resolved path's sort key is stored, and the definition that says how it compares.
-fn sort_field(
-    kind: ResourceKind,
-    p: ResolvedPath<'_>,
-) -> Result<(Field, &Attribute), &'static str> {
+/// Where a resolved path's sort key is stored.
+fn sort_field(kind: ResourceKind, p: ResolvedPath<'_>) -> Result<Field, &'static str> {
     if matches!(p.owner, Owner::Common) {
         let field = match (p.attr.name.as_str(), p.sub_name()) {
             ("id", None) => Field::Id,
@@ -72,10 +69,10 @@ fn sort_field(
             ("meta", Some("lastModified")) => Field::LastModified,
             _ => return Err(META),
         };
-        return Ok((field, p.def()));
+        return Ok(field);
     }
     if matches!(p.owner, Owner::Core(_)) && p.attr.name == kind.name_attr() && p.sub.is_none() {
-        return Ok((Field::NameFolded, p.attr));
+        return Ok(Field::NameFolded);
     }
     if p.attr.multi_valued {
         return Err("it is multi-valued; sort by a singular attribute");
@@ -83,7 +80,7 @@ fn sort_field(
     if p.kind() == AttrType::Complex {
         return Err("it is complex; name a sub-attribute such as name.familyName");
     }
-    Ok((Field::Json(p.json_path()), p.def()))
+    Ok(Field::Json(p.json_path()))
 }
 
 /// A row's sort key as the store orders it: text in byte order (folded by `scim::fold`),
@@ -173,5 +170,66 @@ pub fn merge_sorted(
         let Some(b) = best else { return out };
         let (_, kind, r) = keyed[b].pop_front().expect("a head was found");
         out.push((kind, r));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scim::urn;
+
+    fn sort(by: &str) -> Result<Sort, String> {
+        resolve_sort(ResourceKind::User, Some(by), None)
+            .map(|s| s.expect("a sort"))
+            .map_err(|e| e.detail)
+    }
+
+    #[test]
+    fn text_folds_by_the_attributes_case_rule() {
+        let s = sort("USERNAME").unwrap();
+        assert_eq!((s.field, s.fold), (Field::NameFolded, true));
+        let s = sort("name.givenName").unwrap();
+        assert_eq!(
+            s.field,
+            Field::Json(vec!["name".into(), "givenName".into()])
+        );
+        assert!(s.fold);
+        assert!(!sort("externalId").unwrap().fold);
+        let s = sort("meta.lastModified").unwrap();
+        assert_eq!(
+            (s.field, s.fold, s.kind),
+            (Field::LastModified, false, SortKind::Text)
+        );
+        assert_eq!(sort("active").unwrap().kind, SortKind::Number);
+    }
+
+    #[test]
+    fn extension_attributes_sort_under_their_urn() {
+        let s = sort(&format!("{}:manager.value", urn::ENTERPRISE_USER)).unwrap();
+        assert_eq!(
+            s.field,
+            Field::Json(vec![
+                urn::ENTERPRISE_USER.into(),
+                "manager".into(),
+                "value".into()
+            ])
+        );
+    }
+
+    #[test]
+    fn unsortable_paths_say_why() {
+        for (by, why) in [
+            ("emails", "multi-valued"),
+            ("name", "complex"),
+            ("meta.location", "meta.created"),
+            ("meta.nope", "meta.created"),
+            ("nope", "unknown attribute"),
+            ("name.nope", "unknown sub-attribute"),
+            ("urn:x:y:userName", "unknown schema"),
+            ("emails[type eq \"work\"]", "not a filter"),
+        ] {
+            let e = sort(by).unwrap_err();
+            assert!(e.contains(why), "{by}: {e}");
+        }
     }
 }

@@ -221,34 +221,44 @@ impl Compiler<'_> {
         path: &AttrPath,
         scope: Scope<'_>,
         comparing: bool,
-    ) -> Result<(Loc, AttrInfo, String), FilterError> {
-        if let Scope::Inside(outer) = scope {
-            if path.urn.is_some() || path.sub.is_some() {
-                return Err(FilterError::semantic(format!(
-                    "inside the value filter of '{outer}', attributes must be plain sub-attribute names of '{outer}', found '{path}'"
-                )));
-            }
-            let info = self
-                .sem
-                .lookup_sub(outer, &path.attr)
-                .ok_or_else(|| unknown(&format!("{outer}.{}", path.attr)))?;
-            let name = format!("{outer}.{}", path.attr);
-            if comparing && info.kind == AttrKind::Complex {
-                return Err(complex_comparison(&name));
-            }
-            let loc = Loc {
-                extension: None,
-                attr: path.attr.clone(),
-                sub: None,
-            };
-            return Ok((loc, info, name));
+    ) -> Result<Resolved, FilterError> {
+        let resolved = match scope {
+            Scope::Inside(outer) => self.resolve_inside(outer, path)?,
+            Scope::Top => self.resolve_top(path, comparing)?,
+        };
+        if comparing && resolved.1.kind == AttrKind::Complex {
+            return Err(complex_comparison(&resolved.2));
         }
-        let parent = path.parent();
-        let parent_info = self.sem.lookup(&parent).ok_or_else(|| unknown(&parent))?;
-        let mut loc = Loc {
-            extension: self.extension_of(path.urn.as_deref()),
+        Ok(resolved)
+    }
+
+    /// A name inside `outer[...]`: a plain sub-attribute of `outer`, found in each element.
+    fn resolve_inside(&self, outer: &AttrPath, path: &AttrPath) -> Result<Resolved, FilterError> {
+        if path.urn.is_some() || path.sub.is_some() {
+            return Err(FilterError::semantic(format!(
+                "inside the value filter of '{outer}', attributes must be plain sub-attribute names of '{outer}', found '{path}'"
+            )));
+        }
+        let name = format!("{outer}.{}", path.attr);
+        let info = self
+            .sem
+            .lookup_sub(outer, &path.attr)
+            .ok_or_else(|| unknown(&name))?;
+        let loc = Loc {
+            extension: None,
             attr: path.attr.clone(),
             sub: None,
+        };
+        Ok((loc, info, name))
+    }
+
+    fn resolve_top(&self, path: &AttrPath, comparing: bool) -> Result<Resolved, FilterError> {
+        let parent = path.parent();
+        let parent_info = self.sem.lookup(&parent).ok_or_else(|| unknown(&parent))?;
+        let loc = Loc {
+            extension: self.extension_of(path.urn.as_deref()),
+            attr: path.attr.clone(),
+            sub: path.sub.clone(),
         };
         if let Some(sub) = &path.sub {
             if parent_info.kind != AttrKind::Complex {
@@ -261,26 +271,26 @@ impl Compiler<'_> {
                 .sem
                 .lookup_sub(&parent, sub)
                 .ok_or_else(|| unknown(path))?;
-            if comparing && info.kind == AttrKind::Complex {
-                return Err(complex_comparison(&path.to_string()));
-            }
-            loc.sub = Some(sub.clone());
             return Ok((loc, info, path.to_string()));
         }
-        if comparing && parent_info.kind == AttrKind::Complex {
-            if !parent_info.multi_valued {
-                return Err(complex_comparison(&parent.to_string()));
-            }
-            // RFC 7644 lets `emails co "x"` stand for `emails.value co "x"`.
-            let info = self.sem.lookup_sub(&parent, "value").ok_or_else(|| {
-                FilterError::semantic(format!(
-                    "'{parent}' is complex and has no 'value' sub-attribute to compare; compare one of its sub-attributes instead, e.g. '{parent}.<name>'"
-                ))
-            })?;
-            loc.sub = Some("value".to_string());
-            return Ok((loc, info, format!("{parent}.value")));
+        if comparing && parent_info.kind == AttrKind::Complex && parent_info.multi_valued {
+            return self.resolve_value_of(parent, loc);
         }
         Ok((loc, parent_info, path.to_string()))
+    }
+
+    /// RFC 7644 lets `emails co "x"` stand for `emails.value co "x"`.
+    fn resolve_value_of(&self, parent: AttrPath, loc: Loc) -> Result<Resolved, FilterError> {
+        let info = self.sem.lookup_sub(&parent, "value").ok_or_else(|| {
+            FilterError::semantic(format!(
+                "'{parent}' is complex and has no 'value' sub-attribute to compare; compare one of its sub-attributes instead, e.g. '{parent}.<name>'"
+            ))
+        })?;
+        let loc = Loc {
+            sub: Some("value".to_string()),
+            ..loc
+        };
+        Ok((loc, info, format!("{parent}.value")))
     }
 
     fn compile_compare(
@@ -301,72 +311,8 @@ impl Compiler<'_> {
             };
         }
         let (loc, info, name) = self.resolve(path, scope, true)?;
-        let kind = info.kind;
-        if op.is_ordering()
-            && matches!(
-                kind,
-                AttrKind::Boolean | AttrKind::Binary | AttrKind::Complex
-            )
-        {
-            return Err(FilterError::semantic(format!(
-                "'{name}' is {} and cannot be ordered, so {op} does not apply; use eq or ne",
-                kind.describe()
-            )));
-        }
-        if op.is_substring() && !kind.is_stringy() {
-            return Err(FilterError::semantic(format!(
-                "operator {op} applies only to string attributes, but '{name}' is {}",
-                kind.describe()
-            )));
-        }
-        let lit = match kind {
-            AttrKind::String | AttrKind::Reference | AttrKind::Binary => match value {
-                CompValue::String(s) if case::folds(kind, info.case_exact) => Lit::Str {
-                    text: case::fold(s),
-                    fold: true,
-                },
-                CompValue::String(s) => Lit::Str {
-                    text: s.clone(),
-                    fold: false,
-                },
-                v => {
-                    return Err(FilterError::semantic(format!(
-                        "'{name}' is {}, so the value must be a string in double quotes, not {v}",
-                        kind.describe()
-                    )))
-                }
-            },
-            AttrKind::Boolean => match value {
-                CompValue::Bool(b) => Lit::Bool(*b),
-                v => {
-                    return Err(FilterError::semantic(format!(
-                        "'{name}' is a boolean, so the value must be true or false, not {v}"
-                    )))
-                }
-            },
-            AttrKind::Decimal | AttrKind::Integer => match value {
-                CompValue::Number(n) => Lit::Num(n.clone()),
-                v => {
-                    return Err(FilterError::semantic(format!(
-                        "'{name}' is {}, so the value must be a number, not {v}",
-                        kind.describe()
-                    )))
-                }
-            },
-            AttrKind::DateTime => match value {
-                CompValue::String(s) => Lit::Date(datetime::parse(s).ok_or_else(|| {
-                    FilterError::semantic(format!(
-                        "'{name}' is a dateTime, but {value} is not a valid date-time; expected RFC 3339 such as \"2011-05-13T04:42:34Z\""
-                    ))
-                })?),
-                v => {
-                    return Err(FilterError::semantic(format!(
-                        "'{name}' is a dateTime, so the value must be a quoted date-time such as \"2011-05-13T04:42:34Z\", not {v}"
-                    )))
-                }
-            },
-            AttrKind::Complex => return Err(complex_comparison(&name)),
-        };
+        check_operator(info.kind, op, &name)?;
+        let lit = literal(info, value, &name)?;
         Ok(Node::Compare { loc, op, lit })
     }
 
@@ -404,6 +350,66 @@ impl Compiler<'_> {
             loc,
             inner: Box::new(inner),
         })
+    }
+}
+
+/// Where a path's values are, their type, and the path as messages name it.
+type Resolved = (Loc, AttrInfo, String);
+
+/// Whether `op` applies to values of `kind` at all.
+fn check_operator(kind: AttrKind, op: CompareOp, name: &str) -> Result<(), FilterError> {
+    let unordered = matches!(
+        kind,
+        AttrKind::Boolean | AttrKind::Binary | AttrKind::Complex
+    );
+    if op.is_ordering() && unordered {
+        return Err(FilterError::semantic(format!(
+            "'{name}' is {} and cannot be ordered, so {op} does not apply; use eq or ne",
+            kind.describe()
+        )));
+    }
+    if op.is_substring() && !kind.is_stringy() {
+        return Err(FilterError::semantic(format!(
+            "operator {op} applies only to string attributes, but '{name}' is {}",
+            kind.describe()
+        )));
+    }
+    Ok(())
+}
+
+/// The literal as the attribute's values compare with it: folded by the one folding rule,
+/// read as an instant for dateTimes.
+fn literal(info: AttrInfo, value: &CompValue, name: &str) -> Result<Lit, FilterError> {
+    let kind = info.kind;
+    let wrong = |expected: String| Err(FilterError::semantic(expected));
+    match (kind, value) {
+        (_, CompValue::String(s)) if kind.is_stringy() => {
+            let fold = case::folds(kind, info.case_exact);
+            let text = if fold { case::fold(s) } else { s.clone() };
+            Ok(Lit::Str { text, fold })
+        }
+        (_, v) if kind.is_stringy() => wrong(format!(
+            "'{name}' is {}, so the value must be a string in double quotes, not {v}",
+            kind.describe()
+        )),
+        (AttrKind::Boolean, CompValue::Bool(b)) => Ok(Lit::Bool(*b)),
+        (AttrKind::Boolean, v) => wrong(format!(
+            "'{name}' is a boolean, so the value must be true or false, not {v}"
+        )),
+        (AttrKind::Decimal | AttrKind::Integer, CompValue::Number(n)) => Ok(Lit::Num(n.clone())),
+        (AttrKind::Decimal | AttrKind::Integer, v) => wrong(format!(
+            "'{name}' is {}, so the value must be a number, not {v}",
+            kind.describe()
+        )),
+        (AttrKind::DateTime, CompValue::String(s)) => datetime::parse(s).map(Lit::Date).ok_or_else(|| {
+            FilterError::semantic(format!(
+                "'{name}' is a dateTime, but {value} is not a valid date-time; expected RFC 3339 such as \"2011-05-13T04:42:34Z\""
+            ))
+        }),
+        (AttrKind::DateTime, v) => wrong(format!(
+            "'{name}' is a dateTime, so the value must be a quoted date-time such as \"2011-05-13T04:42:34Z\", not {v}"
+        )),
+        _ => Err(complex_comparison(name)),
     }
 }
 

@@ -99,56 +99,13 @@ pub(super) fn lex(input: &str) -> Result<Vec<Token>, FilterError> {
             i += 1;
             continue;
         }
-        let start = i;
-        let tok = match c {
-            '(' => Tok::LParen,
-            ')' => Tok::RParen,
-            '[' => Tok::LBracket,
-            ']' => Tok::RBracket,
-            '.' => Tok::Dot,
-            '"' => {
-                let (s, end) = lex_string(&chars, start)?;
-                i = end;
-                tokens.push(Token {
-                    tok: Tok::Str(s),
-                    pos: start,
-                    raw: chars.get(start..end).unwrap_or_default().iter().collect(),
-                });
-                continue;
-            }
-            c if c.is_ascii_alphabetic() || c == '$' => {
-                while chars.get(i).is_some_and(|&c| is_word_char(c)) {
-                    i += 1;
-                }
-                let word: String = chars.get(start..i).unwrap_or_default().iter().collect();
-                tokens.push(Token {
-                    tok: Tok::Word(word.clone()),
-                    pos: start,
-                    raw: word,
-                });
-                continue;
-            }
-            c if c.is_ascii_digit() || c == '-' => {
-                i += 1;
-                while chars.get(i).is_some_and(|&c| is_number_char(c)) {
-                    i += 1;
-                }
-                let text: String = chars.get(start..i).unwrap_or_default().iter().collect();
-                tokens.push(Token {
-                    tok: Tok::Num(text.clone()),
-                    pos: start,
-                    raw: text,
-                });
-                continue;
-            }
-            other => Tok::Other(other),
-        };
-        i += 1;
+        let (tok, end) = lex_token(&chars, i, c)?;
         tokens.push(Token {
             tok,
-            pos: start,
-            raw: c.to_string(),
+            pos: i,
+            raw: chars.get(i..end).unwrap_or_default().iter().collect(),
         });
+        i = end;
     }
     tokens.push(Token {
         tok: Tok::End,
@@ -156,6 +113,37 @@ pub(super) fn lex(input: &str) -> Result<Vec<Token>, FilterError> {
         raw: String::new(),
     });
     Ok(tokens)
+}
+
+/// The token that starts with `c` at `start`, and the index just past it.
+fn lex_token(chars: &[char], start: usize, c: char) -> Result<(Tok, usize), FilterError> {
+    let text = |end: usize| chars.get(start..end).unwrap_or_default().iter().collect();
+    let run_end = |from: usize, more: fn(char) -> bool| {
+        from + chars
+            .get(from..)
+            .unwrap_or_default()
+            .iter()
+            .take_while(|&&c| more(c))
+            .count()
+    };
+    let single = |tok: Tok| Ok((tok, start + 1));
+    match c {
+        '(' => single(Tok::LParen),
+        ')' => single(Tok::RParen),
+        '[' => single(Tok::LBracket),
+        ']' => single(Tok::RBracket),
+        '.' => single(Tok::Dot),
+        '"' => lex_string(chars, start).map(|(s, end)| (Tok::Str(s), end)),
+        c if c.is_ascii_alphabetic() || c == '$' => {
+            let end = run_end(start, is_word_char);
+            Ok((Tok::Word(text(end)), end))
+        }
+        c if c.is_ascii_digit() || c == '-' => {
+            let end = run_end(start + 1, is_number_char);
+            Ok((Tok::Num(text(end)), end))
+        }
+        other => single(Tok::Other(other)),
+    }
 }
 
 /// Reads a JSON string starting at the opening quote; returns the decoded text and
@@ -170,41 +158,13 @@ fn lex_string(chars: &[char], start: usize) -> Result<(String, usize), FilterErr
     let mut out = String::new();
     let mut i = start + 1;
     loop {
-        let Some(&c) = chars.get(i) else {
-            return Err(unterminated());
-        };
-        match c {
+        match *chars.get(i).ok_or_else(unterminated)? {
             '"' => return Ok((out, i + 1)),
             '\\' => {
-                let Some(&e) = chars.get(i + 1) else {
-                    return Err(unterminated());
-                };
-                let simple = match e {
-                    '"' => Some('"'),
-                    '\\' => Some('\\'),
-                    '/' => Some('/'),
-                    'b' => Some('\u{08}'),
-                    'f' => Some('\u{0C}'),
-                    'n' => Some('\n'),
-                    'r' => Some('\r'),
-                    't' => Some('\t'),
-                    _ => None,
-                };
-                if let Some(s) = simple {
-                    out.push(s);
-                    i += 2;
-                } else if e == 'u' {
-                    let (decoded, next) = lex_unicode_escape(chars, i)?;
-                    out.push(decoded);
-                    i = next;
-                } else {
-                    return Err(FilterError::new(
-                        i,
-                        format!(
-                            "invalid escape \"\\{e}\" in string; expected one of \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX"
-                        ),
-                    ));
-                }
+                let e = *chars.get(i + 1).ok_or_else(unterminated)?;
+                let (decoded, next) = lex_escape(chars, i, e)?;
+                out.push(decoded);
+                i = next;
             }
             c if u32::from(c) < 0x20 => {
                 return Err(FilterError::new(
@@ -222,6 +182,31 @@ fn lex_string(chars: &[char], start: usize) -> Result<(String, usize), FilterErr
             }
         }
     }
+}
+
+/// Decodes the escape `\\e` at `i` (the backslash); returns the character and the index
+/// just past the escape.
+fn lex_escape(chars: &[char], i: usize, e: char) -> Result<(char, usize), FilterError> {
+    let simple = match e {
+        '"' => '"',
+        '\\' => '\\',
+        '/' => '/',
+        'b' => '\u{08}',
+        'f' => '\u{0C}',
+        'n' => '\n',
+        'r' => '\r',
+        't' => '\t',
+        'u' => return lex_unicode_escape(chars, i),
+        _ => {
+            return Err(FilterError::new(
+                i,
+                format!(
+                    "invalid escape \"\\{e}\" in string; expected one of \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX"
+                ),
+            ))
+        }
+    };
+    Ok((simple, i + 2))
 }
 
 fn hex4(chars: &[char], at: usize) -> Option<u32> {
@@ -580,23 +565,7 @@ impl<'a> Parser<'a> {
         scope: Scope<'_>,
     ) -> Result<Bracketed, FilterError> {
         let open = self.peek().clone();
-        if let Scope::Inside(outer) = scope {
-            return Err(FilterError::new(
-                open.pos,
-                format!(
-                    "nested \"[\" is not allowed: the value filter of \"{outer}\" cannot contain another value filter"
-                ),
-            ));
-        }
-        if path.sub.is_some() {
-            return Err(FilterError::new(
-                open.pos,
-                format!(
-                    "a value filter \"[...]\" must follow an attribute name without a sub-attribute; found \"{}[\"",
-                    shorten(&word_tok.raw)
-                ),
-            ));
-        }
+        bracket_allowed(&path, word_tok, &open, scope)?;
         let inner_depth = self.enter(depth, &open)?;
         self.bump();
         if self.peek().tok == Tok::RBracket {
@@ -614,38 +583,39 @@ impl<'a> Parser<'a> {
                 sub: None,
             });
         }
-        let dot = self.bump();
-        let sub_tok = self.bump();
-        let sub = match &sub_tok.tok {
-            Tok::Word(w) => {
-                let parsed = attr_path_from_word(w, sub_tok.pos)?;
-                if parsed.urn.is_some() || parsed.sub.is_some() {
-                    return Err(FilterError::new(
-                        sub_tok.pos,
-                        format!(
-                            "expected a sub-attribute name of \"{path}\" after \"].\", found \"{}\"",
-                            shorten(w)
-                        ),
-                    ));
-                }
-                parsed.attr
-            }
-            _ => {
-                return Err(FilterError::new(
-                    sub_tok.pos,
-                    format!(
-                        "expected a sub-attribute name of \"{path}\" after the \".\" at position {}, found {}",
-                        dot.pos,
-                        sub_tok.describe()
-                    ),
-                ))
-            }
-        };
+        let sub = self.parse_bracket_sub(&path)?;
         Ok(Bracketed {
             path,
             filter,
-            sub: Some((sub, sub_tok)),
+            sub: Some(sub),
         })
+    }
+
+    /// The `subAttr` after `"]" "."`, the "." being next.
+    fn parse_bracket_sub(&mut self, path: &AttrPath) -> Result<(String, Token), FilterError> {
+        let dot = self.bump();
+        let sub_tok = self.bump();
+        let Tok::Word(w) = &sub_tok.tok else {
+            return Err(FilterError::new(
+                sub_tok.pos,
+                format!(
+                    "expected a sub-attribute name of \"{path}\" after the \".\" at position {}, found {}",
+                    dot.pos,
+                    sub_tok.describe()
+                ),
+            ));
+        };
+        let parsed = attr_path_from_word(w, sub_tok.pos)?;
+        if parsed.urn.is_some() || parsed.sub.is_some() {
+            return Err(FilterError::new(
+                sub_tok.pos,
+                format!(
+                    "expected a sub-attribute name of \"{path}\" after \"].\", found \"{}\"",
+                    shorten(w)
+                ),
+            ));
+        }
+        Ok((parsed.attr, sub_tok))
     }
 
     /// `attrPath "pr"` or `attrPath compareOp compValue`, the path already read.
@@ -733,6 +703,33 @@ impl<'a> Parser<'a> {
 }
 
 /// Parses a SCIM filter (the `filter` query parameter or a `/.search` body).
+/// A value filter may open only after a plain attribute name, outside any other value filter.
+fn bracket_allowed(
+    path: &AttrPath,
+    word_tok: &Token,
+    open: &Token,
+    scope: Scope<'_>,
+) -> Result<(), FilterError> {
+    if let Scope::Inside(outer) = scope {
+        return Err(FilterError::new(
+            open.pos,
+            format!(
+                "nested \"[\" is not allowed: the value filter of \"{outer}\" cannot contain another value filter"
+            ),
+        ));
+    }
+    if path.sub.is_some() {
+        return Err(FilterError::new(
+            open.pos,
+            format!(
+                "a value filter \"[...]\" must follow an attribute name without a sub-attribute; found \"{}[\"",
+                shorten(&word_tok.raw)
+            ),
+        ));
+    }
+    Ok(())
+}
+
 pub fn parse_filter(input: &str, limits: &FilterLimits) -> Result<Filter, FilterError> {
     check_length(input, limits)?;
     let tokens = lex(input)?;

@@ -100,12 +100,7 @@ pub(super) fn attr_path_from_word(word: &str, pos: usize) -> Result<AttrPath, Fi
         None => (None, word, pos),
     };
     if let Some(urn) = urn {
-        if urn.is_empty() || urn.split(':').any(str::is_empty) {
-            return Err(FilterError::new(
-                pos,
-                format!("invalid schema URI \"{urn}\" in \"{word}\": it has an empty segment between ':' separators"),
-            ));
-        }
+        check_urn(urn, word, pos)?;
     }
     let (attr, sub) = match name.split_once('.') {
         Some((attr, sub)) => (attr, Some(sub)),
@@ -121,29 +116,44 @@ pub(super) fn attr_path_from_word(word: &str, pos: usize) -> Result<AttrPath, Fi
     if !is_attr_name(attr) {
         return Err(name_error(name_at, "attribute name", attr));
     }
-    let sub_at = name_at + attr.len() + 1;
     if let Some(sub) = sub {
-        if sub.is_empty() {
-            return Err(FilterError::new(
-                sub_at,
-                format!("expected a sub-attribute name after \"{attr}.\""),
-            ));
-        }
-        if sub.contains('.') {
-            return Err(FilterError::new(
-                sub_at,
-                format!("attribute paths have at most one sub-attribute, found \"{name}\""),
-            ));
-        }
-        if !is_attr_name(sub) {
-            return Err(name_error(sub_at, "sub-attribute name", sub));
-        }
+        check_sub(sub, attr, name, name_at + attr.len() + 1)?;
     }
     Ok(AttrPath {
         urn: urn.map(str::to_string),
         attr: attr.to_string(),
         sub: sub.map(str::to_string),
     })
+}
+
+fn check_urn(urn: &str, word: &str, pos: usize) -> Result<(), FilterError> {
+    if urn.is_empty() || urn.split(':').any(str::is_empty) {
+        return Err(FilterError::new(
+            pos,
+            format!("invalid schema URI \"{urn}\" in \"{word}\": it has an empty segment between ':' separators"),
+        ));
+    }
+    Ok(())
+}
+
+/// The sub-attribute of `attr` in `name` (`attr.sub`), which starts at `sub_at`.
+fn check_sub(sub: &str, attr: &str, name: &str, sub_at: usize) -> Result<(), FilterError> {
+    if sub.is_empty() {
+        return Err(FilterError::new(
+            sub_at,
+            format!("expected a sub-attribute name after \"{attr}.\""),
+        ));
+    }
+    if sub.contains('.') {
+        return Err(FilterError::new(
+            sub_at,
+            format!("attribute paths have at most one sub-attribute, found \"{name}\""),
+        ));
+    }
+    if !is_attr_name(sub) {
+        return Err(name_error(sub_at, "sub-attribute name", sub));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -70,10 +70,10 @@ pub(crate) fn placeholders(start: usize, n: usize) -> String {
         .join(", ")
 }
 
-/// Folds a name for the case-insensitive uniqueness index. Done in Rust, not in SQL, so both
-/// engines fold Unicode the same way.
+/// Folds a name for the case-insensitive uniqueness index: the protocol's one folding rule,
+/// applied in Rust rather than SQL so both engines fold Unicode the same way.
 pub(crate) fn fold(s: &str) -> String {
-    s.to_lowercase()
+    crate::scim::fold(s)
 }
 
 /// A user's direct groups as the stores read them with the row: JSON `[[id, name, nested],
