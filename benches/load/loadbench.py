@@ -206,9 +206,16 @@ class Floor:
         self.proc = None
 
 
+# The benchmark cluster's port: only its processes are billed (the machine may run other
+# PostgreSQL clusters, other people's tests, whose CPU time is not this benchmark's).
+PG_PORT = None
+
+
 def postgres_cpu_seconds():
-    """CPU time of every postgres process on this machine (the throwaway cluster's)."""
-    total = 0.0
+    """CPU time of the benchmark cluster's processes: its postmaster (found by its `-p PORT`)
+    and that postmaster's children (backends, autovacuum, walwriter...). Every postgres
+    process on the machine when the postmaster cannot be found."""
+    procs = {}
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
@@ -220,8 +227,23 @@ def postgres_cpu_seconds():
         comm = raw[raw.index("(") + 1:raw.rindex(")")]
         if comm.startswith("postgres"):
             fields = raw.rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / CLK
-    return total
+            procs[int(pid)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / CLK)
+    master = None
+    if PG_PORT:
+        for pid, (ppid, _) in procs.items():
+            if ppid in procs:
+                continue  # a child; the postmaster's parent is pg_ctl's shell or init
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    argv = f.read().split(b"\0")
+            except OSError:
+                continue
+            if any(a == b"-p" and b == str(PG_PORT).encode() for a, b in zip(argv, argv[1:])):
+                master = pid
+                break
+    if master is None:
+        return sum(cpu for _, cpu in procs.values())
+    return sum(cpu for pid, (ppid, cpu) in procs.items() if pid == master or ppid == master)
 
 
 class Postgres:
@@ -1005,6 +1027,8 @@ def main():
     args.group_sizes = [int(s) for s in args.group_sizes.split(",") if s]
     args.young_sizes = [int(s) for s in args.young_sizes.split(",") if s and s != "0"]
     args.only = set(args.only.split(",")) - {""}
+    global PG_PORT
+    PG_PORT = urllib.parse.urlparse(args.postgres_url).port
     young_keys = {"Y1", "Y2", "Y3"}
     run_young = bool(args.young_sizes) and (not args.only or bool(args.only & young_keys))
     run_main = bool(args.sizes) and (not args.only or bool(args.only - young_keys))
