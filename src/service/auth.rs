@@ -73,7 +73,7 @@ const USAGE_SHARDS: usize = 16;
 /// first use after a flush takes that shard's write lock.
 pub struct UsageTracker {
     /// By token id: the last use in milliseconds since the epoch.
-    shards: [RwLock<HashMap<String, AtomicI64>>; USAGE_SHARDS],
+    shards: [RwLock<HashMap<String, LastUse>>; USAGE_SHARDS],
 }
 
 impl Default for UsageTracker {
@@ -84,33 +84,44 @@ impl Default for UsageTracker {
     }
 }
 
+/// A token's last use, with the realm it belongs to (its key leads with the realm).
+#[derive(Debug)]
+struct LastUse {
+    realm_id: String,
+    at: AtomicI64,
+}
+
 impl UsageTracker {
-    pub fn note(&self, token_id: &str) {
+    pub fn note(&self, realm_id: &str, token_id: &str) {
         let now = chrono::Utc::now().timestamp_millis();
         let shard = &self.shards[shard_of(token_id)];
         if let Ok(known) = shard.read() {
-            if let Some(at) = known.get(token_id) {
-                at.fetch_max(now, Ordering::Relaxed);
+            if let Some(used) = known.get(token_id) {
+                used.at.fetch_max(now, Ordering::Relaxed);
                 return;
             }
         }
         if let Ok(mut all) = shard.write() {
-            let at = all.entry(token_id.to_owned()).or_default();
-            at.fetch_max(now, Ordering::Relaxed);
+            let used = all.entry(token_id.to_owned()).or_insert_with(|| LastUse {
+                realm_id: realm_id.to_owned(),
+                at: AtomicI64::new(0),
+            });
+            used.at.fetch_max(now, Ordering::Relaxed);
         }
     }
 
-    /// Every token used since the last drain, with its last use; the tracker starts over.
-    fn drain(&self) -> Vec<(String, String)> {
+    /// Every token used since the last drain (realm, token, last use); the tracker starts
+    /// over.
+    fn drain(&self) -> Vec<(String, String, String)> {
         let mut batch = Vec::new();
         for shard in &self.shards {
             let taken = match shard.write() {
                 Ok(mut all) => std::mem::take(&mut *all),
                 Err(_) => continue,
             };
-            batch.extend(taken.into_iter().filter_map(|(id, at)| {
-                let at = chrono::DateTime::from_timestamp_millis(at.into_inner())?;
-                Some((id, crate::clock::format(at)))
+            batch.extend(taken.into_iter().filter_map(|(id, used)| {
+                let at = chrono::DateTime::from_timestamp_millis(used.at.into_inner())?;
+                Some((used.realm_id, id, crate::clock::format(at)))
             }));
         }
         batch
@@ -209,7 +220,7 @@ impl AuthService {
             (Some(_), None) => return Err(invalid_token()),
             (Some(hash), Some(t)) => {
                 check_token(&hash, &t)?;
-                self.usage.note(&t.id);
+                self.usage.note(&t.realm_id, &t.id);
                 Some(t)
             }
         };
@@ -310,7 +321,7 @@ mod tests {
                 let usage = usage.clone();
                 std::thread::spawn(move || {
                     for n in 0..1000 {
-                        usage.note(&format!("token-{}", (i + n) % 40));
+                        usage.note("realm", &format!("token-{}", (i + n) % 40));
                     }
                 })
             })
@@ -321,10 +332,11 @@ mod tests {
         let mut batch = usage.drain();
         batch.sort();
         assert_eq!(batch.len(), 40, "each token once");
-        assert!(batch.iter().all(|(_, at)| *at >= before), "{batch:?}");
-        assert_eq!(batch[0].0, "token-0");
+        assert!(batch.iter().all(|(_, _, at)| *at >= before), "{batch:?}");
+        assert_eq!(batch[0].1, "token-0");
+        assert!(batch.iter().all(|(realm, _, _)| realm == "realm"));
         assert!(usage.drain().is_empty(), "nothing used since");
-        usage.note("token-7");
+        usage.note("realm", "token-7");
         assert_eq!(usage.drain().len(), 1);
     }
 }

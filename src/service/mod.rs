@@ -200,7 +200,7 @@ pub(crate) mod fake {
         async fn auth_feed(&self) -> StoreResult<Option<Box<dyn AuthFeed>>> {
             unexpected("auth_feed")
         }
-        async fn record_token_use(&self, _uses: &[(String, String)]) -> StoreResult<()> {
+        async fn record_token_use(&self, _uses: &[(String, String, String)]) -> StoreResult<()> {
             unexpected("record_token_use")
         }
     }

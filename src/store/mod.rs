@@ -74,8 +74,8 @@ pub trait Tokens: Send + Sync + 'static {
     /// Notices of changes to realms and tokens by anyone, where the database can push them
     /// (PostgreSQL); `None` where it cannot, and then nothing about them may be cached.
     async fn auth_feed(&self) -> StoreResult<Option<Box<dyn AuthFeed>>>;
-    /// (token id, when) of recent uses.
-    async fn record_token_use(&self, uses: &[(String, String)]) -> StoreResult<()>;
+    /// (realm id, token id, when) of recent uses.
+    async fn record_token_use(&self, uses: &[(String, String, String)]) -> StoreResult<()>;
 }
 
 /// Users and Groups as documents.
