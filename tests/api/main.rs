@@ -23,5 +23,6 @@ mod realms;
 mod replicas;
 mod schema_keys;
 mod search;
+mod sort_fold;
 mod upgrade;
 mod users;

@@ -82,15 +82,18 @@ pub(crate) fn key_expr(d: Dialect, sort: &Sort) -> String {
              ELSE CAST({raw} AS double precision) END)"
         ),
         (SortKind::Number, Dialect::Sqlite) => format!("CAST({raw} AS REAL)"),
+        // Folded as scim::fold folds (the filter's and the evaluator's rule), then in byte
+        // order. Postgres: ICU's root-locale lower case (migration 10's `scimd_lower`), not
+        // the database locale's; SQLite: a collation that compares scim::fold of each side.
         (SortKind::Text, _) => {
-            let folded = if sort.fold && !matches!(sort.field, Field::NameFolded) {
-                format!("lower({raw})")
-            } else {
-                raw
-            };
-            match d {
-                Dialect::Postgres => format!("({folded} COLLATE \"C\")"),
-                Dialect::Sqlite => format!("({folded})"),
+            let fold = sort.fold && !matches!(sort.field, Field::NameFolded);
+            match (d, fold) {
+                (Dialect::Postgres, true) => {
+                    format!("(lower({raw} COLLATE scimd_lower) COLLATE \"C\")")
+                }
+                (Dialect::Postgres, false) => format!("({raw} COLLATE \"C\")"),
+                (Dialect::Sqlite, true) => format!("({raw} COLLATE scimd_fold)"),
+                (Dialect::Sqlite, false) => format!("({raw})"),
             }
         }
     }

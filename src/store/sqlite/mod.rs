@@ -19,6 +19,9 @@ use sqlx::{Executor, Row, SqliteConnection};
 use super::pool::{Conn, Pool};
 use super::{StoreError, StoreResult};
 
+/// The collation `sql::sort` names for folded sort keys.
+const FOLD_COLLATION: &str = "scimd_fold";
+
 pub struct SqliteStore {
     pool: Pool<SqliteConnection>,
 }
@@ -36,7 +39,11 @@ impl SqliteStore {
         };
         let url = create_if_missing(url);
         let options = SqliteConnectOptions::from_str(&url)
-            .with_context(|| format!("parsing {}", crate::config::redact_url(&url)))?;
+            .with_context(|| format!("parsing {}", crate::config::redact_url(&url)))?
+            // Sorting by a case-insensitive attribute: the protocol's folding, in byte order.
+            .collation(FOLD_COLLATION, |a, b| {
+                crate::scim::fold(a).cmp(&crate::scim::fold(b))
+            });
         let pool = Pool::new(
             options,
             Some(Arc::new(|conn: &mut SqliteConnection| {
