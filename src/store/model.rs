@@ -58,6 +58,23 @@ pub struct NewToken {
     pub expires_at: Option<String>,
 }
 
+impl NewToken {
+    /// The token as stored the moment it is created: never used, not revoked.
+    pub fn issued(self) -> TokenInfo {
+        TokenInfo {
+            id: self.id,
+            realm_id: self.realm_id,
+            name: self.name,
+            token_hash: self.token_hash,
+            scopes: self.scopes,
+            created_at: self.created_at,
+            expires_at: self.expires_at,
+            revoked_at: None,
+            last_used_at: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct TokenInfo {
     pub id: String,

@@ -56,7 +56,8 @@ impl Resp {
     }
 }
 
-async fn fresh_database(backend: Backend, dir: &tempfile::TempDir) -> Option<String> {
+/// An empty database of `backend` (a file in `dir`, or a new database on the test cluster).
+pub async fn fresh_database(backend: Backend, dir: &tempfile::TempDir) -> Option<String> {
     match backend {
         Backend::Sqlite => Some(format!(
             "sqlite://{}?mode=rwc",

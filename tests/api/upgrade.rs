@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{postgres_admin_url, send, Backend, TestApp};
+use crate::helpers::{fresh_database, send, Backend, TestApp};
 
 /// The newest migration of the previous release, per engine.
 const LAST_RELEASED_POSTGRES: i64 = 20261204000007;
@@ -24,29 +24,6 @@ const BOB: &str = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a62";
 const CAROL: &str = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a63";
 const ENG: &str = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a64";
 const PLATFORM: &str = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a65";
-
-/// A database URL of an empty database for `backend`.
-async fn empty_database(backend: Backend, dir: &tempfile::TempDir) -> Option<String> {
-    match backend {
-        Backend::Sqlite => Some(format!(
-            "sqlite://{}?mode=rwc",
-            dir.path().join("old.db").display()
-        )),
-        Backend::Postgres => {
-            let admin_url = postgres_admin_url()?;
-            let name = format!("t_{}", uuid::Uuid::new_v4().simple());
-            let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin_url)
-                .await
-                .unwrap();
-            sqlx::query(&format!("CREATE DATABASE {name}"))
-                .execute(&mut conn)
-                .await
-                .unwrap();
-            let (prefix, _) = admin_url.rsplit_once('/').unwrap();
-            Some(format!("{prefix}/{name}"))
-        }
-    }
-}
 
 /// The previous release's schema, with its rows.
 async fn previous_release(backend: Backend, url: &str, token_hash: &str) {
@@ -223,7 +200,7 @@ fn set(items: &[(&str, &str)]) -> BTreeSet<(String, String)> {
 async fn a_previous_release_database_is_upgraded_in_place(backend: Backend) {
     sqlx::any::install_default_drivers();
     let dir = tempfile::tempdir().unwrap();
-    let Some(url) = empty_database(backend, &dir).await else {
+    let Some(url) = fresh_database(backend, &dir).await else {
         return;
     };
     let old_token = scimd::service::auth::mint_secret();

@@ -6,8 +6,8 @@ use sqlx::{PgConnection, Postgres, Row, Transaction};
 use uuid::Uuid;
 
 use super::{get, get_id, get_instant, instant, own_uid, uid, uids, PgStore};
-use crate::store::query::{Literal, SortKind};
 use crate::store::sql::filter::compile;
+use crate::store::sql::page::{carried_total, page_from_rows};
 use crate::store::sql::sort::{key_text_expr, order_by, seek_condition};
 use crate::store::sql::{
     bind_all, fold, parse_data, parse_direct_groups, parse_kind, Bind, Dialect,
@@ -425,39 +425,20 @@ impl Resources for PgStore {
                 ..ListPage::default()
             });
         }
-        let backward = q.seek.as_ref().is_some_and(|s| s.backward);
         let (page_sql, binds) = page_query(realm_id, kind, q);
         let mut conn = self.conn().await?;
-        let mut rows = bind_all(sqlx::query(&page_sql), &binds)
+        let rows = bind_all(sqlx::query(&page_sql), &binds)
             .fetch_all(&mut *conn)
             .await?;
         conn.finish();
-        // The page query carries totalResults (one round trip); an empty page has no row to
-        // carry it, so only then is it counted on its own.
-        let total = match rows.first() {
-            Some(row) => get::<i64>(row, "total_n")? as u64,
-            None if q.seek.is_none() && q.offset == 0 => 0,
+        let total = match carried_total(q, &rows)? {
+            Some(total) => total,
             None => {
                 let (where_sql, binds) = list_where(realm_id, kind, q);
                 self.count(q, &where_sql, &binds).await?
             }
         };
-        if backward {
-            rows.reverse();
-        }
-        let mut items = Vec::with_capacity(rows.len());
-        let mut keys = Vec::with_capacity(rows.len());
-        for row in &rows {
-            items.push(resource_from_row(row)?);
-            keys.push(match &q.sort {
-                None => None,
-                Some(sort) => match sort.kind {
-                    SortKind::Text => get::<Option<String>>(row, "sort_key")?.map(Literal::String),
-                    SortKind::Number => get::<Option<f64>>(row, "sort_key")?.map(Literal::Number),
-                },
-            });
-        }
-        Ok(ListPage { total, items, keys })
+        page_from_rows(q, rows, total, resource_from_row)
     }
 }
 

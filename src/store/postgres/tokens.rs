@@ -1,17 +1,15 @@
 //! Bearer tokens: stored by hash, looked up together with their realm in one query.
 
 use sqlx::postgres::PgRow;
-use sqlx::{Postgres, Transaction};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::tenancy::{realm_from_row, REALM_COLS};
 use super::{get, get_id, get_instant, get_opt_instant, instant, opt_instant, own_uid, PgStore};
+use crate::store::sql::{parse_scopes, TOKEN_COLS};
 use crate::store::{AuthFeed, NewToken, Realm, StoreResult, TokenInfo, Tokens};
 
-pub(super) async fn insert_token(
-    tx: &mut Transaction<'_, Postgres>,
-    t: &NewToken,
-) -> StoreResult<()> {
+pub(super) async fn insert_token(conn: &mut PgConnection, t: &NewToken) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO tokens (realm_id, id, name, token_hash, scopes, created_at, expires_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -23,23 +21,18 @@ pub(super) async fn insert_token(
     .bind(t.scopes.join(" "))
     .bind(instant(&t.created_at)?)
     .bind(opt_instant(t.expires_at.as_deref())?)
-    .execute(&mut **tx)
+    .execute(conn)
     .await?;
     Ok(())
 }
 
-const TOKEN_COLS: &str = "t.id AS t_id, t.realm_id AS t_realm_id, t.name AS t_name, \
-    t.token_hash AS t_hash, t.scopes AS t_scopes, t.created_at AS t_created_at, \
-    t.expires_at AS t_expires_at, t.revoked_at AS t_revoked_at, t.last_used_at AS t_last_used_at";
-
 fn token_from_row(row: &PgRow) -> StoreResult<TokenInfo> {
-    let scopes: String = get(row, "t_scopes")?;
     Ok(TokenInfo {
         id: get_id(row, "t_id")?,
         realm_id: get_id(row, "t_realm_id")?,
         name: get(row, "t_name")?,
         token_hash: get(row, "t_hash")?,
-        scopes: scopes.split_whitespace().map(str::to_owned).collect(),
+        scopes: parse_scopes(&get::<String>(row, "t_scopes")?),
         created_at: get_instant(row, "t_created_at")?,
         expires_at: get_opt_instant(row, "t_expires_at")?,
         revoked_at: get_opt_instant(row, "t_revoked_at")?,
@@ -51,21 +44,9 @@ fn token_from_row(row: &PgRow) -> StoreResult<TokenInfo> {
 impl Tokens for PgStore {
     async fn create_token(&self, t: NewToken) -> StoreResult<TokenInfo> {
         let mut conn = self.conn().await?;
-        let mut tx = conn.begin().await?;
-        insert_token(&mut tx, &t).await?;
-        tx.commit().await?;
+        insert_token(&mut conn, &t).await?;
         conn.finish();
-        Ok(TokenInfo {
-            id: t.id,
-            realm_id: t.realm_id,
-            name: t.name,
-            token_hash: t.token_hash,
-            scopes: t.scopes,
-            created_at: t.created_at,
-            expires_at: t.expires_at,
-            revoked_at: None,
-            last_used_at: None,
-        })
+        Ok(t.issued())
     }
 
     async fn list_tokens(&self, realm_id: &str) -> StoreResult<Vec<TokenInfo>> {

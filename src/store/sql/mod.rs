@@ -4,6 +4,7 @@
 
 pub(crate) mod filter;
 pub(crate) mod groups;
+pub(crate) mod page;
 pub(crate) mod sort;
 
 use sqlx::query::Query;
@@ -60,6 +61,16 @@ where
         q = b.bind(q);
     }
     q
+}
+
+/// A token's columns, as both stores' token reads name them (`t` the tokens table).
+pub(crate) const TOKEN_COLS: &str = "t.id AS t_id, t.realm_id AS t_realm_id, t.name AS t_name, \
+    t.token_hash AS t_hash, t.scopes AS t_scopes, t.created_at AS t_created_at, \
+    t.expires_at AS t_expires_at, t.revoked_at AS t_revoked_at, t.last_used_at AS t_last_used_at";
+
+/// A token's scopes as stored: one space-separated column.
+pub(crate) fn parse_scopes(scopes: &str) -> Vec<String> {
+    scopes.split_whitespace().map(str::to_owned).collect()
 }
 
 /// `$start, $start+1, ...` for an IN list.
