@@ -5,9 +5,7 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, Sqlite, SqliteConnection, Transaction};
 
 use super::{get, SqliteStore};
-use crate::store::sql::filter::compile;
-use crate::store::sql::page::{carried_total, page_from_rows};
-use crate::store::sql::sort::{key_expr, order_by, seek_condition};
+use crate::store::sql::page::{carried_total, page_from_rows, Lists};
 use crate::store::sql::{
     bind_all, fold, parse_data, parse_direct_groups, parse_kind, placeholders, Bind, Dialect, CHUNK,
 };
@@ -19,18 +17,6 @@ use crate::store::{
 const D: Dialect = Dialect::Sqlite;
 
 const COLS: &str = "id, kind, external_id, data, version, created, last_modified";
-
-/// totalResults of a list as a scalar subquery: unfiltered, the trigger-maintained counts
-/// (`$1` realm, `$2` kind, as in every list's WHERE); filtered, a real count.
-fn total_sql(q: &ListQuery, where_sql: &str) -> String {
-    if q.filter.is_none() {
-        "(SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM resource_counts \
-         WHERE realm_id = $1 AND kind = $2)"
-            .to_owned()
-    } else {
-        format!("(SELECT COUNT(*) FROM resources WHERE {where_sql})")
-    }
-}
 
 fn resource_from_row(row: &SqliteRow) -> StoreResult<StoredResource> {
     let kind = parse_kind(&get::<String>(row, "kind")?)?;
@@ -85,64 +71,12 @@ const MEMBERSHIP_COLS: &str = "CAST(CASE WHEN kind = 'Group' THEN EXISTS (SELECT
      FROM members m JOIN resources g ON g.realm_id = m.realm_id AND g.id = m.group_id \
      WHERE m.realm_id = resources.realm_id AND m.member_id = resources.id) END AS direct_groups";
 
-/// The WHERE clause (and its binds) of a list query, without the seek.
-fn list_where(realm_id: &str, kind: Kind, q: &ListQuery) -> (String, Vec<Bind>) {
-    let mut binds = vec![
-        Bind::Str(realm_id.to_owned()),
-        Bind::Str(kind.name().to_owned()),
-    ];
-    let mut where_sql = "realm_id = $1 AND kind = $2".to_owned();
-    if let Some(f) = &q.filter {
-        let sql = compile(f, D, &mut binds);
-        where_sql.push_str(" AND (");
-        where_sql.push_str(&sql);
-        where_sql.push(')');
-    }
-    (where_sql, binds)
-}
-
-/// The page query of a list: filter, seek, order and limit, with its binds (LIMIT and OFFSET
-/// last). The filter's binds come first and keep their numbers, so the count subquery can
-/// reuse them: totalResults rides on the page query instead of a second round trip.
-fn page_query(realm_id: &str, kind: Kind, q: &ListQuery) -> (String, Vec<Bind>) {
-    let (mut where_sql, mut binds) = list_where(realm_id, kind, q);
-    let count_where = where_sql.clone();
-    let backward = q.seek.as_ref().is_some_and(|s| s.backward);
-    if let Some(seek) = &q.seek {
-        let cond = seek_condition(D, q.sort.as_ref(), seek, &mut binds);
-        where_sql.push_str(" AND ");
-        where_sql.push_str(&cond);
-    }
-    let key_col = match &q.sort {
-        Some(sort) => format!(", {} AS sort_key", key_expr(D, sort)),
-        None => String::new(),
-    };
-    let n = binds.len();
-    binds.push(Bind::I64(i64::from(q.limit)));
-    let limit_offset = if q.seek.is_some() {
-        format!("LIMIT ${}", n + 1)
-    } else {
-        binds.push(Bind::I64(q.offset as i64));
-        format!("LIMIT ${} OFFSET ${}", n + 1, n + 2)
-    };
-    let total = total_sql(q, &count_where);
-    let order = order_by(D, q.sort.as_ref(), backward);
-    let sql = if q.seek.is_none() && q.offset > 0 {
-        // Deferred join: the OFFSET walks index entries, and only the page's rows are read.
-        format!(
-            "SELECT {COLS}{key_col}, {total} AS total_n, {RELATED_COL} FROM resources \
-             WHERE realm_id = $1 AND id IN \
-             (SELECT id FROM resources WHERE {where_sql} ORDER BY {order} {limit_offset}) \
-             ORDER BY {order}"
-        )
-    } else {
-        format!(
-            "SELECT {COLS}{key_col}, {total} AS total_n, {RELATED_COL} \
-             FROM resources WHERE {where_sql} ORDER BY {order} {limit_offset}"
-        )
-    };
-    (sql, binds)
-}
+const LISTS: Lists = Lists {
+    dialect: D,
+    realm_param: "$1",
+    cols: COLS,
+    related: RELATED_COL,
+};
 
 impl SqliteStore {
     /// SQLite's plan for a list page (tests assert the indexes it uses).
@@ -152,7 +86,7 @@ impl SqliteStore {
         kind: Kind,
         q: &ListQuery,
     ) -> StoreResult<String> {
-        let (sql, binds) = page_query(realm_id, kind, q);
+        let (sql, binds) = LISTS.page_query(realm_id, kind, q);
         let explain = format!("EXPLAIN QUERY PLAN {sql}");
         let mut conn = self.conn().await?;
         let rows = bind_all(sqlx::query(&explain), &binds)
@@ -168,7 +102,7 @@ impl SqliteStore {
     }
 
     async fn count(&self, q: &ListQuery, where_sql: &str, binds: &[Bind]) -> StoreResult<u64> {
-        let sql = format!("SELECT {} AS n", total_sql(q, where_sql));
+        let sql = LISTS.count_query(q, where_sql);
         let mut conn = self.conn().await?;
         let row = bind_all(sqlx::query(&sql), binds)
             .fetch_one(&mut *conn)
@@ -389,13 +323,13 @@ impl Resources for SqliteStore {
         q: &ListQuery,
     ) -> StoreResult<ListPage> {
         if q.limit == 0 {
-            let (where_sql, binds) = list_where(realm_id, kind, q);
+            let (where_sql, binds) = LISTS.where_clause(realm_id, kind, q);
             return Ok(ListPage {
                 total: self.count(q, &where_sql, &binds).await?,
                 ..ListPage::default()
             });
         }
-        let (page_sql, binds) = page_query(realm_id, kind, q);
+        let (page_sql, binds) = LISTS.page_query(realm_id, kind, q);
         let mut conn = self.conn().await?;
         let rows = bind_all(sqlx::query(&page_sql), &binds)
             .fetch_all(&mut *conn)
@@ -404,7 +338,7 @@ impl Resources for SqliteStore {
         let total = match carried_total(q, &rows)? {
             Some(total) => total,
             None => {
-                let (where_sql, binds) = list_where(realm_id, kind, q);
+                let (where_sql, binds) = LISTS.where_clause(realm_id, kind, q);
                 self.count(q, &where_sql, &binds).await?
             }
         };
