@@ -4,6 +4,7 @@
 //! text the protocol shows (lowercase hyphenated uuids; RFC 3339 UTC with milliseconds).
 
 mod feed;
+mod planner;
 mod resources;
 mod tenancy;
 mod tokens;
@@ -23,6 +24,7 @@ pub struct PgStore {
     pool: Pool<PgConnection>,
     /// For connections outside the pool (the change feed).
     url: String,
+    planner: planner::Planner,
 }
 
 impl PgStore {
@@ -40,9 +42,11 @@ impl PgStore {
             .await
             .context("migrating the database")?;
         conn.finish();
+        planner::watch(pool.downgrade());
         Ok(Self {
             pool,
             url: url.to_owned(),
+            planner: planner::Planner::new(),
         })
     }
 

@@ -224,8 +224,11 @@ impl Resources for PgStore {
             query.execute(&mut *tx).await?;
             add_members(&mut tx, realm, id, &r.members).await?;
             tx.commit().await?;
+            self.planner
+                .members_added(&self.pool, r.members.len() as u64);
         }
         conn.finish();
+        self.planner.resources_added(&self.pool, 1);
         Ok(StoredResource {
             related: Some(!r.members.is_empty()),
             id: r.id,
@@ -249,9 +252,13 @@ impl Resources for PgStore {
             return Ok(None);
         };
         let mut conn = self.conn().await?;
+        // The primary key and nothing else decides which row: fenced by OFFSET 0, `kind`
+        // cannot make another index that starts with (realm_id, kind) look as good to a
+        // planner without statistics (a young realm), which read the whole realm through one.
         let row = sqlx::query(&format!(
-            "SELECT {COLS}, {MEMBERSHIP_COLS} FROM resources \
-             WHERE realm_id = $1 AND id = $2 AND kind = $3"
+            "SELECT {COLS}, {MEMBERSHIP_COLS} FROM \
+             (SELECT * FROM resources WHERE realm_id = $1 AND id = $2 OFFSET 0) AS resources \
+             WHERE kind = $3"
         ))
         .bind(realm)
         .bind(id)
@@ -407,6 +414,8 @@ impl Membership for PgStore {
         apply_member_change(&mut tx, realm, group, &change).await?;
         tx.commit().await?;
         conn.finish();
+        self.planner
+            .members_added(&self.pool, change.add.len() as u64);
         Ok(stored)
     }
 
