@@ -6,8 +6,7 @@
 //! idle long enough for a restart or a firewall to have cut it.
 
 use std::ops::{Deref, DerefMut};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use std::future::Future;
@@ -34,8 +33,6 @@ pub(crate) type AfterConnect<C> = Arc<
 struct Idle<C> {
     conn: C,
     since: Instant,
-    /// The plan epoch its prepared statements belong to.
-    epoch: u64,
 }
 
 struct Inner<C: Connection> {
@@ -44,13 +41,10 @@ struct Inner<C: Connection> {
     max: u32,
     permits: Arc<Semaphore>,
     idle: Mutex<Vec<Idle<C>>>,
-    /// Moves on when the statistics its statements were planned with changed: a connection
-    /// of an older epoch drops its prepared statements before its next use.
-    epoch: AtomicU64,
 }
 
 impl<C: Connection> Inner<C> {
-    fn put_back(&self, conn: C, epoch: u64) {
+    fn put_back(&self, conn: C) {
         if self.permits.is_closed() {
             return;
         }
@@ -58,7 +52,6 @@ impl<C: Connection> Inner<C> {
             idle.push(Idle {
                 conn,
                 since: Instant::now(),
-                epoch,
             });
         }
     }
@@ -80,10 +73,7 @@ impl<C: Connection> Clone for Pool<C> {
     }
 }
 
-impl<C: Connection + 'static> Pool<C>
-where
-    C::Database: sqlx::database::HasStatementCache,
-{
+impl<C: Connection + 'static> Pool<C> {
     pub fn new(
         options: <C as Connection>::Options,
         after_connect: Option<AfterConnect<C>>,
@@ -97,7 +87,6 @@ where
                 max,
                 permits: Arc::new(Semaphore::new(max as usize)),
                 idle: Mutex::new(Vec::new()),
-                epoch: AtomicU64::new(0),
             }),
         }
     }
@@ -119,36 +108,18 @@ where
             if idle_for >= IDLE_BEFORE_PING && idle.conn.ping().await.is_err() {
                 continue;
             }
-            let epoch = self.inner.epoch.load(Ordering::Acquire);
-            if idle.epoch != epoch && idle.conn.clear_cached_statements().await.is_err() {
-                continue;
-            }
-            return Ok(self.conn(idle.conn, permit, epoch));
+            return Ok(self.conn(idle.conn, permit));
         }
-        let epoch = self.inner.epoch.load(Ordering::Acquire);
         let conn = self.connect().await?;
-        Ok(self.conn(conn, permit, epoch))
+        Ok(self.conn(conn, permit))
     }
 
-    fn conn(&self, conn: C, permit: OwnedSemaphorePermit, epoch: u64) -> Conn<C> {
+    fn conn(&self, conn: C, permit: OwnedSemaphorePermit) -> Conn<C> {
         Conn {
             conn: Some(conn),
             inner: self.inner.clone(),
             permit: Some(permit),
             finished: false,
-            epoch,
-        }
-    }
-
-    /// Statements prepared before now are to be planned afresh (the statistics changed).
-    pub fn replan(&self) {
-        self.inner.epoch.fetch_add(1, Ordering::AcqRel);
-    }
-
-    /// A handle that does not keep the pool alive (for background tasks that end with it).
-    pub fn downgrade(&self) -> WeakPool<C> {
-        WeakPool {
-            inner: Arc::downgrade(&self.inner),
         }
     }
 
@@ -180,21 +151,6 @@ where
     }
 }
 
-pub(crate) struct WeakPool<C: Connection> {
-    inner: Weak<Inner<C>>,
-}
-
-impl<C: Connection + 'static> WeakPool<C>
-where
-    C::Database: sqlx::database::HasStatementCache,
-{
-    /// The pool, while it is still in use and open.
-    pub fn upgrade(&self) -> Option<Pool<C>> {
-        let inner = self.inner.upgrade()?;
-        (!inner.permits.is_closed()).then_some(Pool { inner })
-    }
-}
-
 /// A connection taken from the pool. Call `finish` once its last statement (or commit) has
 /// completed; dropped without it, the connection is checked before anyone reuses it.
 pub(crate) struct Conn<C: Connection + 'static> {
@@ -202,7 +158,6 @@ pub(crate) struct Conn<C: Connection + 'static> {
     inner: Arc<Inner<C>>,
     permit: Option<OwnedSemaphorePermit>,
     finished: bool,
-    epoch: u64,
 }
 
 impl<C: Connection + 'static> Conn<C> {
@@ -235,9 +190,8 @@ impl<C: Connection + 'static> Drop for Conn<C> {
             return;
         };
         let permit = self.permit.take();
-        let epoch = self.epoch;
         if self.finished {
-            self.inner.put_back(conn, epoch);
+            self.inner.put_back(conn);
             drop(permit);
             return;
         }
@@ -251,7 +205,7 @@ impl<C: Connection + 'static> Drop for Conn<C> {
         rt.spawn(async move {
             let mut conn = conn;
             if let Ok(Ok(())) = tokio::time::timeout(RECOVER_TIMEOUT, conn.ping()).await {
-                inner.put_back(conn, epoch);
+                inner.put_back(conn);
             }
             drop(permit);
         });

@@ -10,11 +10,12 @@ mod tenancy;
 mod tokens;
 
 use std::str::FromStr;
+use std::sync::Arc;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgRow};
-use sqlx::{PgConnection, Row};
+use sqlx::{Executor, PgConnection, Row};
 use uuid::Uuid;
 
 use super::pool::{Conn, Pool};
@@ -32,7 +33,26 @@ impl PgStore {
     pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Self> {
         let options = PgConnectOptions::from_str(url)
             .with_context(|| format!("parsing {}", crate::config::redact_url(url)))?;
-        let pool = Pool::<PgConnection>::new(options, None, max_connections);
+        let pool = Pool::<PgConnection>::new(
+            options,
+            Some(Arc::new(|conn: &mut PgConnection| {
+                Box::pin(async move {
+                    // Generic plans only. Under the default (`auto`) Postgres compares
+                    // a statement's generic plan with the custom plans of its first
+                    // executions and keeps that choice; made on a young table, it kept
+                    // planning a `userName eq` on every execution after the statistics were
+                    // there (~60% of the settled rate until a restart, issue 21). scimd's
+                    // statements are shaped for their indexes (unique keys, fenced
+                    // primary-key reads), so a generic plan is right for them, and ANALYZE
+                    // invalidates it when the statistics change. A SET, not a startup
+                    // option: connection poolers such as PgBouncer refuse those.
+                    conn.execute("SET plan_cache_mode = force_generic_plan")
+                        .await
+                        .map(|_| ())
+                })
+            })),
+            max_connections,
+        );
         let mut conn = pool
             .acquire()
             .await
@@ -42,7 +62,6 @@ impl PgStore {
             .await
             .context("migrating the database")?;
         conn.finish();
-        planner::watch(pool.downgrade());
         Ok(Self {
             pool,
             url: url.to_owned(),

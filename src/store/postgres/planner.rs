@@ -1,4 +1,4 @@
-//! Statistics that follow the data, and plans that follow the statistics.
+//! Statistics that follow the data.
 //!
 //! An identity provider's first sync fills a realm through the API; until Postgres has
 //! statistics for those rows its planner takes the realm for one row and may read a GET or a
@@ -8,24 +8,18 @@
 //! itself when the rows it added through this process pass 256, 1,024, 4,096, ... (each
 //! ANALYZE samples at most 30,000 rows: cheap next to the writes that led to it).
 //!
-//! Once statistics change, statements prepared on pooled connections keep the custom-versus-
-//! generic choice Postgres made from their costs under the old statistics (a filter stayed at
-//! ~60% of its rate until a restart). So whenever the tables' analyze counts move, by this
-//! process or by autovacuum or anyone, the pool's connections drop their prepared statements
-//! before their next use, and plan afresh.
+//! (Plans follow the statistics by themselves: an ANALYZE invalidates the plans cached for a
+//! table, and the store's connections use generic plans only, see `PgStore::connect`.)
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use sqlx::PgConnection;
 
-use crate::store::pool::{Pool, WeakPool};
+use crate::store::pool::Pool;
 
 /// Rows added before the first ANALYZE of a table, and the factor to the next one.
 const FIRST_ANALYZE: u64 = 256;
 const ANALYZE_FACTOR: u64 = 4;
-/// How often the analyze counts are read.
-const WATCH_EVERY: Duration = Duration::from_secs(5);
 
 /// Rows one table has been given through this process, and when to analyze it next.
 struct Growth {
@@ -101,44 +95,9 @@ fn analyze(pool: Pool<PgConnection>, table: &'static str) {
         {
             Ok(_) => {
                 conn.finish();
-                pool.replan();
                 tracing::debug!(table, "analyzed a growing table");
             }
             Err(e) => tracing::warn!(table, error = %e, "ANALYZE of a growing table failed"),
-        }
-    });
-}
-
-/// Reads the analyze counts of the per-realm tables every few seconds, and has the pool plan
-/// afresh when they move. Ends with the pool.
-pub(super) fn watch(pool: WeakPool<PgConnection>) {
-    let Ok(rt) = tokio::runtime::Handle::try_current() else {
-        return;
-    };
-    rt.spawn(async move {
-        let mut seen: Option<i64> = None;
-        loop {
-            tokio::time::sleep(WATCH_EVERY).await;
-            let Some(pool) = pool.upgrade() else {
-                return;
-            };
-            let Ok(mut conn) = pool.acquire().await else {
-                continue;
-            };
-            let counts: Result<i64, _> = sqlx::query_scalar(
-                "SELECT CAST(COALESCE(SUM(analyze_count + autoanalyze_count), 0) AS BIGINT) \
-                 FROM pg_stat_user_tables WHERE relname IN ('resources', 'members')",
-            )
-            .fetch_one(&mut *conn)
-            .await;
-            let Ok(counts) = counts else {
-                continue;
-            };
-            conn.finish();
-            if seen.is_some_and(|s| s != counts) {
-                pool.replan();
-            }
-            seen = Some(counts);
         }
     });
 }
