@@ -24,7 +24,6 @@ pub(crate) const CHUNK: usize = 500;
 pub(crate) enum Bind {
     Str(String),
     F64(f64),
-    I64(i64),
 }
 
 impl Bind {
@@ -36,12 +35,10 @@ impl Bind {
         DB: Database,
         String: Encode<'q, DB> + Type<DB>,
         f64: Encode<'q, DB> + Type<DB>,
-        i64: Encode<'q, DB> + Type<DB>,
     {
         match self {
             Bind::Str(s) => q.bind(s.clone()),
             Bind::F64(f) => q.bind(*f),
-            Bind::I64(i) => q.bind(*i),
         }
     }
 }
@@ -55,7 +52,6 @@ where
     DB: Database,
     String: Encode<'q, DB> + Type<DB>,
     f64: Encode<'q, DB> + Type<DB>,
-    i64: Encode<'q, DB> + Type<DB>,
 {
     for b in binds {
         q = b.bind(q);
