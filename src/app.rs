@@ -8,6 +8,7 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use tower::Layer;
 
+use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::http::state::AppState;
 use crate::scim::filter::FilterLimits;
@@ -20,7 +21,7 @@ pub async fn open_store(cfg: &Config) -> anyhow::Result<Arc<dyn Store>> {
     crate::store::open(&cfg.database_url, cfg.database_max_connections).await
 }
 
-pub fn services(cfg: &Config, store: Arc<dyn Store>) -> Services {
+pub fn services(cfg: &Config, store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Services {
     Services::new(
         store,
         Limits {
@@ -36,6 +37,7 @@ pub fn services(cfg: &Config, store: Arc<dyn Store>) -> Services {
             max_patch_operations: cfg.patch_max_operations,
             cursor_timeout_secs: cfg.cursor_timeout_seconds,
         },
+        clock,
     )
 }
 
@@ -65,10 +67,21 @@ pub async fn serve_with_metrics(
     metrics_listener: Option<TcpListener>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    serve_with_clock(cfg, listener, metrics_listener, Arc::new(SystemClock), shutdown).await
+}
+
+/// `serve_with_metrics` on the given clock (tests move it to expire tokens without waiting).
+pub async fn serve_with_clock(
+    cfg: Config,
+    listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
+    clock: Arc<dyn Clock>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let store = open_store(&cfg).await?;
-    let services = Arc::new(services(&cfg, store.clone()));
-    if let Some(t) = services.admin.bootstrap().await? {
-        print_bootstrap(&cfg, listener.local_addr()?, &t.secret);
+    let services = Arc::new(services(&cfg, store.clone(), clock));
+    if let Some((scim, admin)) = services.admin.bootstrap().await? {
+        print_bootstrap(&cfg, listener.local_addr()?, &scim.secret, &admin.secret);
     }
 
     let flusher = {
@@ -170,7 +183,7 @@ pub async fn serve_with_metrics(
     Ok(())
 }
 
-fn print_bootstrap(cfg: &Config, addr: std::net::SocketAddr, secret: &str) {
+fn print_bootstrap(cfg: &Config, addr: std::net::SocketAddr, secret: &str, admin: &str) {
     let origin = if cfg.public_url.is_empty() {
         let host = if addr.ip().is_unspecified() {
             format!("127.0.0.1:{}", addr.port())
@@ -193,6 +206,10 @@ fn print_bootstrap(cfg: &Config, addr: std::net::SocketAddr, secret: &str) {
          SCIM base URL: {base}\n\
          Try it:\n\n\
          \x20   curl -H 'Authorization: Bearer {secret}' {base}/Users\n\n\
+         And this global admin token, for the admin API (tenants, realms, tokens), also\n\
+         shown ONCE:\n\n\
+         \x20   {admin}\n\n\
+         \x20   curl -H 'Authorization: Bearer {admin}' {origin}/v1/tenants\n\n\
          More tokens: scimd token create --tenant default --realm default --name <name>\n\
          ================================================================================\n"
     );

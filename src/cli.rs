@@ -7,7 +7,11 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
+use std::sync::Arc;
+
+use crate::clock::SystemClock;
 use crate::config::Config;
+use crate::service::admin::view::TokenStatus;
 use crate::service::admin::{AdminService, DEFAULT_REALM, DEFAULT_TENANT};
 use crate::store::RealmState;
 
@@ -41,6 +45,34 @@ pub enum Command {
     /// Manage bearer tokens of a realm.
     #[command(subcommand)]
     Token(TokenCmd),
+    /// Manage admin tokens: the admin API's credentials, global or for one tenant.
+    #[command(subcommand)]
+    AdminToken(AdminTokenCmd),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AdminTokenCmd {
+    /// Create an admin token (global unless --tenant); prints the secret once, on stdout.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Limit the token to this tenant's realms and tokens.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Days until the token expires (default: never).
+        #[arg(long)]
+        expires_in_days: Option<u32>,
+    },
+    /// List live admin tokens (the global ones, or one tenant's).
+    List {
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Revoke an admin token by id; it stops working at once.
+    Revoke {
+        /// The id shown by `admin-token list`.
+        id: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -128,7 +160,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         cmd => {
             crate::telemetry::init(&cfg.log_format, "warn");
             let store = crate::app::open_store(&cfg).await?;
-            let admin = AdminService::new(store.clone());
+            let admin = AdminService::new(store.clone(), Arc::new(SystemClock));
             let res = admin_command(&admin, cmd).await;
             store.close().await;
             res
@@ -216,13 +248,8 @@ async fn admin_command(admin: &AdminService, cmd: Command) -> anyhow::Result<()>
             )?;
             let now = crate::clock::now();
             for t in admin.list_tokens(&at.tenant, &at.realm).await? {
-                let status = if t.revoked_at.is_some() {
-                    "revoked"
-                } else if t.expires_at.as_deref().is_some_and(|e| *e <= *now) {
-                    "expired"
-                } else {
-                    "active"
-                };
+                let status = serde_json::to_value(TokenStatus::of(&t, &now))?;
+                let status = status.as_str().unwrap_or_default().to_owned();
                 writeln!(
                     out,
                     "{:<36} {:<20} {:<9} {:<24} {:<24} {:<24} {}",
@@ -240,7 +267,61 @@ async fn admin_command(admin: &AdminService, cmd: Command) -> anyhow::Result<()>
             admin.revoke_token(&at.tenant, &at.realm, &id).await?;
             writeln!(out, "revoked token {id}")?;
         }
+        Command::AdminToken(cmd) => admin_token_command(admin, cmd, &mut out).await?,
         Command::Serve | Command::Healthcheck => unreachable!("handled by run"),
+    }
+    Ok(())
+}
+
+async fn admin_token_command(
+    admin: &AdminService,
+    cmd: AdminTokenCmd,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    match cmd {
+        AdminTokenCmd::Create {
+            name,
+            tenant,
+            expires_in_days,
+        } => {
+            let t = admin
+                .create_admin_token_cli(tenant.as_deref(), &name, expires_in_days)
+                .await?;
+            eprintln!(
+                "created admin token {} ('{}') for {}, expires {}.\n\
+                 The secret below is shown once; only its hash is stored.",
+                t.info.id,
+                t.info.name,
+                tenant.map_or("every tenant".to_owned(), |t| format!("tenant '{t}'")),
+                t.info.expires_at.as_deref().unwrap_or("never")
+            );
+            writeln!(out, "{}", t.secret)?;
+        }
+        AdminTokenCmd::List { tenant } => {
+            writeln!(
+                out,
+                "{:<36} {:<20} {:<8} {:<24} {:<24} {:<24} SCOPES",
+                "ID", "NAME", "STATUS", "CREATED", "EXPIRES", "LAST USED"
+            )?;
+            for t in admin.list_admin_tokens_cli(tenant.as_deref()).await? {
+                let status = serde_json::to_value(t.status)?;
+                writeln!(
+                    out,
+                    "{:<36} {:<20} {:<8} {:<24} {:<24} {:<24} {}",
+                    t.id,
+                    t.name,
+                    status.as_str().unwrap_or_default(),
+                    t.created_at,
+                    t.expires_at.as_deref().unwrap_or("never"),
+                    t.last_used_at.as_deref().unwrap_or("never"),
+                    t.scopes.join(" ")
+                )?;
+            }
+        }
+        AdminTokenCmd::Revoke { id } => {
+            admin.revoke_admin_token_cli(&id).await?;
+            writeln!(out, "revoked admin token {id}")?;
+        }
     }
     Ok(())
 }

@@ -33,6 +33,16 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let e = match self.0 {
             ServiceError::Scim(e) => e,
+            ServiceError::InsufficientScope(e) => {
+                let mut resp = error_response(&e);
+                resp.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(
+                        "Bearer realm=\"scimd\", error=\"insufficient_scope\", scope=\"scim:all\"",
+                    ),
+                );
+                return resp;
+            }
             ServiceError::Unavailable(cause) => {
                 tracing::warn!(error = %cause, "database unavailable");
                 let mut resp = error_response(&ScimError::new(

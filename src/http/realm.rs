@@ -13,7 +13,7 @@ use super::extract::bearer;
 use super::state::AppState;
 use crate::scim::ScimError;
 use crate::service::admin::{DEFAULT_REALM, DEFAULT_TENANT};
-use crate::service::auth::Principal;
+use crate::service::auth::{Intent, Principal};
 use crate::service::resources::RealmCtx;
 
 /// Marks the discovery routes, whose token requirement is a configuration switch.
@@ -38,7 +38,13 @@ pub async fn resolve_realm(
     let principal = state
         .services
         .auth
-        .authorize(&tenant, &realm, bearer(req.headers()), token_required)
+        .authorize(
+            &tenant,
+            &realm,
+            bearer(req.headers()),
+            token_required,
+            intent(&req),
+        )
         .await?;
     if let Err(wait) = state
         .limits
@@ -55,6 +61,19 @@ pub async fn resolve_realm(
     req.extensions_mut().insert(ctx);
     req.extensions_mut().insert(Arc::new(principal));
     Ok(next.run(req).await)
+}
+
+/// Reads are GET (and HEAD) and the `.search` POSTs; everything else writes.
+fn intent(req: &Request) -> Intent {
+    let m = req.method();
+    if m == axum::http::Method::GET
+        || m == axum::http::Method::HEAD
+        || req.uri().path().ends_with("/.search")
+    {
+        Intent::Read
+    } else {
+        Intent::Write
+    }
 }
 
 /// The tenant and realm a SCIM path names, and its base path; `/scim/v2` names the default

@@ -11,12 +11,17 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use super::admin::admin_tokens::check_admin_secret;
+use super::admin::{AdminError, ADMIN_TOKEN_PREFIX};
 use super::auth_cache::AuthCache;
+use crate::clock::Clock;
 use super::error::{ServiceError, ServiceResult};
 use crate::scim::ScimError;
 use crate::store::{Realm, RealmState, Store, StoreError, TokenInfo};
 
 pub const SCIM_SCOPE: &str = "scim:all";
+/// Reads only: GET, `.search` and discovery, for applications that read the directory.
+pub const SCIM_READ_SCOPE: &str = "scim:read";
 const TOKEN_PREFIX: &str = "scimd_";
 
 /// An authenticated caller of one realm. Shared, not copied: the cache, the request's
@@ -41,10 +46,15 @@ pub struct MintedSecret {
 }
 
 pub fn mint_secret() -> MintedSecret {
+    mint_secret_with(TOKEN_PREFIX)
+}
+
+/// A secret that starts with `prefix` (what kind of token it is), then 256 random bits.
+pub fn mint_secret_with(prefix: &str) -> MintedSecret {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     let secret = format!(
-        "{TOKEN_PREFIX}{}",
+        "{prefix}{}",
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
     );
     let hash = hash_secret(&secret);
@@ -145,14 +155,25 @@ fn shard_of(token_id: &str) -> usize {
 pub struct AuthService {
     store: Arc<dyn Store>,
     usage: Arc<UsageTracker>,
+    clock: Arc<dyn Clock>,
     pub cache: Arc<AuthCache>,
 }
 
+/// What a request is about to do, for the scope it needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Intent {
+    /// GET, `.search`, discovery: `scim:read` or `scim:all`.
+    Read,
+    /// Anything that changes data: `scim:all`.
+    Write,
+}
+
 impl AuthService {
-    pub fn new(store: Arc<dyn Store>, usage: Arc<UsageTracker>) -> Self {
+    pub fn new(store: Arc<dyn Store>, usage: Arc<UsageTracker>, clock: Arc<dyn Clock>) -> Self {
         Self {
             store,
             usage,
+            clock,
             cache: Arc::default(),
         }
     }
@@ -194,7 +215,11 @@ impl AuthService {
         realm: &str,
         bearer: Option<&str>,
         token_required: bool,
+        intent: Intent,
     ) -> ServiceResult<Principal> {
+        if let Some(secret) = bearer.filter(|b| b.starts_with(ADMIN_TOKEN_PREFIX)) {
+            return self.authorize_admin(tenant, realm, secret, intent).await;
+        }
         let hash = bearer.map(hash_secret);
         // No tenant or realm name holds NUL, and PostgreSQL refuses to compare text with one.
         let found = if tenant.contains('\0') || realm.contains('\0') {
@@ -219,7 +244,7 @@ impl AuthService {
             }
             (Some(_), None) => return Err(invalid_token()),
             (Some(hash), Some(t)) => {
-                check_token(&hash, &t)?;
+                check_token(&hash, &t, &self.clock.now_text(), intent)?;
                 self.usage.note(&t.realm_id, &t.id);
                 Some(t)
             }
@@ -227,10 +252,74 @@ impl AuthService {
         check_state(&realm)?;
         Ok(Principal { realm, token })
     }
+
+    /// An admin token on SCIM data: only with a SCIM scope, and only on the realms of the
+    /// tenants it administers (others are 404, as on the admin API).
+    async fn authorize_admin(
+        &self,
+        tenant: &str,
+        realm: &str,
+        secret: &str,
+        intent: Intent,
+    ) -> ServiceResult<Principal> {
+        let now = self.clock.now_text();
+        let t = match check_admin_secret(self.store.as_ref(), &now, secret).await {
+            Ok(t) => t,
+            Err(AdminError::Unauthorized(detail)) => return Err(unauthorized("invalid_token", &detail)),
+            Err(AdminError::Unavailable(e)) => return Err(ServiceError::Unavailable(e)),
+            Err(e) => return Err(ServiceError::Internal(anyhow::anyhow!(e))),
+        };
+        let visible = t.tenant.as_deref().is_none_or(|own| own == tenant);
+        let found = if visible && !tenant.contains('\0') && !realm.contains('\0') {
+            self.store
+                .authenticate(tenant, realm, None)
+                .await
+                .map_err(|e| ServiceError::from_store(e, "realm"))?
+        } else {
+            None
+        };
+        let Some((found, _)) = found else {
+            auth_failure("unknown_realm");
+            return Err(ScimError::not_found(format!(
+                "there is no realm '{realm}' in tenant '{tenant}'"
+            ))
+            .into());
+        };
+        if !t.scopes.iter().any(|s| s == SCIM_SCOPE || s == SCIM_READ_SCOPE) {
+            auth_failure("admin_token");
+            return Err(ScimError::new(
+                403,
+                None,
+                "this is an admin token: SCIM data needs a SCIM token of the realm, or an admin \
+                 token with the 'scim:all' or 'scim:read' scope",
+            )
+            .into());
+        }
+        check_scope(&t.scopes, intent)?;
+        check_state(&found)?;
+        let token = TokenInfo {
+            id: t.id,
+            realm_id: found.id.clone(),
+            name: t.name,
+            token_hash: String::new(),
+            scopes: t.scopes,
+            description: t.description,
+            created_by: t.created_by,
+            created_at: t.created_at,
+            expires_at: t.expires_at,
+            revoked_at: None,
+            last_used_at: t.last_used_at,
+            replaced_by: None,
+        };
+        Ok(Principal {
+            realm: Arc::new(found),
+            token: Some(Arc::new(token)),
+        })
+    }
 }
 
 /// A token found for the hash sent is still refused when revoked, expired or lacking scope.
-fn check_token(hash: &str, t: &TokenInfo) -> ServiceResult<()> {
+fn check_token(hash: &str, t: &TokenInfo, now: &str, intent: Intent) -> ServiceResult<()> {
     // The lookup was by hash; comparing again in constant time keeps timing from saying
     // anything even if the index ever changed.
     if !bool::from(hash.as_bytes().ct_eq(t.token_hash.as_bytes())) {
@@ -240,20 +329,26 @@ fn check_token(hash: &str, t: &TokenInfo) -> ServiceResult<()> {
         return Err(unauthorized("revoked", "the bearer token has been revoked"));
     }
     if let Some(exp) = &t.expires_at {
-        if *exp <= crate::clock::now() {
+        if exp.as_str() <= now {
             return Err(unauthorized("expired", "the bearer token has expired"));
         }
     }
-    if !t.scopes.iter().any(|s| s == SCIM_SCOPE) {
-        auth_failure("insufficient_scope");
-        return Err(ScimError::new(
-            403,
-            None,
-            format!("the bearer token lacks the '{SCIM_SCOPE}' scope"),
-        )
-        .into());
+    check_scope(&t.scopes, intent)
+}
+
+/// `scim:all` allows everything; `scim:read` allows reads.
+fn check_scope(scopes: &[String], intent: Intent) -> ServiceResult<()> {
+    let has = |want: &str| scopes.iter().any(|s| s == want);
+    if has(SCIM_SCOPE) || (intent == Intent::Read && has(SCIM_READ_SCOPE)) {
+        return Ok(());
     }
-    Ok(())
+    auth_failure("insufficient_scope");
+    let detail = if has(SCIM_READ_SCOPE) {
+        format!("the bearer token may only read (scope '{SCIM_READ_SCOPE}'); changes need a token with the '{SCIM_SCOPE}' scope")
+    } else {
+        format!("the bearer token lacks the '{SCIM_SCOPE}' scope")
+    };
+    Err(ServiceError::InsufficientScope(ScimError::new(403, None, detail)))
 }
 
 /// Only an enabled realm serves; a paused one says how to resume it.

@@ -8,6 +8,10 @@ use crate::store::StoreError;
 pub enum ServiceError {
     #[error(transparent)]
     Scim(#[from] ScimError),
+    /// A 403 for a token whose scope does not allow the call (RFC 6750 §3.1: the response
+    /// names the scope that would).
+    #[error("insufficient scope: {0}")]
+    InsufficientScope(ScimError),
     /// The database cannot serve just now; the client should retry. The cause is logged.
     #[error("database unavailable: {0}")]
     Unavailable(StoreError),

@@ -12,6 +12,7 @@ pub mod sort;
 
 use std::sync::Arc;
 
+use crate::clock::Clock;
 use crate::scim::discovery::Capabilities;
 use crate::scim::filter::FilterLimits;
 use crate::scim::list::PageLimits;
@@ -38,7 +39,7 @@ pub struct Limits {
 }
 
 impl Services {
-    pub fn new(store: Arc<dyn Store>, limits: Limits) -> Self {
+    pub fn new(store: Arc<dyn Store>, limits: Limits, clock: Arc<dyn Clock>) -> Self {
         let usage = Arc::new(auth::UsageTracker::default());
         let capabilities = Capabilities {
             patch: true,
@@ -55,8 +56,8 @@ impl Services {
             documentation_uri: None,
         };
         Self {
-            auth: auth::AuthService::new(store.clone(), usage.clone()),
-            admin: admin::AdminService::new(store.clone()),
+            auth: auth::AuthService::new(store.clone(), usage.clone(), clock.clone()),
+            admin: admin::AdminService::new(store.clone(), clock),
             resources: resources::ResourceService::new(
                 store.clone(),
                 limits.page,
@@ -202,6 +203,77 @@ pub(crate) mod fake {
         }
         async fn record_token_use(&self, _uses: &[(String, String, String)]) -> StoreResult<()> {
             unexpected("record_token_use")
+        }
+    }
+
+    /// The control plane is not what the service's unit tests are about: every call refuses.
+    #[async_trait]
+    impl Control for FakeStore {
+        async fn get_tenant(&self, _: &str) -> StoreResult<Option<Tenant>> {
+            unexpected("get_tenant")
+        }
+        async fn page_tenants(&self, _: &Page, _: Option<&str>) -> StoreResult<Vec<Tenant>> {
+            unexpected("page_tenants")
+        }
+        async fn insert_tenant(&self, _: &Tenant) -> StoreResult<()> {
+            unexpected("insert_tenant")
+        }
+        async fn update_tenant(&self, _: &str, _: &Changes, _: &str) -> StoreResult<Tenant> {
+            unexpected("update_tenant")
+        }
+        async fn delete_tenant(&self, _: &str, _: bool) -> StoreResult<Deletion> {
+            unexpected("delete_tenant")
+        }
+        async fn page_realms(&self, _: &str, _: &Page) -> StoreResult<Vec<Realm>> {
+            unexpected("page_realms")
+        }
+        async fn insert_realm(&self, _: &Realm) -> StoreResult<()> {
+            unexpected("insert_realm")
+        }
+        async fn update_realm(&self, _: &str, _: &str, _: &Changes, _: &str) -> StoreResult<Realm> {
+            unexpected("update_realm")
+        }
+        async fn delete_realm(&self, _: &str, _: &str, _: bool) -> StoreResult<Deletion> {
+            unexpected("delete_realm")
+        }
+        async fn realm_counts(&self, _: &str) -> StoreResult<(u64, u64)> {
+            unexpected("realm_counts")
+        }
+        async fn get_token(&self, _: &str, _: &str) -> StoreResult<Option<TokenInfo>> {
+            unexpected("get_token")
+        }
+        async fn page_tokens(&self, _: &str, _: &Page) -> StoreResult<Vec<TokenInfo>> {
+            unexpected("page_tokens")
+        }
+        async fn update_token(&self, _: &str, _: &str, _: &Changes) -> StoreResult<TokenInfo> {
+            unexpected("update_token")
+        }
+        async fn rotate_token(&self, _: &str, _: &str, _: NewToken, _: &str) -> StoreResult<TokenInfo> {
+            unexpected("rotate_token")
+        }
+        async fn insert_admin_token(&self, _: &AdminToken) -> StoreResult<()> {
+            unexpected("insert_admin_token")
+        }
+        async fn page_admin_tokens(&self, _: Option<&str>, _: &Page) -> StoreResult<Vec<AdminToken>> {
+            unexpected("page_admin_tokens")
+        }
+        async fn get_admin_token(&self, _: &str) -> StoreResult<Option<AdminToken>> {
+            unexpected("get_admin_token")
+        }
+        async fn find_admin_token(&self, _: &str) -> StoreResult<Option<AdminToken>> {
+            unexpected("find_admin_token")
+        }
+        async fn revoke_admin_token(&self, _: &str, _: &str) -> StoreResult<bool> {
+            unexpected("revoke_admin_token")
+        }
+        async fn record_admin_token_use(&self, _: &str, _: &str) -> StoreResult<()> {
+            unexpected("record_admin_token_use")
+        }
+        async fn append_audit(&self, _: &AuditEvent) -> StoreResult<()> {
+            unexpected("append_audit")
+        }
+        async fn page_audit(&self, _: Option<&str>, _: &Page) -> StoreResult<Vec<AuditEvent>> {
+            unexpected("page_audit")
         }
     }
 

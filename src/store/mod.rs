@@ -22,9 +22,9 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 /// What every store is: the capabilities below together. Services hold an `Arc<dyn Store>`
 /// and their functions name the capability they use.
-pub trait Store: System + Tenancy + Tokens + Resources + Membership {}
+pub trait Store: System + Tenancy + Tokens + Resources + Membership + Control {}
 
-impl<T: System + Tenancy + Tokens + Resources + Membership + ?Sized> Store for T {}
+impl<T: System + Tenancy + Tokens + Resources + Membership + Control + ?Sized> Store for T {}
 
 /// The database itself.
 #[async_trait]
@@ -138,6 +138,70 @@ pub trait Membership: Send + Sync + 'static {
         realm_id: &str,
         direct: Vec<(String, DirectGroup)>,
     ) -> StoreResult<Vec<GroupRow>>;
+}
+
+/// The control plane's records as the admin API manages them: tenants and realms by page,
+/// their descriptions and deletion, token rotation, admin tokens, and the audit record.
+#[async_trait]
+pub trait Control: Send + Sync + 'static {
+    async fn get_tenant(&self, name: &str) -> StoreResult<Option<Tenant>>;
+    /// Tenants in name order after `page.after`; `only` restricts to one tenant.
+    async fn page_tenants(&self, page: &Page, only: Option<&str>) -> StoreResult<Vec<Tenant>>;
+    /// Inserts the tenant with its description (Conflict if the name is taken).
+    async fn insert_tenant(&self, tenant: &Tenant) -> StoreResult<()>;
+    async fn update_tenant(&self, name: &str, changes: &Changes, now: &str) -> StoreResult<Tenant>;
+    /// Deletes the tenant with its realms, their data and tokens, in one transaction; without
+    /// `force`, a tenant whose realms hold users or groups is left as it is.
+    async fn delete_tenant(&self, name: &str, force: bool) -> StoreResult<Deletion>;
+    /// A tenant's realms in name order after `page.after`.
+    async fn page_realms(&self, tenant: &str, page: &Page) -> StoreResult<Vec<Realm>>;
+    /// Inserts the realm (NotFound without its tenant, Conflict if the name is taken).
+    async fn insert_realm(&self, realm: &Realm) -> StoreResult<()>;
+    async fn update_realm(
+        &self,
+        tenant: &str,
+        name: &str,
+        changes: &Changes,
+        now: &str,
+    ) -> StoreResult<Realm>;
+    /// Deletes the realm with its users, groups and tokens in one transaction; without
+    /// `force`, a realm holding users or groups is left as it is.
+    async fn delete_realm(&self, tenant: &str, name: &str, force: bool) -> StoreResult<Deletion>;
+    /// (users, groups) in the realm.
+    async fn realm_counts(&self, realm_id: &str) -> StoreResult<(u64, u64)>;
+    /// A realm's token by id, revoked or not.
+    async fn get_token(&self, realm_id: &str, id: &str) -> StoreResult<Option<TokenInfo>>;
+    /// A realm's tokens that are not revoked, in id (creation) order after `page.after`.
+    async fn page_tokens(&self, realm_id: &str, page: &Page) -> StoreResult<Vec<TokenInfo>>;
+    /// Changes a live token's name or description (NotFound when revoked or unknown).
+    async fn update_token(&self, realm_id: &str, id: &str, changes: &Changes)
+        -> StoreResult<TokenInfo>;
+    /// In one transaction: inserts `new` and marks `old_id` as replaced by it, expiring at
+    /// `old_expires_at`. NotFound when the old token is revoked or unknown; Conflict when it
+    /// was already rotated.
+    async fn rotate_token(
+        &self,
+        realm_id: &str,
+        old_id: &str,
+        new: NewToken,
+        old_expires_at: &str,
+    ) -> StoreResult<TokenInfo>;
+    async fn insert_admin_token(&self, token: &AdminToken) -> StoreResult<()>;
+    /// Admin tokens that are not revoked, in id order after `page.after`: the global ones
+    /// (`tenant` None) or one tenant's.
+    async fn page_admin_tokens(
+        &self,
+        tenant: Option<&str>,
+        page: &Page,
+    ) -> StoreResult<Vec<AdminToken>>;
+    async fn get_admin_token(&self, id: &str) -> StoreResult<Option<AdminToken>>;
+    async fn find_admin_token(&self, token_hash: &str) -> StoreResult<Option<AdminToken>>;
+    /// False when it was unknown or already revoked.
+    async fn revoke_admin_token(&self, id: &str, now: &str) -> StoreResult<bool>;
+    async fn record_admin_token_use(&self, id: &str, at: &str) -> StoreResult<()>;
+    async fn append_audit(&self, event: &AuditEvent) -> StoreResult<()>;
+    /// A tenant's audit events (None: the global ones), newest first, before `page.after`.
+    async fn page_audit(&self, tenant: Option<&str>, page: &Page) -> StoreResult<Vec<AuditEvent>>;
 }
 
 /// A live subscription to changes of realms and tokens.

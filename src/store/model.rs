@@ -7,7 +7,10 @@ pub use crate::scim::schema::ResourceKind as Kind;
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Tenant {
     pub name: String,
+    pub display_name: String,
+    pub description: String,
     pub created_at: String,
+    pub updated_at: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -43,7 +46,10 @@ pub struct Realm {
     pub tenant: String,
     pub name: String,
     pub state: RealmState,
+    pub display_name: String,
+    pub description: String,
     pub created_at: String,
+    pub updated_at: String,
 }
 
 /// A token to create: the hash of its secret, never the secret.
@@ -54,6 +60,8 @@ pub struct NewToken {
     pub name: String,
     pub token_hash: String,
     pub scopes: Vec<String>,
+    pub description: String,
+    pub created_by: String,
     pub created_at: String,
     pub expires_at: Option<String>,
 }
@@ -67,10 +75,13 @@ impl NewToken {
             name: self.name,
             token_hash: self.token_hash,
             scopes: self.scopes,
+            description: self.description,
+            created_by: self.created_by,
             created_at: self.created_at,
             expires_at: self.expires_at,
             revoked_at: None,
             last_used_at: None,
+            replaced_by: None,
         }
     }
 }
@@ -83,10 +94,72 @@ pub struct TokenInfo {
     #[serde(skip)]
     pub token_hash: String,
     pub scopes: Vec<String>,
+    pub description: String,
+    pub created_by: String,
     pub created_at: String,
     pub expires_at: Option<String>,
     pub revoked_at: Option<String>,
     pub last_used_at: Option<String>,
+    /// The token a rotation made to succeed this one.
+    pub replaced_by: Option<String>,
+}
+
+/// An admin-API credential: `tenant` None is a global admin.
+#[derive(Debug, Clone)]
+pub struct AdminToken {
+    pub id: String,
+    pub tenant: Option<String>,
+    pub name: String,
+    pub description: String,
+    pub token_hash: String,
+    pub scopes: Vec<String>,
+    pub created_at: String,
+    pub created_by: String,
+    pub expires_at: Option<String>,
+    pub revoked_at: Option<String>,
+    pub last_used_at: Option<String>,
+}
+
+/// Fields an update may change; `None` keeps the stored value.
+#[derive(Debug, Clone, Default)]
+pub struct Changes {
+    pub display_name: Option<String>,
+    pub description: Option<String>,
+    /// Tokens: their name. Ignored elsewhere.
+    pub name: Option<String>,
+    /// Realms: their state. Ignored elsewhere.
+    pub state: Option<RealmState>,
+}
+
+/// One page of a control-plane list, in id order after `after`.
+#[derive(Debug, Clone, Default)]
+pub struct Page {
+    pub after: Option<String>,
+    pub limit: u32,
+    /// Only records with exactly this name.
+    pub name: Option<String>,
+}
+
+/// What deleting a realm or a tenant found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Deletion {
+    Deleted,
+    NotFound,
+    /// Refused (no `force`): it still holds this many users and groups.
+    Holds { users: u64, groups: u64 },
+}
+
+/// One admin action, as recorded.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AuditEvent {
+    pub id: String,
+    pub tenant: Option<String>,
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub address: Option<String>,
+    pub detail: Value,
 }
 
 #[derive(Debug, Clone)]

@@ -6,6 +6,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use tokio::sync::oneshot;
 
+use scimd::clock::ManualClock;
 use scimd::config::Config;
 use scimd::service::admin::AdminService;
 
@@ -39,6 +40,10 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub database_url: String,
     pub admin: AdminService,
+    /// A global admin token (the admin API's credential).
+    pub admin_token: String,
+    /// The server's clock: `clock.advance(..)` moves token expiry and grace periods along.
+    pub clock: Arc<ManualClock>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     _dir: tempfile::TempDir,
@@ -102,20 +107,27 @@ impl TestApp {
         let metrics_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let metrics_origin = format!("http://{}", metrics_listener.local_addr().unwrap());
         let store = scimd::app::open_store(&cfg).await.expect("open store");
-        let admin = AdminService::new(store as Arc<dyn scimd::store::Store>);
+        let clock = Arc::new(ManualClock::default());
+        let admin = AdminService::new(store as Arc<dyn scimd::store::Store>, clock.clone());
         let token = admin
             .create_token("default", "default", "tests", None)
             .await
             .expect("create token")
             .secret;
+        let admin_token = admin
+            .create_admin_token_cli(None, "tests", None)
+            .await
+            .expect("create admin token")
+            .secret;
 
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
-        let server = tokio::spawn(scimd::app::serve_with_metrics(
+        let server = tokio::spawn(scimd::app::serve_with_clock(
             cfg,
             listener,
             Some(metrics_listener),
+            clock.clone(),
             async move {
                 let _ = rx.await;
             },
@@ -129,6 +141,8 @@ impl TestApp {
             client: reqwest::Client::new(),
             database_url,
             admin,
+            admin_token,
+            clock,
             shutdown: Some(tx),
             server: Some(server),
             _dir: dir,
@@ -162,6 +176,32 @@ impl TestApp {
                 .body(b.to_string());
         }
         send(req).await
+    }
+
+    /// An admin-API call: `path` from the origin (`/v1/tenants/...`), with `token` (an admin
+    /// token, a SCIM token, or "" for none) and a JSON body.
+    pub async fn admin_as(
+        &self,
+        token: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Resp {
+        let mut req = self.client.request(method, format!("{}{path}", self.origin));
+        if !token.is_empty() {
+            req = req.bearer_auth(token);
+        }
+        if let Some(b) = body {
+            req = req
+                .header("content-type", "application/json")
+                .body(b.to_string());
+        }
+        send(req).await
+    }
+
+    /// An admin-API call with the global admin token.
+    pub async fn admin_call(&self, method: Method, path: &str, body: Option<Value>) -> Resp {
+        self.admin_as(&self.admin_token, method, path, body).await
     }
 
     pub async fn get(&self, path: &str) -> Resp {

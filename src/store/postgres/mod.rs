@@ -7,6 +7,7 @@ mod feed;
 mod planner;
 mod resources;
 mod tenancy;
+mod control;
 mod tokens;
 
 use std::str::FromStr;

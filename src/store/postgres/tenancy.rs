@@ -2,11 +2,23 @@
 
 use sqlx::postgres::PgRow;
 
-use super::{get, get_id, get_instant, instant, own_uid, PgStore};
+use super::{get, get_id, get_instant, instant, PgStore};
 use crate::store::sql::parse_state;
 use crate::store::{NewToken, Realm, RealmState, StoreError, StoreResult, Tenancy, Tenant};
 
-pub(super) const REALM_COLS: &str = "r.id, r.tenant, r.name, r.state, r.created_at";
+pub(super) const REALM_COLS: &str = "r.id, r.tenant, r.name, r.state, r.display_name, \
+    r.description, r.created_at, r.updated_at";
+pub(super) const TENANT_COLS: &str = "name, display_name, description, created_at, updated_at";
+
+pub(super) fn tenant_from_row(row: &PgRow) -> StoreResult<Tenant> {
+    Ok(Tenant {
+        name: get(row, "name")?,
+        display_name: get(row, "display_name")?,
+        description: get(row, "description")?,
+        created_at: get_instant(row, "created_at")?,
+        updated_at: get_instant(row, "updated_at")?,
+    })
+}
 
 pub(super) fn realm_from_row(row: &PgRow) -> StoreResult<Realm> {
     Ok(Realm {
@@ -14,7 +26,10 @@ pub(super) fn realm_from_row(row: &PgRow) -> StoreResult<Realm> {
         tenant: get(row, "tenant")?,
         name: get(row, "name")?,
         state: parse_state(&get::<String>(row, "state")?)?,
+        display_name: get(row, "display_name")?,
+        description: get(row, "description")?,
         created_at: get_instant(row, "created_at")?,
+        updated_at: get_instant(row, "updated_at")?,
     })
 }
 
@@ -23,59 +38,46 @@ impl Tenancy for PgStore {
     async fn create_tenant(&self, name: &str) -> StoreResult<Tenant> {
         let now = crate::clock::now();
         let mut conn = self.conn().await?;
-        sqlx::query("INSERT INTO tenants (name, created_at) VALUES ($1, $2)")
-            .bind(name)
-            .bind(instant(&now)?)
-            .execute(&mut *conn)
-            .await?;
+        sqlx::query(
+            "INSERT INTO tenants (name, display_name, created_at, updated_at) \
+             VALUES ($1, $1, $2, $2)",
+        )
+        .bind(name)
+        .bind(instant(&now)?)
+        .execute(&mut *conn)
+        .await?;
         conn.finish();
         Ok(Tenant {
             name: name.to_owned(),
-            created_at: now,
+            display_name: name.to_owned(),
+            description: String::new(),
+            created_at: now.clone(),
+            updated_at: now,
         })
     }
 
     async fn list_tenants(&self) -> StoreResult<Vec<Tenant>> {
         let mut conn = self.conn().await?;
-        let rows = sqlx::query("SELECT name, created_at FROM tenants ORDER BY name")
+        let rows = sqlx::query(&format!("SELECT {TENANT_COLS} FROM tenants ORDER BY name"))
             .fetch_all(&mut *conn)
             .await?;
         conn.finish();
-        rows.iter()
-            .map(|r| {
-                Ok(Tenant {
-                    name: get(r, "name")?,
-                    created_at: get_instant(r, "created_at")?,
-                })
-            })
-            .collect()
+        rows.iter().map(tenant_from_row).collect()
     }
 
     async fn create_realm(&self, tenant: &str, name: &str) -> StoreResult<Realm> {
+        let now = crate::clock::now();
         let realm = Realm {
             id: uuid::Uuid::now_v7().to_string(),
             tenant: tenant.to_owned(),
             name: name.to_owned(),
             state: RealmState::Enabled,
-            created_at: crate::clock::now(),
+            display_name: name.to_owned(),
+            description: String::new(),
+            created_at: now.clone(),
+            updated_at: now,
         };
-        // The tenant's existence is checked by the insert itself: no row, no realm.
-        let mut conn = self.conn().await?;
-        let done = sqlx::query(
-            "INSERT INTO realms (id, tenant, name, state, created_at) \
-             SELECT $1, name, $3, $4, $5 FROM tenants WHERE name = $2",
-        )
-        .bind(own_uid(&realm.id)?)
-        .bind(&realm.tenant)
-        .bind(&realm.name)
-        .bind(realm.state.as_str())
-        .bind(instant(&realm.created_at)?)
-        .execute(&mut *conn)
-        .await?;
-        conn.finish();
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
+        crate::store::Control::insert_realm(self, &realm).await?;
         Ok(realm)
     }
 
@@ -133,8 +135,8 @@ impl Tenancy for PgStore {
         let mut tx = conn.begin().await?;
         let now = instant(&crate::clock::now())?;
         let inserted = sqlx::query(
-            "INSERT INTO tenants (name, created_at) SELECT $1, $2 \
-             WHERE NOT EXISTS (SELECT 1 FROM tenants)",
+            "INSERT INTO tenants (name, display_name, created_at, updated_at) \
+             SELECT $1, $1, $2, $2 WHERE NOT EXISTS (SELECT 1 FROM tenants)",
         )
         .bind(tenant)
         .bind(now)
@@ -147,8 +149,8 @@ impl Tenancy for PgStore {
         }
         let realm_id = uuid::Uuid::now_v7();
         sqlx::query(
-            "INSERT INTO realms (id, tenant, name, state, created_at) \
-             VALUES ($1, $2, $3, 'enabled', $4)",
+            "INSERT INTO realms (id, tenant, name, state, display_name, created_at, updated_at) \
+             VALUES ($1, $2, $3, 'enabled', $3, $4, $4)",
         )
         .bind(realm_id)
         .bind(tenant)

@@ -11,8 +11,8 @@ use crate::store::{AuthFeed, NewToken, Realm, StoreResult, TokenInfo, Tokens};
 
 pub(super) async fn insert_token(conn: &mut PgConnection, t: &NewToken) -> StoreResult<()> {
     sqlx::query(
-        "INSERT INTO tokens (realm_id, id, name, token_hash, scopes, created_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO tokens (realm_id, id, name, token_hash, scopes, created_at, expires_at, \
+         description, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(own_uid(&t.realm_id)?)
     .bind(own_uid(&t.id)?)
@@ -21,12 +21,14 @@ pub(super) async fn insert_token(conn: &mut PgConnection, t: &NewToken) -> Store
     .bind(t.scopes.join(" "))
     .bind(instant(&t.created_at)?)
     .bind(opt_instant(t.expires_at.as_deref())?)
+    .bind(&t.description)
+    .bind(&t.created_by)
     .execute(conn)
     .await?;
     Ok(())
 }
 
-fn token_from_row(row: &PgRow) -> StoreResult<TokenInfo> {
+pub(super) fn token_from_row(row: &PgRow) -> StoreResult<TokenInfo> {
     Ok(TokenInfo {
         id: get_id(row, "t_id")?,
         realm_id: get_id(row, "t_realm_id")?,
@@ -37,6 +39,9 @@ fn token_from_row(row: &PgRow) -> StoreResult<TokenInfo> {
         expires_at: get_opt_instant(row, "t_expires_at")?,
         revoked_at: get_opt_instant(row, "t_revoked_at")?,
         last_used_at: get_opt_instant(row, "t_last_used_at")?,
+        description: get(row, "t_description")?,
+        created_by: get(row, "t_created_by")?,
+        replaced_by: get::<Option<Uuid>>(row, "t_replaced_by")?.map(|u| u.to_string()),
     })
 }
 

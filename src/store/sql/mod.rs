@@ -62,7 +62,8 @@ where
 /// A token's columns, as both stores' token reads name them (`t` the tokens table).
 pub(crate) const TOKEN_COLS: &str = "t.id AS t_id, t.realm_id AS t_realm_id, t.name AS t_name, \
     t.token_hash AS t_hash, t.scopes AS t_scopes, t.created_at AS t_created_at, \
-    t.expires_at AS t_expires_at, t.revoked_at AS t_revoked_at, t.last_used_at AS t_last_used_at";
+    t.expires_at AS t_expires_at, t.revoked_at AS t_revoked_at, t.last_used_at AS t_last_used_at, \
+    t.description AS t_description, t.created_by AS t_created_by, t.replaced_by AS t_replaced_by";
 
 /// A token's scopes as stored: one space-separated column.
 pub(crate) fn parse_scopes(scopes: &str) -> Vec<String> {

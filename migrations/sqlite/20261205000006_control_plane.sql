@@ -1,0 +1,50 @@
+-- The control plane (the admin API): what an operator names and describes, admin
+-- credentials, token rotation, and a record of every admin action.
+
+ALTER TABLE tenants ADD COLUMN display_name TEXT NOT NULL DEFAULT '';
+ALTER TABLE tenants ADD COLUMN description TEXT NOT NULL DEFAULT '';
+ALTER TABLE tenants ADD COLUMN updated_at TEXT;
+UPDATE tenants SET updated_at = created_at;
+
+ALTER TABLE realms ADD COLUMN display_name TEXT NOT NULL DEFAULT '';
+ALTER TABLE realms ADD COLUMN description TEXT NOT NULL DEFAULT '';
+ALTER TABLE realms ADD COLUMN updated_at TEXT;
+UPDATE realms SET updated_at = created_at;
+
+-- replaced_by: the token a rotation made to succeed this one; the old one lives on until its
+-- expires_at (the grace period), and a second rotation of it is refused.
+ALTER TABLE tokens ADD COLUMN description TEXT NOT NULL DEFAULT '';
+ALTER TABLE tokens ADD COLUMN created_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE tokens ADD COLUMN replaced_by TEXT;
+CREATE INDEX tokens_name ON tokens (realm_id, name);
+
+-- Admin tokens reach the admin API: tenant NULL is a global admin (every tenant), else only
+-- that tenant's realms and tokens. Stored by hash, as SCIM tokens are.
+CREATE TABLE admin_tokens (
+    id            TEXT PRIMARY KEY,
+    tenant        TEXT REFERENCES tenants(name) ON DELETE CASCADE,
+    name          TEXT NOT NULL,
+    description   TEXT NOT NULL DEFAULT '',
+    token_hash    TEXT NOT NULL UNIQUE,
+    scopes        TEXT NOT NULL,
+    created_at    TEXT NOT NULL,
+    created_by    TEXT NOT NULL DEFAULT '',
+    expires_at    TEXT,
+    revoked_at    TEXT,
+    last_used_at  TEXT
+);
+CREATE INDEX admin_tokens_tenant ON admin_tokens (tenant, id);
+
+-- Every admin action: who, what, when, from where. No foreign key: the record of a
+-- tenant's deletion outlives the tenant.
+CREATE TABLE audit_events (
+    id       TEXT PRIMARY KEY,
+    tenant   TEXT,
+    at       TEXT NOT NULL,
+    actor    TEXT NOT NULL,
+    action   TEXT NOT NULL,
+    target   TEXT NOT NULL,
+    address  TEXT,
+    detail   TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX audit_events_tenant ON audit_events (tenant, id);

@@ -1,0 +1,178 @@
+//! What the admin API returns: the stored records as their users name them, without hashes,
+//! and with what a reader would otherwise compute (token status, a realm's SCIM URL).
+
+use serde::Serialize;
+
+use crate::store::{AdminToken, Realm, RealmState, Tenant, TokenInfo};
+
+#[derive(Debug, Serialize)]
+pub struct TenantView {
+    pub id: String,
+    pub display_name: String,
+    pub description: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<Tenant> for TenantView {
+    fn from(t: Tenant) -> Self {
+        TenantView {
+            display_name: if t.display_name.is_empty() {
+                t.name.clone()
+            } else {
+                t.display_name
+            },
+            id: t.name,
+            description: t.description,
+            created_at: t.created_at,
+            updated_at: t.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct RealmView {
+    pub id: String,
+    pub tenant_id: String,
+    pub display_name: String,
+    pub description: String,
+    pub state: RealmState,
+    pub scim_base_url: String,
+    pub users: u64,
+    pub groups: u64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl RealmView {
+    /// `origin` is scheme://host of the server as the caller reaches it.
+    pub fn new(r: Realm, (users, groups): (u64, u64), origin: &str) -> Self {
+        RealmView {
+            scim_base_url: format!("{origin}/v1/tenants/{}/realms/{}/scim/v2", r.tenant, r.name),
+            display_name: if r.display_name.is_empty() {
+                r.name.clone()
+            } else {
+                r.display_name
+            },
+            id: r.name,
+            tenant_id: r.tenant,
+            description: r.description,
+            state: r.state,
+            users,
+            groups,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenStatus {
+    Active,
+    /// Replaced by a rotation, living out its grace period.
+    Rotating,
+    Expired,
+    Revoked,
+}
+
+impl TokenStatus {
+    pub fn of(t: &TokenInfo, now: &str) -> Self {
+        if t.revoked_at.is_some() {
+            TokenStatus::Revoked
+        } else if t.expires_at.as_deref().is_some_and(|e| e <= now) {
+            TokenStatus::Expired
+        } else if t.replaced_by.is_some() {
+            TokenStatus::Rotating
+        } else {
+            TokenStatus::Active
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct TokenView {
+    pub id: String,
+    pub tenant_id: String,
+    pub realm_id: String,
+    pub name: String,
+    pub description: String,
+    pub scopes: Vec<String>,
+    pub status: TokenStatus,
+    pub replaced_by: Option<String>,
+    pub created_at: String,
+    pub created_by: String,
+    pub expires_at: Option<String>,
+    pub last_used_at: Option<String>,
+    /// The secret: in the response that created the token, and nowhere else ever.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_value: Option<String>,
+}
+
+impl TokenView {
+    pub fn new(t: TokenInfo, realm: &Realm, now: &str) -> Self {
+        TokenView {
+            status: TokenStatus::of(&t, now),
+            id: t.id,
+            tenant_id: realm.tenant.clone(),
+            realm_id: realm.name.clone(),
+            name: t.name,
+            description: t.description,
+            scopes: t.scopes,
+            replaced_by: t.replaced_by,
+            created_at: t.created_at,
+            created_by: t.created_by,
+            expires_at: t.expires_at,
+            last_used_at: t.last_used_at,
+            token_value: None,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct AdminTokenView {
+    pub id: String,
+    pub tenant_id: Option<String>,
+    pub name: String,
+    pub description: String,
+    pub scopes: Vec<String>,
+    pub status: TokenStatus,
+    pub created_at: String,
+    pub created_by: String,
+    pub expires_at: Option<String>,
+    pub last_used_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_value: Option<String>,
+}
+
+impl AdminTokenView {
+    pub fn new(t: AdminToken, now: &str) -> Self {
+        let status = if t.revoked_at.is_some() {
+            TokenStatus::Revoked
+        } else if t.expires_at.as_deref().is_some_and(|e| e <= now) {
+            TokenStatus::Expired
+        } else {
+            TokenStatus::Active
+        };
+        AdminTokenView {
+            id: t.id,
+            tenant_id: t.tenant,
+            name: t.name,
+            description: t.description,
+            scopes: t.scopes,
+            status,
+            created_at: t.created_at,
+            created_by: t.created_by,
+            expires_at: t.expires_at,
+            last_used_at: t.last_used_at,
+            token_value: None,
+        }
+    }
+}
+
+/// One page of a list, and where the next begins.
+#[derive(Debug, Serialize)]
+pub struct Listed<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
