@@ -404,7 +404,10 @@ async fn start_server(url: &str) -> anyhow::Result<Server> {
     let store = scimd::app::open_store(&cfg)
         .await
         .context("opening the store")?;
-    let admin = AdminService::new(store as Arc<dyn scimd::store::Store>);
+    let admin = AdminService::new(
+        store as Arc<dyn scimd::store::Store>,
+        Arc::new(scimd::clock::SystemClock),
+    );
     let token = admin
         .create_token("default", "default", "bench", None)
         .await

@@ -139,7 +139,10 @@ mod tests {
             tenant: "t".into(),
             name: "default".into(),
             state: RealmState::Enabled,
+            display_name: String::new(),
+            description: String::new(),
             created_at: "2026-01-01T00:00:00.000Z".into(),
+            updated_at: "2026-01-01T00:00:00.000Z".into(),
         })
     }
 
@@ -150,10 +153,13 @@ mod tests {
             name: "idp".into(),
             token_hash: "h1".into(),
             scopes: vec!["scim:all".into()],
+            description: String::new(),
+            created_by: "cli".into(),
             created_at: "2026-01-01T00:00:00.000Z".into(),
             expires_at: None,
             revoked_at: None,
             last_used_at: None,
+            replaced_by: None,
         })
     }
 

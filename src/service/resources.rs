@@ -1223,7 +1223,10 @@ mod tests {
                 tenant: "t".into(),
                 name: "default".into(),
                 state: crate::store::RealmState::Enabled,
+                display_name: String::new(),
+                description: String::new(),
                 created_at: "2026-01-01T00:00:00.000Z".into(),
+                updated_at: "2026-01-01T00:00:00.000Z".into(),
             }),
             base_url: "http://localhost/scim/v2".into(),
         }

@@ -5,6 +5,7 @@
 //! reads first can fail to upgrade under contention. So every write transaction here starts
 //! with a write statement.
 
+mod control;
 mod resources;
 mod tenancy;
 mod tokens;

@@ -3,15 +3,15 @@
 use sqlx::sqlite::SqliteRow;
 use sqlx::SqliteConnection;
 
-use super::tenancy::realm_from_row;
+use super::tenancy::{realm_from_row, JOINED_REALM_COLS};
 use super::{get, SqliteStore};
 use crate::store::sql::{parse_scopes, TOKEN_COLS};
 use crate::store::{AuthFeed, NewToken, Realm, StoreResult, TokenInfo, Tokens};
 
 pub(super) async fn insert_token(conn: &mut SqliteConnection, t: &NewToken) -> StoreResult<()> {
     sqlx::query(
-        "INSERT INTO tokens (id, realm_id, name, token_hash, scopes, created_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO tokens (id, realm_id, name, token_hash, scopes, created_at, expires_at, \
+         description, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(&t.id)
     .bind(&t.realm_id)
@@ -20,12 +20,14 @@ pub(super) async fn insert_token(conn: &mut SqliteConnection, t: &NewToken) -> S
     .bind(t.scopes.join(" "))
     .bind(&t.created_at)
     .bind(&t.expires_at)
+    .bind(&t.description)
+    .bind(&t.created_by)
     .execute(conn)
     .await?;
     Ok(())
 }
 
-fn token_from_row(row: &SqliteRow) -> StoreResult<TokenInfo> {
+pub(super) fn token_from_row(row: &SqliteRow) -> StoreResult<TokenInfo> {
     Ok(TokenInfo {
         id: get(row, "t_id")?,
         realm_id: get(row, "t_realm_id")?,
@@ -36,6 +38,9 @@ fn token_from_row(row: &SqliteRow) -> StoreResult<TokenInfo> {
         expires_at: get(row, "t_expires_at")?,
         revoked_at: get(row, "t_revoked_at")?,
         last_used_at: get(row, "t_last_used_at")?,
+        description: get(row, "t_description")?,
+        created_by: get(row, "t_created_by")?,
+        replaced_by: get(row, "t_replaced_by")?,
     })
 }
 
@@ -84,7 +89,7 @@ impl Tokens for SqliteStore {
         // A LEFT JOIN so one round trip tells "no such realm" (404) from "bad token" (401).
         let mut conn = self.conn().await?;
         let row = sqlx::query(&format!(
-            "SELECT r.id, r.tenant, r.name, r.state, r.created_at, {TOKEN_COLS} \
+            "SELECT {JOINED_REALM_COLS}, {TOKEN_COLS} \
              FROM realms r LEFT JOIN tokens t ON t.realm_id = r.id AND t.token_hash = $3 \
              WHERE r.tenant = $1 AND r.name = $2"
         ))
