@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # scripts/conformance.sh BACKEND — run the SCIM conformance checker (PyPI scim2-tester, through
 # scim2-cli's `scim2 test`) against a live scimd, after checking that the server's
-# /openapi.json is served without a token and is a valid OpenAPI 3.1 document (PyPI
+# /openapi.json and /admin/openapi.json are served without a token and are valid OpenAPI 3.1 documents (PyPI
 # openapi-spec-validator).
 #
 #   BACKEND   `sqlite` (a fresh SQLite file in a temp dir) or a database URL handed to scimd as
@@ -173,18 +173,24 @@ fi
 say "scimd is ready (pid $SERVER_PID)"
 
 # --- OpenAPI document ---------------------------------------------------------------
-# No token: the document must be readable by anyone who can reach the API.
-if ! curl -fsS --max-time 10 -o "$TMP/openapi.json" "$BASE/openapi.json"; then
-    say "error: GET $BASE/openapi.json without a token failed" >&2
-    exit 1
-fi
-if ! "$VENV/bin/openapi-spec-validator" --schema 3.1 "$TMP/openapi.json" >"$TMP/openapi.out" 2>&1; then
-    # The first line says what is wrong; the rest quotes the whole document and meta-schema.
-    say "error: /openapi.json is not a valid OpenAPI 3.1 document:" >&2
-    head -n 3 "$TMP/openapi.out" | cut -c 1-1000 >&2
-    exit 1
-fi
-say "/openapi.json is a valid OpenAPI 3.1 document ($(wc -c <"$TMP/openapi.json") bytes)"
+# No token: each document must be readable by anyone who can reach the API. The admin API's
+# own document is linked from the first.
+validate_openapi() {
+    local path=$1 out=$TMP/$2
+    if ! curl -fsS --max-time 10 -o "$out.json" "$BASE$path"; then
+        say "error: GET $BASE$path without a token failed" >&2
+        exit 1
+    fi
+    if ! "$VENV/bin/openapi-spec-validator" --schema 3.1 "$out.json" >"$out.out" 2>&1; then
+        # The first line says what is wrong; the rest quotes the whole document and meta-schema.
+        say "error: $path is not a valid OpenAPI 3.1 document:" >&2
+        head -n 3 "$out.out" | cut -c 1-1000 >&2
+        exit 1
+    fi
+    say "$path is a valid OpenAPI 3.1 document ($(wc -c <"$out.json") bytes)"
+}
+validate_openapi /openapi.json openapi
+validate_openapi /admin/openapi.json admin-openapi
 
 # --- checker ----------------------------------------------------------------------
 # The bearer token goes through SCIM_CLI_HEADERS (';'-separated "Name: value" headers), never argv.

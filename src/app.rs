@@ -67,7 +67,14 @@ pub async fn serve_with_metrics(
     metrics_listener: Option<TcpListener>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    serve_with_clock(cfg, listener, metrics_listener, Arc::new(SystemClock), shutdown).await
+    serve_with_clock(
+        cfg,
+        listener,
+        metrics_listener,
+        Arc::new(SystemClock),
+        shutdown,
+    )
+    .await
 }
 
 /// `serve_with_metrics` on the given clock (tests move it to expire tokens without waiting).

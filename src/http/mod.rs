@@ -1,5 +1,6 @@
 //! The HTTP edge: routes, extractors, auth middleware, and SCIM-shaped responses and errors.
 
+pub mod admin;
 pub mod error;
 pub mod extract;
 pub mod handlers;
@@ -38,6 +39,7 @@ pub fn metrics_router(state: AppState) -> Router {
 
 pub fn router(state: AppState) -> Router {
     routes::mount(&state)
+        .merge(admin::router(&state))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(
@@ -89,6 +91,16 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn not_found(uri: Uri) -> Response {
+    if admin::is_admin_path(uri.path()) {
+        return axum::response::IntoResponse::into_response(admin::problem::Problem::new(
+            404,
+            "not-found",
+            format!(
+                "no admin endpoint at {}; the calls are listed in /admin/openapi.json",
+                uri.path()
+            ),
+        ));
+    }
     error_response(&ScimError::not_found(format!(
         "no endpoint at {}; SCIM endpoints live under /v1/tenants/{{tenant}}/realms/{{realm}}/scim/v2 \
          and /scim/v2",

@@ -107,7 +107,7 @@ fn record_caller(tenant: &str, realm: &str, principal: &Principal) {
 /// scheme://host[:port] as the client sees us: configured; else X-Forwarded-Host/-Proto when
 /// the peer is a trusted proxy; else the request's own Host over plain HTTP. Forwarded headers
 /// from anyone else are ignored: they would let any client choose the host of every link.
-fn origin(state: &AppState, req: &Request) -> String {
+pub(super) fn origin(state: &AppState, req: &Request) -> String {
     if !state.public_url.is_empty() {
         return state.public_url.trim_end_matches('/').to_owned();
     }
@@ -132,4 +132,22 @@ fn origin(state: &AppState, req: &Request) -> String {
         .filter(|p| p.eq_ignore_ascii_case("https") || p.eq_ignore_ascii_case("http"))
         .unwrap_or("http");
     format!("{proto}://{host}")
+}
+
+/// The client's address for the audit record: the peer, or the first `X-Forwarded-For` hop
+/// when the peer is a trusted proxy (anyone else could write any address there).
+pub(super) fn client_address(state: &AppState, req: &Request) -> Option<String> {
+    let peer = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()?
+        .0
+        .ip();
+    let trusted = state.trusted_proxies.iter().any(|n| n.contains(&peer));
+    let forwarded = trusted
+        .then(|| {
+            let v = req.headers().get("x-forwarded-for")?.to_str().ok()?;
+            v.split(',').next()?.trim().parse::<std::net::IpAddr>().ok()
+        })
+        .flatten();
+    Some(forwarded.unwrap_or(peer).to_string())
 }

@@ -46,7 +46,7 @@ pub enum Verb {
 }
 
 impl Verb {
-    fn filter(self) -> MethodFilter {
+    pub(crate) fn filter(self) -> MethodFilter {
         match self {
             Verb::Get => MethodFilter::GET,
             Verb::Post => MethodFilter::POST,

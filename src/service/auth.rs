@@ -14,8 +14,8 @@ use subtle::ConstantTimeEq;
 use super::admin::admin_tokens::check_admin_secret;
 use super::admin::{AdminError, ADMIN_TOKEN_PREFIX};
 use super::auth_cache::AuthCache;
-use crate::clock::Clock;
 use super::error::{ServiceError, ServiceResult};
+use crate::clock::Clock;
 use crate::scim::ScimError;
 use crate::store::{Realm, RealmState, Store, StoreError, TokenInfo};
 
@@ -265,7 +265,9 @@ impl AuthService {
         let now = self.clock.now_text();
         let t = match check_admin_secret(self.store.as_ref(), &now, secret).await {
             Ok(t) => t,
-            Err(AdminError::Unauthorized(detail)) => return Err(unauthorized("invalid_token", &detail)),
+            Err(AdminError::Unauthorized(detail)) => {
+                return Err(unauthorized("invalid_token", &detail))
+            }
             Err(AdminError::Unavailable(e)) => return Err(ServiceError::Unavailable(e)),
             Err(e) => return Err(ServiceError::Internal(anyhow::anyhow!(e))),
         };
@@ -285,7 +287,11 @@ impl AuthService {
             ))
             .into());
         };
-        if !t.scopes.iter().any(|s| s == SCIM_SCOPE || s == SCIM_READ_SCOPE) {
+        if !t
+            .scopes
+            .iter()
+            .any(|s| s == SCIM_SCOPE || s == SCIM_READ_SCOPE)
+        {
             auth_failure("admin_token");
             return Err(ScimError::new(
                 403,
@@ -348,7 +354,9 @@ fn check_scope(scopes: &[String], intent: Intent) -> ServiceResult<()> {
     } else {
         format!("the bearer token lacks the '{SCIM_SCOPE}' scope")
     };
-    Err(ServiceError::InsufficientScope(ScimError::new(403, None, detail)))
+    Err(ServiceError::InsufficientScope(ScimError::new(
+        403, None, detail,
+    )))
 }
 
 /// Only an enabled realm serves; a paused one says how to resume it.

@@ -248,13 +248,23 @@ pub(crate) mod fake {
         async fn update_token(&self, _: &str, _: &str, _: &Changes) -> StoreResult<TokenInfo> {
             unexpected("update_token")
         }
-        async fn rotate_token(&self, _: &str, _: &str, _: NewToken, _: &str) -> StoreResult<TokenInfo> {
+        async fn rotate_token(
+            &self,
+            _: &str,
+            _: &str,
+            _: NewToken,
+            _: &str,
+        ) -> StoreResult<TokenInfo> {
             unexpected("rotate_token")
         }
         async fn insert_admin_token(&self, _: &AdminToken) -> StoreResult<()> {
             unexpected("insert_admin_token")
         }
-        async fn page_admin_tokens(&self, _: Option<&str>, _: &Page) -> StoreResult<Vec<AdminToken>> {
+        async fn page_admin_tokens(
+            &self,
+            _: Option<&str>,
+            _: &Page,
+        ) -> StoreResult<Vec<AdminToken>> {
             unexpected("page_admin_tokens")
         }
         async fn get_admin_token(&self, _: &str) -> StoreResult<Option<AdminToken>> {

@@ -174,8 +174,12 @@ pub trait Control: Send + Sync + 'static {
     /// A realm's tokens that are not revoked, in id (creation) order after `page.after`.
     async fn page_tokens(&self, realm_id: &str, page: &Page) -> StoreResult<Vec<TokenInfo>>;
     /// Changes a live token's name or description (NotFound when revoked or unknown).
-    async fn update_token(&self, realm_id: &str, id: &str, changes: &Changes)
-        -> StoreResult<TokenInfo>;
+    async fn update_token(
+        &self,
+        realm_id: &str,
+        id: &str,
+        changes: &Changes,
+    ) -> StoreResult<TokenInfo>;
     /// In one transaction: inserts `new` and marks `old_id` as replaced by it, expiring at
     /// `old_expires_at`. NotFound when the old token is revoked or unknown; Conflict when it
     /// was already rotated.

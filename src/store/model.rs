@@ -146,7 +146,10 @@ pub enum Deletion {
     Deleted,
     NotFound,
     /// Refused (no `force`): it still holds this many users and groups.
-    Holds { users: u64, groups: u64 },
+    Holds {
+        users: u64,
+        groups: u64,
+    },
 }
 
 /// One admin action, as recorded.

@@ -187,7 +187,9 @@ impl TestApp {
         path: &str,
         body: Option<Value>,
     ) -> Resp {
-        let mut req = self.client.request(method, format!("{}{path}", self.origin));
+        let mut req = self
+            .client
+            .request(method, format!("{}{path}", self.origin));
         if !token.is_empty() {
             req = req.bearer_auth(token);
         }

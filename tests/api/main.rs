@@ -2,6 +2,7 @@
 
 mod helpers;
 
+mod admin_api;
 mod auth;
 mod cli;
 mod concurrency;

@@ -17,7 +17,7 @@ pub struct Problem {
     pub kind: &'static str,
     pub detail: String,
     pub field: Option<String>,
-    pub extra: Option<(&'static str, Value)>,
+    pub extra: Option<Box<(&'static str, Value)>>,
 }
 
 impl Problem {
@@ -41,7 +41,7 @@ impl From<AdminError> for Problem {
             },
             AdminError::UnknownFields { fields, detail } => Problem {
                 field: fields.first().cloned(),
-                extra: Some(("fields", json!(fields))),
+                extra: Some(Box::new(("fields", json!(fields)))),
                 ..Problem::new(400, "unknown-field", detail)
             },
             AdminError::Body(d) => Problem::new(400, "invalid-body", d),
@@ -50,7 +50,7 @@ impl From<AdminError> for Problem {
                 detail,
                 existing_id,
             } => Problem {
-                extra: Some(("existing_id", json!(existing_id))),
+                extra: Some(Box::new(("existing_id", json!(existing_id)))),
                 ..Problem::new(409, "conflict", detail)
             },
             AdminError::NotEmpty(d) => Problem::new(409, "not-empty", d),
@@ -105,7 +105,7 @@ impl IntoResponse for Problem {
         if let Some(f) = self.field {
             body["field"] = json!(f);
         }
-        if let Some((k, v)) = self.extra {
+        if let Some((k, v)) = self.extra.map(|b| *b) {
             body[k] = v;
         }
         let mut resp = (status, serde_json::to_vec(&body).unwrap_or_default()).into_response();

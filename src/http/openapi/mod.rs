@@ -103,11 +103,14 @@ scimd is a multi-tenant SCIM 2.0 service provider (RFC 7643, RFC 7644). Each rea
 is a separate SCIM directory served at `/v1/tenants/{tenant}/realms/{realm}/scim/v2`; the \
 `default` realm of the `default` tenant is also served at `/scim/v2`, with the same endpoints.
 
-**Administration** (tenants, realms, tokens) has no HTTP API: it is the `scimd` command line \
-(`scimd tenant ...`, `scimd realm ...`, `scimd token ...`), which works on the database directly.
+**Administration** (tenants, realms, SCIM tokens, admin tokens, the audit record) is the admin \
+API, a JSON API with admin tokens and RFC 9457 errors, described by its own document: \
+[`/admin/openapi.json`](/admin/openapi.json). The `scimd` command line does the same on the \
+database directly.
 
-**Authentication**: a token of the realm with the `scim:all` scope, sent as \
-`Authorization: Bearer <token>`. Discovery endpoints need none unless \
+**Authentication**: a token of the realm, sent as `Authorization: Bearer <token>`: with the \
+`scim:all` scope for everything, or `scim:read` for GET, `.search` and discovery only (a write \
+is then 403 with `WWW-Authenticate: Bearer error=\"insufficient_scope\"`). Discovery endpoints need none unless \
 `discovery_requires_auth` is set; `/healthz`, `/readyz` and this document never do.
 
 **Metrics**: Prometheus `GET /metrics` is served on a separate listener (`metrics_listen`), not \

@@ -13,8 +13,21 @@ use super::{
 use crate::service::auth::{hash_secret, mint_secret_with, SCIM_READ_SCOPE, SCIM_SCOPE};
 use crate::store::{AdminToken, Store};
 
-const CREATE_FIELDS: &[&str] = &["name", "description", "scopes", "expires_in_days", "expires_at"];
-const READ_ONLY: &[&str] = &["id", "tenant_id", "status", "created_at", "created_by", "last_used_at"];
+const CREATE_FIELDS: &[&str] = &[
+    "name",
+    "description",
+    "scopes",
+    "expires_in_days",
+    "expires_at",
+];
+const READ_ONLY: &[&str] = &[
+    "id",
+    "tenant_id",
+    "status",
+    "created_at",
+    "created_by",
+    "last_used_at",
+];
 const ADMIN_SCOPES: &[&str] = &[ADMIN_SCOPE, SCIM_SCOPE, SCIM_READ_SCOPE];
 /// A use is written at most this often per token: the admin API stays one write per change,
 /// not one per read.
@@ -53,7 +66,12 @@ impl AdminService {
         let (page, limit) = req.page()?;
         let rows = self.store.page_admin_tokens(tenant, &page).await?;
         let now = self.now();
-        Ok(listed(rows, limit, |t| t.id.clone(), |t| AdminTokenView::new(t, &now)))
+        Ok(listed(
+            rows,
+            limit,
+            |t| t.id.clone(),
+            |t| AdminTokenView::new(t, &now),
+        ))
     }
 
     async fn admin_token_in(&self, tenant: Option<&str>, id: &str) -> AdminResult<AdminToken> {
@@ -101,9 +119,16 @@ impl AdminService {
             last_used_at: None,
         };
         self.store.insert_admin_token(&token).await?;
-        let detail = json!({"name": token.name, "scopes": token.scopes, "expires_at": token.expires_at});
-        self.audit(actor, tenant, "admin_token.create", target(tenant, &token.id), detail)
-            .await;
+        let detail =
+            json!({"name": token.name, "scopes": token.scopes, "expires_at": token.expires_at});
+        self.audit(
+            actor,
+            tenant,
+            "admin_token.create",
+            target(tenant, &token.id),
+            detail,
+        )
+        .await;
         let mut view = AdminTokenView::new(token, &self.now());
         view.token_value = Some(minted.secret);
         Ok(view)
@@ -120,8 +145,14 @@ impl AdminService {
         if !self.store.revoke_admin_token(id, &self.now()).await? {
             return Err(no_admin_token(id));
         }
-        self.audit(actor, tenant, "admin_token.revoke", target(tenant, id), json!({}))
-            .await;
+        self.audit(
+            actor,
+            tenant,
+            "admin_token.revoke",
+            target(tenant, id),
+            json!({}),
+        )
+        .await;
         Ok(())
     }
 
@@ -164,7 +195,11 @@ impl AdminService {
         if recent {
             return;
         }
-        if let Err(e) = self.store.record_admin_token_use(&t.id, &crate::clock::format(now)).await {
+        if let Err(e) = self
+            .store
+            .record_admin_token_use(&t.id, &crate::clock::format(now))
+            .await
+        {
             tracing::warn!(error = %e, "recording an admin token's last use failed");
         }
     }
@@ -192,10 +227,14 @@ pub async fn check_admin_secret(
         return Err(invalid());
     }
     if t.revoked_at.is_some() {
-        return Err(AdminError::Unauthorized("the admin token has been revoked".into()));
+        return Err(AdminError::Unauthorized(
+            "the admin token has been revoked".into(),
+        ));
     }
     if t.expires_at.as_deref().is_some_and(|e| e <= now) {
-        return Err(AdminError::Unauthorized("the admin token has expired".into()));
+        return Err(AdminError::Unauthorized(
+            "the admin token has expired".into(),
+        ));
     }
     Ok(t)
 }

@@ -60,9 +60,15 @@ impl AdminService {
             state: Some(state),
             ..Changes::default()
         };
-        self.change_realm(&Actor::cli(), tenant, name, &changes, json!({"state": state}))
-            .await
-            .map_err(text)
+        self.change_realm(
+            &Actor::cli(),
+            tenant,
+            name,
+            &changes,
+            json!({"state": state}),
+        )
+        .await
+        .map_err(text)
     }
 
     /// Creates the default tenant and realm when the database has no tenant at all, with a
@@ -123,8 +129,12 @@ impl AdminService {
             // The documented first step on an empty database is `token create` for the
             // default realm: let it create that realm rather than fail.
             if let Some((t, a)) = self.bootstrap().await? {
-                self.store.revoke_token(&t.info.realm_id, &t.info.id).await?;
-                self.store.revoke_admin_token(&a.info.id, &self.now()).await?;
+                self.store
+                    .revoke_token(&t.info.realm_id, &t.info.id)
+                    .await?;
+                self.store
+                    .revoke_admin_token(&a.info.id, &self.now())
+                    .await?;
             }
         }
         let mut body = json!({"name": name});

@@ -18,7 +18,11 @@ const MAX_DESCRIPTION: usize = 1000;
 
 /// A body as a JSON object whose keys are all in `allowed`; `read_only` ones get their own
 /// message (they exist, but cannot be set here).
-pub fn object(body: Value, allowed: &[&str], read_only: &[&str]) -> AdminResult<Map<String, Value>> {
+pub fn object(
+    body: Value,
+    allowed: &[&str],
+    read_only: &[&str],
+) -> AdminResult<Map<String, Value>> {
     let Value::Object(map) = body else {
         return Err(AdminError::Body("the body must be a JSON object".into()));
     };
@@ -31,16 +35,24 @@ pub fn object(body: Value, allowed: &[&str], read_only: &[&str]) -> AdminResult<
         return Ok(map);
     }
     unknown.sort();
-    let (fixed, other): (Vec<&String>, Vec<&String>) =
-        unknown.iter().partition(|k| read_only.contains(&k.as_str()));
+    let (fixed, other): (Vec<&String>, Vec<&String>) = unknown
+        .iter()
+        .partition(|k| read_only.contains(&k.as_str()));
     let mut parts = Vec::new();
     if !other.is_empty() {
         parts.push(format!("unknown field(s): {}", join(&other)));
     }
     if !fixed.is_empty() {
-        parts.push(format!("read-only field(s) cannot be set: {}", join(&fixed)));
+        parts.push(format!(
+            "read-only field(s) cannot be set: {}",
+            join(&fixed)
+        ));
     }
-    let detail = format!("{}; this body takes {}", parts.join("; "), allowed.join(", "));
+    let detail = format!(
+        "{}; this body takes {}",
+        parts.join("; "),
+        allowed.join(", ")
+    );
     Err(AdminError::UnknownFields {
         fields: unknown,
         detail,
@@ -48,7 +60,10 @@ pub fn object(body: Value, allowed: &[&str], read_only: &[&str]) -> AdminResult<
 }
 
 fn join(keys: &[&String]) -> String {
-    keys.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
+    keys.iter()
+        .map(|k| k.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A string field; `null` counts as absent.
@@ -56,7 +71,10 @@ pub fn opt_str(map: &Map<String, Value>, field: &str) -> AdminResult<Option<Stri
     match map.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(AdminError::invalid(field, format!("{field} must be a string"))),
+        Some(_) => Err(AdminError::invalid(
+            field,
+            format!("{field} must be a string"),
+        )),
     }
 }
 
@@ -115,7 +133,10 @@ pub fn required_id(map: &Map<String, Value>, field: &str) -> AdminResult<String>
 /// A human-readable text: not blank (when `required`), no control characters, bounded.
 fn check_text(field: &str, s: &str, max: usize, blank_ok: bool) -> AdminResult<()> {
     if !blank_ok && s.trim().is_empty() {
-        return Err(AdminError::invalid(field, format!("{field} must not be empty")));
+        return Err(AdminError::invalid(
+            field,
+            format!("{field} must not be empty"),
+        ));
     }
     if s.chars().count() > max {
         return Err(AdminError::invalid(
@@ -181,7 +202,10 @@ pub fn scopes(
         return Ok(default.iter().map(|s| (*s).to_owned()).collect());
     };
     if scopes.is_empty() {
-        return Err(AdminError::invalid("scopes", "scopes must name at least one scope"));
+        return Err(AdminError::invalid(
+            "scopes",
+            "scopes must name at least one scope",
+        ));
     }
     if let Some(bad) = scopes.iter().find(|s| !known.contains(&s.as_str())) {
         return Err(AdminError::invalid(
@@ -219,7 +243,10 @@ pub fn expiry(map: &Map<String, Value>, now: DateTime<Utc>) -> AdminResult<Optio
                 })?
                 .with_timezone(&Utc);
             if t <= now {
-                return Err(AdminError::invalid("expires_at", "expires_at is in the past"));
+                return Err(AdminError::invalid(
+                    "expires_at",
+                    "expires_at is in the past",
+                ));
             }
             if t > now + Duration::days(MAX_EXPIRES_IN_DAYS) {
                 return Err(AdminError::invalid(
@@ -265,8 +292,12 @@ mod tests {
 
     #[test]
     fn unknown_and_read_only_fields_are_refused_by_name() {
-        let e = object(json!({"id": "a", "colour": 1, "created_at": "x"}), &["id"], &["created_at"])
-            .unwrap_err();
+        let e = object(
+            json!({"id": "a", "colour": 1, "created_at": "x"}),
+            &["id"],
+            &["created_at"],
+        )
+        .unwrap_err();
         match e {
             AdminError::UnknownFields { fields, detail } => {
                 assert_eq!(fields, ["colour", "created_at"]);
@@ -291,7 +322,9 @@ mod tests {
     #[test]
     fn expiry_takes_days_or_a_future_instant_but_not_both() {
         let now = Utc::now();
-        let days = expiry(&map(json!({"expires_in_days": 2})), now).unwrap().unwrap();
+        let days = expiry(&map(json!({"expires_in_days": 2})), now)
+            .unwrap()
+            .unwrap();
         assert_eq!(days, now + Duration::days(2));
         for bad in [
             json!({"expires_in_days": 0}),
@@ -309,8 +342,14 @@ mod tests {
 
     #[test]
     fn grace_periods_are_bounded_to_thirty_days() {
-        assert_eq!(grace_seconds(&map(json!({}))).unwrap(), DEFAULT_GRACE_SECONDS);
-        assert_eq!(grace_seconds(&map(json!({"grace_period_seconds": 0}))).unwrap(), 0);
+        assert_eq!(
+            grace_seconds(&map(json!({}))).unwrap(),
+            DEFAULT_GRACE_SECONDS
+        );
+        assert_eq!(
+            grace_seconds(&map(json!({"grace_period_seconds": 0}))).unwrap(),
+            0
+        );
         for bad in [-1, MAX_GRACE_SECONDS + 1] {
             assert!(grace_seconds(&map(json!({"grace_period_seconds": bad}))).is_err());
         }
@@ -321,9 +360,15 @@ mod tests {
         let known = ["scim:all", "scim:read"];
         let m = map(json!({"scopes": ["scim:read", "scim:read"]}));
         assert_eq!(scopes(&m, &known, &["scim:all"]).unwrap(), ["scim:read"]);
-        assert_eq!(scopes(&map(json!({})), &known, &["scim:all"]).unwrap(), ["scim:all"]);
-        for bad in [json!({"scopes": ["root"]}), json!({"scopes": []}), json!({"scopes": "scim:all"})]
-        {
+        assert_eq!(
+            scopes(&map(json!({})), &known, &["scim:all"]).unwrap(),
+            ["scim:all"]
+        );
+        for bad in [
+            json!({"scopes": ["root"]}),
+            json!({"scopes": []}),
+            json!({"scopes": "scim:all"}),
+        ] {
             assert!(scopes(&map(bad), &known, &["scim:all"]).is_err());
         }
     }

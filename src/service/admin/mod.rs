@@ -123,8 +123,12 @@ fn decode_cursor(c: &str) -> AdminResult<String> {
 }
 
 /// Cuts a page of `limit` from rows fetched with one extra, and names the next page's start.
-fn listed<R, T>(mut rows: Vec<R>, limit: usize, key: impl Fn(&R) -> String, view: impl Fn(R) -> T)
-    -> Listed<T> {
+fn listed<R, T>(
+    mut rows: Vec<R>,
+    limit: usize,
+    key: impl Fn(&R) -> String,
+    view: impl Fn(R) -> T,
+) -> Listed<T> {
     let next_cursor = (rows.len() > limit).then(|| {
         rows.truncate(limit);
         let last = rows.last().map(&key).unwrap_or_default();
@@ -161,7 +165,14 @@ impl AdminService {
 
     /// Records an admin action. It has already happened: a failure to record it is logged
     /// loudly, not turned into a failed response for a change that was made.
-    async fn audit(&self, actor: &Actor, tenant: Option<&str>, action: &str, target: String, detail: Value) {
+    async fn audit(
+        &self,
+        actor: &Actor,
+        tenant: Option<&str>,
+        action: &str,
+        target: String,
+        detail: Value,
+    ) {
         let event = AuditEvent {
             id: uuid::Uuid::now_v7().to_string(),
             tenant: tenant.map(str::to_owned),

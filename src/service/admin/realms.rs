@@ -106,7 +106,8 @@ impl AdminService {
             "description": realm.description,
             "state": realm.state,
         });
-        self.audit(actor, Some(tenant), "realm.create", target(&realm), detail).await;
+        self.audit(actor, Some(tenant), "realm.create", target(&realm), detail)
+            .await;
         Ok(realm)
     }
 
@@ -121,7 +122,9 @@ impl AdminService {
         actor.see(tenant)?;
         let map = object(body, UPDATE_FIELDS, READ_ONLY)?;
         let changes = input::changes(&map, false)?;
-        let r = self.change_realm(actor, tenant, realm, &changes, Value::Object(map)).await?;
+        let r = self
+            .change_realm(actor, tenant, realm, &changes, Value::Object(map))
+            .await?;
         self.realm_view(r, origin).await
     }
 
@@ -133,11 +136,16 @@ impl AdminService {
         changes: &crate::store::Changes,
         detail: Value,
     ) -> AdminResult<Realm> {
-        let r = match self.store.update_realm(tenant, realm, changes, &self.now()).await {
+        let r = match self
+            .store
+            .update_realm(tenant, realm, changes, &self.now())
+            .await
+        {
             Err(StoreError::NotFound) => return Err(no_realm(tenant, realm)),
             r => r?,
         };
-        self.audit(actor, Some(tenant), "realm.update", target(&r), detail).await;
+        self.audit(actor, Some(tenant), "realm.update", target(&r), detail)
+            .await;
         Ok(r)
     }
 
@@ -160,7 +168,14 @@ impl AdminService {
             }
         }
         let target = format!("tenants/{tenant}/realms/{realm}");
-        self.audit(actor, Some(tenant), "realm.delete", target, json!({"force": force})).await;
+        self.audit(
+            actor,
+            Some(tenant),
+            "realm.delete",
+            target,
+            json!({"force": force}),
+        )
+        .await;
         Ok(())
     }
 }

@@ -18,7 +18,10 @@ impl AdminService {
         req: &PageRequest,
     ) -> AdminResult<Listed<TenantView>> {
         let (page, limit) = req.page()?;
-        let rows = self.store.page_tenants(&page, actor.tenant.as_deref()).await?;
+        let rows = self
+            .store
+            .page_tenants(&page, actor.tenant.as_deref())
+            .await?;
         Ok(listed(rows, limit, |t| t.name.clone(), TenantView::from))
     }
 
@@ -62,15 +65,33 @@ impl AdminService {
             }
             Err(e) => return Err(e.into()),
         }
-        let detail = json!({"display_name": tenant.display_name, "description": tenant.description});
-        self.audit(actor, None, "tenant.create", format!("tenants/{}", tenant.name), detail.clone())
-            .await;
-        self.audit(actor, Some(&tenant.name), "tenant.create", format!("tenants/{}", tenant.name), detail)
-            .await;
+        let detail =
+            json!({"display_name": tenant.display_name, "description": tenant.description});
+        self.audit(
+            actor,
+            None,
+            "tenant.create",
+            format!("tenants/{}", tenant.name),
+            detail.clone(),
+        )
+        .await;
+        self.audit(
+            actor,
+            Some(&tenant.name),
+            "tenant.create",
+            format!("tenants/{}", tenant.name),
+            detail,
+        )
+        .await;
         Ok(tenant.into())
     }
 
-    pub async fn update_tenant(&self, actor: &Actor, id: &str, body: Value) -> AdminResult<TenantView> {
+    pub async fn update_tenant(
+        &self,
+        actor: &Actor,
+        id: &str,
+        body: Value,
+    ) -> AdminResult<TenantView> {
         actor.see(id)?;
         let map = object(body, UPDATE_FIELDS, READ_ONLY)?;
         let changes = input::changes(&map, false)?;
@@ -78,8 +99,14 @@ impl AdminService {
             Err(StoreError::NotFound) => return Err(no_tenant(id)),
             r => r?,
         };
-        self.audit(actor, Some(id), "tenant.update", format!("tenants/{id}"), Value::Object(map))
-            .await;
+        self.audit(
+            actor,
+            Some(id),
+            "tenant.update",
+            format!("tenants/{id}"),
+            Value::Object(map),
+        )
+        .await;
         Ok(t.into())
     }
 
@@ -97,8 +124,22 @@ impl AdminService {
             }
         }
         let target = format!("tenants/{id}");
-        self.audit(actor, None, "tenant.delete", target.clone(), json!({"force": force})).await;
-        self.audit(actor, Some(id), "tenant.delete", target, json!({"force": force})).await;
+        self.audit(
+            actor,
+            None,
+            "tenant.delete",
+            target.clone(),
+            json!({"force": force}),
+        )
+        .await;
+        self.audit(
+            actor,
+            Some(id),
+            "tenant.delete",
+            target,
+            json!({"force": force}),
+        )
+        .await;
         Ok(())
     }
 }

@@ -9,7 +9,13 @@ use super::{listed, Actor, AdminError, AdminResult, AdminService, Listed, PageRe
 use crate::service::auth::{mint_secret, SCIM_READ_SCOPE, SCIM_SCOPE};
 use crate::store::{NewToken, Page, Realm, StoreError, TokenInfo};
 
-const CREATE_FIELDS: &[&str] = &["name", "description", "scopes", "expires_in_days", "expires_at"];
+const CREATE_FIELDS: &[&str] = &[
+    "name",
+    "description",
+    "scopes",
+    "expires_in_days",
+    "expires_at",
+];
 const UPDATE_FIELDS: &[&str] = &["name", "description"];
 const ROTATE_FIELDS: &[&str] = &["grace_period_seconds", "expires_in_days", "expires_at"];
 const READ_ONLY: &[&str] = &[
@@ -51,7 +57,12 @@ impl AdminService {
         let (page, limit) = req.page()?;
         let rows = self.store.page_tokens(&realm.id, &page).await?;
         let now = self.now();
-        Ok(listed(rows, limit, |t| t.id.clone(), |t| TokenView::new(t, &realm, &now)))
+        Ok(listed(
+            rows,
+            limit,
+            |t| t.id.clone(),
+            |t| TokenView::new(t, &realm, &now),
+        ))
     }
 
     /// A live (not revoked) token of the realm.
@@ -110,8 +121,14 @@ impl AdminService {
         new.token_hash = minted.hash;
         let detail = json!({"name": new.name, "scopes": new.scopes, "expires_at": new.expires_at});
         let info = self.store.create_token(new).await?;
-        self.audit(actor, Some(&realm.tenant), "token.create", target(realm, &info.id), detail)
-            .await;
+        self.audit(
+            actor,
+            Some(&realm.tenant),
+            "token.create",
+            target(realm, &info.id),
+            detail,
+        )
+        .await;
         let mut view = TokenView::new(info, realm, &self.now());
         view.token_value = Some(minted.secret);
         Ok(view)
@@ -120,7 +137,12 @@ impl AdminService {
     /// A second live token of one name would leave an operator guessing which the identity
     /// provider holds: names are unique among the realm's active tokens (one rotating out
     /// may share its successor's).
-    async fn refuse_live_name(&self, realm: &Realm, name: &str, except: Option<&str>) -> AdminResult<()> {
+    async fn refuse_live_name(
+        &self,
+        realm: &Realm,
+        name: &str,
+        except: Option<&str>,
+    ) -> AdminResult<()> {
         let page = Page {
             after: None,
             limit: 1000,
@@ -132,10 +154,15 @@ impl AdminService {
             .page_tokens(&realm.id, &page)
             .await?
             .into_iter()
-            .find(|t| TokenStatus::of(t, &now) == TokenStatus::Active && Some(t.id.as_str()) != except);
+            .find(|t| {
+                TokenStatus::of(t, &now) == TokenStatus::Active && Some(t.id.as_str()) != except
+            });
         match taken {
             Some(t) => Err(AdminError::Conflict {
-                detail: format!("realm '{}' already has an active token named '{name}'", realm.name),
+                detail: format!(
+                    "realm '{}' already has an active token named '{name}'",
+                    realm.name
+                ),
                 existing_id: t.id,
             }),
             None => Ok(()),
@@ -161,8 +188,14 @@ impl AdminService {
             Err(StoreError::NotFound) => return Err(no_token(&realm, id)),
             r => r?,
         };
-        self.audit(actor, Some(tenant), "token.update", target(&realm, id), Value::Object(map))
-            .await;
+        self.audit(
+            actor,
+            Some(tenant),
+            "token.update",
+            target(&realm, id),
+            Value::Object(map),
+        )
+        .await;
         Ok(TokenView::new(t, &realm, &self.now()))
     }
 
@@ -177,7 +210,14 @@ impl AdminService {
         if !self.store.revoke_token(&realm.id, id).await? {
             return Err(no_token(&realm, id));
         }
-        self.audit(actor, Some(tenant), "token.revoke", target(&realm, id), json!({})).await;
+        self.audit(
+            actor,
+            Some(tenant),
+            "token.revoke",
+            target(&realm, id),
+            json!({}),
+        )
+        .await;
         Ok(())
     }
 
@@ -206,13 +246,24 @@ impl AdminService {
             token_hash: minted.hash,
             ..new
         };
-        let info = match self.store.rotate_token(&realm.id, id, new, &old_expires).await {
+        let info = match self
+            .store
+            .rotate_token(&realm.id, id, new, &old_expires)
+            .await
+        {
             Err(StoreError::NotFound) => return Err(no_token(&realm, id)),
             Err(StoreError::Conflict) => return Err(rotated_already(id, "another token")),
             r => r?,
         };
         let detail = json!({"replaced_by": info.id, "old_expires_at": old_expires});
-        self.audit(actor, Some(tenant), "token.rotate", target(&realm, id), detail).await;
+        self.audit(
+            actor,
+            Some(tenant),
+            "token.rotate",
+            target(&realm, id),
+            detail,
+        )
+        .await;
         let mut view = TokenView::new(info, &realm, &self.now());
         view.token_value = Some(minted.secret);
         Ok(view)
@@ -252,7 +303,11 @@ fn rotated_already(id: &str, next: &str) -> AdminError {
 
 /// How long the token was issued for, if it expires.
 fn lifetime(t: &TokenInfo) -> Option<Duration> {
-    let parse = |s: &str| DateTime::parse_from_rfc3339(s).ok().map(|d| d.with_timezone(&Utc));
+    let parse = |s: &str| {
+        DateTime::parse_from_rfc3339(s)
+            .ok()
+            .map(|d| d.with_timezone(&Utc))
+    };
     Some(parse(t.expires_at.as_deref()?)? - parse(&t.created_at)?)
 }
 

@@ -8,7 +8,9 @@ use uuid::Uuid;
 
 use super::tenancy::{realm_from_row, tenant_from_row, REALM_COLS, TENANT_COLS};
 use super::tokens::{insert_token, token_from_row};
-use super::{get, get_id, get_instant, get_opt_instant, instant, opt_instant, own_uid, uid, PgStore};
+use super::{
+    get, get_id, get_instant, get_opt_instant, instant, opt_instant, own_uid, uid, PgStore,
+};
 use crate::store::sql::{parse_scopes, TOKEN_COLS};
 use crate::store::{
     AdminToken, AuditEvent, Changes, Control, Deletion, NewToken, Page, Realm, StoreError,
@@ -122,10 +124,12 @@ async fn delete_holding(
 impl Control for PgStore {
     async fn get_tenant(&self, name: &str) -> StoreResult<Option<Tenant>> {
         let mut conn = self.conn().await?;
-        let row = sqlx::query(&format!("SELECT {TENANT_COLS} FROM tenants WHERE name = $1"))
-            .bind(name)
-            .fetch_optional(&mut *conn)
-            .await?;
+        let row = sqlx::query(&format!(
+            "SELECT {TENANT_COLS} FROM tenants WHERE name = $1"
+        ))
+        .bind(name)
+        .fetch_optional(&mut *conn)
+        .await?;
         conn.finish();
         row.as_ref().map(tenant_from_row).transpose()
     }
@@ -178,7 +182,10 @@ impl Control for PgStore {
         .fetch_optional(&mut *conn)
         .await?;
         conn.finish();
-        row.as_ref().map(tenant_from_row).transpose()?.ok_or(StoreError::NotFound)
+        row.as_ref()
+            .map(tenant_from_row)
+            .transpose()?
+            .ok_or(StoreError::NotFound)
     }
 
     async fn delete_tenant(&self, name: &str, force: bool) -> StoreResult<Deletion> {
@@ -257,7 +264,10 @@ impl Control for PgStore {
         .fetch_optional(&mut *conn)
         .await?;
         conn.finish();
-        row.as_ref().map(realm_from_row).transpose()?.ok_or(StoreError::NotFound)
+        row.as_ref()
+            .map(realm_from_row)
+            .transpose()?
+            .ok_or(StoreError::NotFound)
     }
 
     async fn delete_realm(&self, tenant: &str, name: &str, force: bool) -> StoreResult<Deletion> {
@@ -340,7 +350,10 @@ impl Control for PgStore {
         .fetch_optional(&mut *conn)
         .await?;
         conn.finish();
-        row.as_ref().map(token_from_row).transpose()?.ok_or(StoreError::NotFound)
+        row.as_ref()
+            .map(token_from_row)
+            .transpose()?
+            .ok_or(StoreError::NotFound)
     }
 
     async fn rotate_token(
@@ -444,10 +457,12 @@ impl Control for PgStore {
             return Ok(None);
         };
         let mut conn = self.conn().await?;
-        let row = sqlx::query(&format!("SELECT {ADMIN_COLS} FROM admin_tokens WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&mut *conn)
-            .await?;
+        let row = sqlx::query(&format!(
+            "SELECT {ADMIN_COLS} FROM admin_tokens WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
         conn.finish();
         row.as_ref().map(admin_from_row).transpose()
     }

@@ -3,11 +3,11 @@
 //! documents `jsonb`, versions `bigint`. The records it returns carry ids and instants as the
 //! text the protocol shows (lowercase hyphenated uuids; RFC 3339 UTC with milliseconds).
 
+mod control;
 mod feed;
 mod planner;
 mod resources;
 mod tenancy;
-mod control;
 mod tokens;
 
 use std::str::FromStr;

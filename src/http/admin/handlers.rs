@@ -1,0 +1,307 @@
+//! One handler per admin call: read the path, query and body, call the admin service, shape
+//! the reply. Permission checks and validation are the service's.
+
+use std::collections::HashMap;
+
+use axum::extract::{FromRequestParts, RawPathParams};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use serde::Serialize;
+
+use super::problem::Problem;
+use super::{AdminBody, AdminQuery, Ctx};
+
+type Reply = Result<Response, Problem>;
+
+/// The path's named segments, percent-decoded; not UTF-8 is a problem, not axum's plain text.
+pub struct Seg(HashMap<String, String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Seg {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let raw = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|_| {
+                Problem::new(
+                    400,
+                    "invalid-field",
+                    "the path is not UTF-8 once percent-decoded",
+                )
+            })?;
+        Ok(Seg(raw
+            .iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect()))
+    }
+}
+
+impl Seg {
+    fn get(&self, name: &str) -> &str {
+        self.0.get(name).map(String::as_str).unwrap_or_default()
+    }
+    fn tenant(&self) -> &str {
+        self.get("tenant")
+    }
+    fn realm(&self) -> &str {
+        self.get("realm")
+    }
+    fn id(&self) -> &str {
+        self.get("id")
+    }
+}
+
+fn ok(body: impl Serialize) -> Reply {
+    Ok(Json(body).into_response())
+}
+
+/// 201 with the whole object and where it lives.
+fn created(location: String, body: impl Serialize) -> Reply {
+    let mut resp = (StatusCode::CREATED, Json(body)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        resp.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(resp)
+}
+
+fn gone() -> Reply {
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+// Tenants
+
+pub async fn list_tenants(Extension(c): Ctx, q: AdminQuery) -> Reply {
+    let page = q.page()?;
+    ok(c.svc().list_tenants_page(&c.actor, &page).await?)
+}
+
+pub async fn create_tenant(Extension(c): Ctx, q: AdminQuery, AdminBody(body): AdminBody) -> Reply {
+    q.none()?;
+    let t = c.svc().create_tenant_from(&c.actor, body).await?;
+    created(format!("{}/v1/tenants/{}", c.origin, t.id), t)
+}
+
+pub async fn get_tenant(Extension(c): Ctx, p: Seg, q: AdminQuery) -> Reply {
+    q.none()?;
+    ok(c.svc().get_tenant(&c.actor, p.tenant()).await?)
+}
+
+pub async fn update_tenant(
+    Extension(c): Ctx,
+    p: Seg,
+    q: AdminQuery,
+    AdminBody(body): AdminBody,
+) -> Reply {
+    q.none()?;
+    ok(c.svc().update_tenant(&c.actor, p.tenant(), body).await?)
+}
+
+pub async fn delete_tenant(Extension(c): Ctx, p: Seg, q: AdminQuery) -> Reply {
+    let force = q.force()?;
+    c.svc().delete_tenant(&c.actor, p.tenant(), force).await?;
+    gone()
+}
+
+// Realms
+
+pub async fn list_realms(Extension(c): Ctx, p: Seg, q: AdminQuery) -> Reply {
+    let page = q.page()?;
+    ok(c.svc()
+        .list_realms_page(&c.actor, p.tenant(), &page, &c.origin)
+        .await?)
+}
+
+pub async fn create_realm(
+    Extension(c): Ctx,
+    p: Seg,
+    q: AdminQuery,
+    AdminBody(body): AdminBody,
+) -> Reply {
+    q.none()?;
+    let r = c
+        .svc()
+        .create_realm_from(&c.actor, p.tenant(), body, &c.origin)
+        .await?;
+    created(
+        format!("{}/v1/tenants/{}/realms/{}", c.origin, r.tenant_id, r.id),
+        r,
+    )
+}
+
+pub async fn get_realm(Extension(c): Ctx, p: Seg, q: AdminQuery) -> Reply {
+    q.none()?;
+    ok(c.svc()
+        .get_realm(&c.actor, p.tenant(), p.realm(), &c.origin)
+        .await?)
+}
+
+pub async fn update_realm(
+    Extension(c): Ctx,
+    p: Seg,
+    q: AdminQuery,
+    AdminBody(body): AdminBody,
+) -> Reply {
+    q.none()?;
+    ok(c.svc()
+        .update_realm(&c.actor, p.tenant(), p.realm(), body, &c.origin)
+        .await?)
+}
+
+pub async fn delete_realm(Extension(c): Ctx, p: Seg, q: AdminQuery) -> Reply {
+    let force = q.force()?;
+    c.svc()
+        .delete_realm(&c.actor, p.tenant(), p.realm(), force)
+        .await?;
+    gone()
+}
+
+// SCIM tokens
+
+fn token_location(origin: &str, t: &crate::service::admin::view::TokenView) -> String {
+    format!(
+        "{origin}/v1/tenants/{}/realms/{}/tokens/{}",
+        t.tenant_id, t.realm_id, t.id
+    )
+}
+
+pub async fn list_tokens(Extension(c): Ctx, p: Seg, q: AdminQuery) -> Reply {
+    let page = q.page()?;
+    ok(c.svc()
+        .list_tokens_page(&c.actor, p.tenant(), p.realm(), &page)
+        .await?)
+}
+
+pub async fn create_token(
+    Extension(c): Ctx,
+    p: Seg,
+    q: AdminQuery,
+    AdminBody(body): AdminBody,
+) -> Reply {
+    q.none()?;
+    let t = c
+        .svc()
+        .create_token_from(&c.actor, p.tenant(), p.realm(), body)
+        .await?;
+    created(token_location(&c.origin, &t), t)
+}
+
+pub async fn get_token(Extension(c): Ctx, p: Seg, q: AdminQuery) -> Reply {
+    q.none()?;
+    ok(c.svc()
+        .get_token(&c.actor, p.tenant(), p.realm(), p.id())
+        .await?)
+}
+
+pub async fn update_token(
+    Extension(c): Ctx,
+    p: Seg,
+    q: AdminQuery,
+    AdminBody(body): AdminBody,
+) -> Reply {
+    q.none()?;
+    ok(c.svc()
+        .update_token(&c.actor, p.tenant(), p.realm(), p.id(), body)
+        .await?)
+}
+
+pub async fn revoke_token(Extension(c): Ctx, p: Seg, q: AdminQuery) -> Reply {
+    q.none()?;
+    c.svc()
+        .revoke_token_by(&c.actor, p.tenant(), p.realm(), p.id())
+        .await?;
+    gone()
+}
+
+/// The body is optional: no body rotates with the default grace period.
+pub async fn rotate_token(
+    Extension(c): Ctx,
+    p: Seg,
+    q: AdminQuery,
+    body: axum::body::Bytes,
+) -> Reply {
+    q.none()?;
+    let body = if body.iter().all(u8::is_ascii_whitespace) {
+        serde_json::json!({})
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            Problem::new(
+                400,
+                "invalid-body",
+                format!("the request body is not valid JSON: {e}"),
+            )
+        })?
+    };
+    let t = c
+        .svc()
+        .rotate_token(&c.actor, p.tenant(), p.realm(), p.id(), body)
+        .await?;
+    created(token_location(&c.origin, &t), t)
+}
+
+// Admin tokens: global when the path names no tenant.
+
+fn admin_token_location(origin: &str, tenant: Option<&str>, id: &str) -> String {
+    match tenant {
+        Some(t) => format!("{origin}/v1/tenants/{t}/admin-tokens/{id}"),
+        None => format!("{origin}/v1/admin-tokens/{id}"),
+    }
+}
+
+fn scope_of(p: &Seg) -> Option<&str> {
+    p.0.get("tenant").map(String::as_str)
+}
+
+pub async fn list_admin_tokens(Extension(c): Ctx, p: Seg, q: AdminQuery) -> Reply {
+    let page = q.page()?;
+    ok(c.svc()
+        .list_admin_tokens(&c.actor, scope_of(&p), &page)
+        .await?)
+}
+
+pub async fn create_admin_token(
+    Extension(c): Ctx,
+    p: Seg,
+    q: AdminQuery,
+    AdminBody(body): AdminBody,
+) -> Reply {
+    q.none()?;
+    let tenant = scope_of(&p);
+    let t = c.svc().create_admin_token(&c.actor, tenant, body).await?;
+    created(admin_token_location(&c.origin, tenant, &t.id), t)
+}
+
+pub async fn get_admin_token(Extension(c): Ctx, p: Seg, q: AdminQuery) -> Reply {
+    q.none()?;
+    ok(c.svc()
+        .get_admin_token(&c.actor, scope_of(&p), p.id())
+        .await?)
+}
+
+pub async fn revoke_admin_token(Extension(c): Ctx, p: Seg, q: AdminQuery) -> Reply {
+    q.none()?;
+    c.svc()
+        .revoke_admin_token(&c.actor, scope_of(&p), p.id())
+        .await?;
+    gone()
+}
+
+// Audit
+
+pub async fn audit(Extension(c): Ctx, p: Seg, q: AdminQuery) -> Reply {
+    let page = q.page()?;
+    ok(c.svc().audit_log(&c.actor, scope_of(&p), &page).await?)
+}
+
+/// /admin/openapi.json: open, like /openapi.json.
+pub async fn openapi() -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        super::openapi::json(),
+    )
+        .into_response()
+}

@@ -1,0 +1,230 @@
+//! /admin/openapi.json: the admin API as OpenAPI 3.1, rendered once from its route table.
+
+use std::sync::OnceLock;
+
+use serde_json::{json, Map, Value};
+
+use super::routes::{table, Query};
+use crate::http::routes::Verb;
+
+pub fn json() -> &'static [u8] {
+    static DOC: OnceLock<Vec<u8>> = OnceLock::new();
+    DOC.get_or_init(|| serde_json::to_vec(&document()).unwrap_or_default())
+}
+
+pub fn document() -> Value {
+    let mut paths = Map::new();
+    let mut tags: Vec<&str> = Vec::new();
+    for r in table() {
+        if !tags.contains(&r.doc.tag) {
+            tags.push(r.doc.tag);
+        }
+        let item = paths.entry(r.path.to_owned()).or_insert_with(|| json!({}));
+        item[method(r.verb)] = operation(r.path, &r.doc);
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "scimd admin API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Tenants, realms, SCIM tokens, admin tokens and the audit record. \
+                Errors are RFC 9457 problem details. See docs/admin-api.md.",
+            "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"}
+        },
+        "tags": tags.iter().map(|t| json!({"name": t})).collect::<Vec<_>>(),
+        "paths": paths,
+        "components": {
+            "schemas": schemas(),
+            "securitySchemes": {
+                "admin": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "scimd_admin_...",
+                    "description": "An admin token (`scimd admin-token create`, or the one the \
+                        first start prints)."
+                }
+            }
+        },
+        "security": [{"admin": []}]
+    })
+}
+
+fn method(v: Verb) -> &'static str {
+    match v {
+        Verb::Get => "get",
+        Verb::Post => "post",
+        Verb::Put => "put",
+        Verb::Patch => "patch",
+        Verb::Delete => "delete",
+    }
+}
+
+fn schema_ref(name: &str) -> Value {
+    json!({"$ref": format!("#/components/schemas/{name}")})
+}
+
+fn operation(path: &str, d: &super::routes::Doc) -> Value {
+    let mut params: Vec<Value> = path
+        .split('/')
+        .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
+        .map(|name| {
+            json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"},
+                   "description": path_param(name)})
+        })
+        .collect();
+    match d.query {
+        Query::None => {}
+        Query::List => params.extend([
+            json!({"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}}),
+            json!({"name": "cursor", "in": "query", "schema": {"type": "string"}, "description": "The `next_cursor` of the previous page."}),
+            json!({"name": "name", "in": "query", "schema": {"type": "string"}, "description": "Only the object with this id (tenants, realms) or name (tokens)."}),
+        ]),
+        Query::Force => params.push(
+            json!({"name": "force", "in": "query", "schema": {"type": "boolean", "default": false},
+                   "description": "Delete even when it still holds users or groups, with them."}),
+        ),
+    }
+    let mut responses = Map::new();
+    let (status, body) = d.ok;
+    responses.insert(
+        status.to_string(),
+        match body {
+            Some(s) => {
+                let mut r = json!({"description": "Success.",
+                    "content": {"application/json": {"schema": schema_ref(s)}}});
+                if status == 201 {
+                    r["headers"] = json!({"Location": {"description": "The new object's URL.",
+                        "schema": {"type": "string", "format": "uri"}}});
+                }
+                r
+            }
+            None => json!({"description": "Done."}),
+        },
+    );
+    for e in [400u16, 401, 429, 503].iter().chain(d.errors) {
+        responses.insert(
+            e.to_string(),
+            json!({"description": error_text(*e),
+                   "content": {"application/problem+json": {"schema": schema_ref("Problem")}}}),
+        );
+    }
+    let mut op = json!({
+        "operationId": d.operation_id,
+        "summary": d.summary,
+        "tags": [d.tag],
+        "parameters": params,
+        "responses": responses,
+    });
+    if let Some(b) = d.body {
+        op["requestBody"] = json!({"required": b != "TokenRotate",
+            "content": {"application/json": {"schema": schema_ref(b)}}});
+    }
+    op
+}
+
+fn path_param(name: &str) -> &'static str {
+    match name {
+        "tenant" => "The tenant's id.",
+        "realm" => "The realm's id.",
+        _ => "The token's id.",
+    }
+}
+
+fn error_text(status: u16) -> &'static str {
+    match status {
+        400 => "A field, query parameter or body is not acceptable; `field` names it.",
+        401 => "No admin token, or not a valid one.",
+        403 => "The admin token may not do this (a tenant admin token on a global call).",
+        404 => "It does not exist, or the admin token may not see it.",
+        409 => "The id or name is taken (`existing_id`), or it still holds data.",
+        429 => "Over the rate limit; see Retry-After.",
+        _ => "The database is unavailable; retry shortly.",
+    }
+}
+
+fn string() -> Value {
+    json!({"type": "string"})
+}
+
+fn time() -> Value {
+    json!({"type": "string", "format": "date-time"})
+}
+
+fn nullable_time() -> Value {
+    json!({"type": ["string", "null"], "format": "date-time"})
+}
+
+fn object(props: Value, required: &[&str]) -> Value {
+    json!({"type": "object", "additionalProperties": false, "properties": props, "required": required})
+}
+
+fn list(item: &str) -> Value {
+    object(
+        json!({"items": {"type": "array", "items": schema_ref(item)},
+               "next_cursor": {"type": ["string", "null"]}}),
+        &["items", "next_cursor"],
+    )
+}
+
+fn schemas() -> Value {
+    let id = json!({"type": "string", "pattern": "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"});
+    let display = json!({"type": "string", "maxLength": 200});
+    let description = json!({"type": "string", "maxLength": 1000});
+    let state = json!({"type": "string", "enum": ["enabled", "paused", "disabled"]});
+    let status = json!({"type": "string", "enum": ["active", "rotating", "expired", "revoked"]});
+    let days = json!({"type": "integer", "minimum": 1, "maximum": 3650});
+    let scim_scopes =
+        json!({"type": "array", "items": {"type": "string", "enum": ["scim:all", "scim:read"]}});
+    let admin_scopes = json!({"type": "array", "items": {"type": "string", "enum": ["admin", "scim:all", "scim:read"]}});
+    let token_name = json!({"type": "string", "minLength": 1, "maxLength": 100});
+    json!({
+        "Problem": {
+            "type": "object",
+            "properties": {
+                "type": string(), "title": string(), "status": {"type": "integer"},
+                "detail": string(), "field": string(), "existing_id": string(),
+                "fields": {"type": "array", "items": string()}
+            },
+            "required": ["type", "title", "status", "detail"]
+        },
+        "Tenant": object(json!({"id": id, "display_name": string(), "description": string(),
+            "created_at": time(), "updated_at": time()}),
+            &["id", "display_name", "description", "created_at", "updated_at"]),
+        "TenantList": list("Tenant"),
+        "TenantCreate": object(json!({"id": id, "display_name": display, "description": description}), &["id"]),
+        "TenantUpdate": object(json!({"display_name": display, "description": description}), &[]),
+        "Realm": object(json!({"id": id, "tenant_id": id, "display_name": string(),
+            "description": string(), "state": state, "scim_base_url": {"type": "string", "format": "uri"},
+            "users": {"type": "integer"}, "groups": {"type": "integer"},
+            "created_at": time(), "updated_at": time()}),
+            &["id", "tenant_id", "display_name", "description", "state", "scim_base_url", "users", "groups", "created_at", "updated_at"]),
+        "RealmList": list("Realm"),
+        "RealmCreate": object(json!({"id": id, "display_name": display, "description": description, "state": state}), &["id"]),
+        "RealmUpdate": object(json!({"display_name": display, "description": description, "state": state}), &[]),
+        "Token": object(json!({"id": string(), "tenant_id": string(), "realm_id": string(),
+            "name": string(), "description": string(), "scopes": scim_scopes, "status": status,
+            "replaced_by": {"type": ["string", "null"]}, "created_at": time(), "created_by": string(),
+            "expires_at": nullable_time(), "last_used_at": nullable_time(),
+            "token_value": {"type": "string", "description": "The secret: in the create and rotate responses only."}}),
+            &["id", "tenant_id", "realm_id", "name", "description", "scopes", "status", "replaced_by", "created_at", "created_by", "expires_at", "last_used_at"]),
+        "TokenList": list("Token"),
+        "TokenCreate": object(json!({"name": token_name, "description": description, "scopes": scim_scopes,
+            "expires_in_days": days, "expires_at": time()}), &["name"]),
+        "TokenUpdate": object(json!({"name": token_name, "description": description}), &[]),
+        "TokenRotate": object(json!({"grace_period_seconds": {"type": "integer", "minimum": 0, "maximum": 2_592_000, "default": 86_400},
+            "expires_in_days": days, "expires_at": time()}), &[]),
+        "AdminToken": object(json!({"id": string(), "tenant_id": {"type": ["string", "null"]},
+            "name": string(), "description": string(), "scopes": admin_scopes, "status": status,
+            "created_at": time(), "created_by": string(), "expires_at": nullable_time(),
+            "last_used_at": nullable_time(), "token_value": string()}),
+            &["id", "tenant_id", "name", "description", "scopes", "status", "created_at", "created_by", "expires_at", "last_used_at"]),
+        "AdminTokenList": list("AdminToken"),
+        "AdminTokenCreate": object(json!({"name": token_name, "description": description, "scopes": admin_scopes,
+            "expires_in_days": days, "expires_at": time()}), &["name"]),
+        "AuditEvent": object(json!({"id": string(), "tenant": {"type": ["string", "null"]}, "at": time(),
+            "actor": string(), "action": string(), "target": string(),
+            "address": {"type": ["string", "null"]}, "detail": {"type": "object"}}),
+            &["id", "tenant", "at", "actor", "action", "target", "address", "detail"]),
+        "AuditList": list("AuditEvent"),
+    })
+}

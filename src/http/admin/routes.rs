@@ -1,0 +1,491 @@
+//! The admin API's route table: each call's method, path, handler and documentation in one
+//! entry, so /admin/openapi.json describes exactly what is served.
+
+use axum::handler::Handler;
+use axum::routing::{get, on, MethodRouter};
+use axum::{middleware, Router};
+
+use super::handlers as h;
+use crate::http::routes::Verb;
+use crate::http::state::AppState;
+
+/// Which query parameters a call takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Query {
+    None,
+    /// `limit`, `cursor`, `name`.
+    List,
+    /// `force`.
+    Force,
+}
+
+/// What /admin/openapi.json says about a call.
+pub struct Doc {
+    pub operation_id: &'static str,
+    pub summary: &'static str,
+    pub tag: &'static str,
+    /// The request body's schema (a name under `components/schemas`).
+    pub body: Option<&'static str>,
+    /// The success status and its body's schema (`None`: no body).
+    pub ok: (u16, Option<&'static str>),
+    pub query: Query,
+    /// Error statuses besides those every call can answer (400, 401, 429, 503).
+    pub errors: &'static [u16],
+}
+
+pub struct Route {
+    pub verb: Verb,
+    pub path: &'static str,
+    pub doc: Doc,
+    handler: MethodRouter<AppState>,
+}
+
+fn route<H, T>(verb: Verb, path: &'static str, handler: H, doc: Doc) -> Route
+where
+    H: Handler<T, AppState>,
+    T: 'static,
+{
+    Route {
+        verb,
+        path,
+        doc,
+        handler: on(verb.filter(), handler),
+    }
+}
+
+const fn doc(
+    operation_id: &'static str,
+    summary: &'static str,
+    tag: &'static str,
+    body: Option<&'static str>,
+    ok: (u16, Option<&'static str>),
+    query: Query,
+    errors: &'static [u16],
+) -> Doc {
+    Doc {
+        operation_id,
+        summary,
+        tag,
+        body,
+        ok,
+        query,
+        errors,
+    }
+}
+
+pub const TENANTS: &str = "/v1/tenants";
+pub const TENANT: &str = "/v1/tenants/{tenant}";
+pub const REALMS: &str = "/v1/tenants/{tenant}/realms";
+pub const REALM: &str = "/v1/tenants/{tenant}/realms/{realm}";
+pub const TOKENS: &str = "/v1/tenants/{tenant}/realms/{realm}/tokens";
+pub const TOKEN: &str = "/v1/tenants/{tenant}/realms/{realm}/tokens/{id}";
+pub const ROTATE: &str = "/v1/tenants/{tenant}/realms/{realm}/tokens/{id}/rotate";
+pub const GLOBAL_ADMIN_TOKENS: &str = "/v1/admin-tokens";
+pub const GLOBAL_ADMIN_TOKEN: &str = "/v1/admin-tokens/{id}";
+pub const TENANT_ADMIN_TOKENS: &str = "/v1/tenants/{tenant}/admin-tokens";
+pub const TENANT_ADMIN_TOKEN: &str = "/v1/tenants/{tenant}/admin-tokens/{id}";
+pub const TENANT_AUDIT: &str = "/v1/tenants/{tenant}/audit";
+pub const GLOBAL_AUDIT: &str = "/v1/audit";
+pub const OPENAPI: &str = "/admin/openapi.json";
+
+/// Every authenticated admin call.
+pub fn table() -> Vec<Route> {
+    use Query::{Force, List, None as NoQuery};
+    use Verb::{Delete, Get, Patch, Post};
+    const T: &str = "Tenants";
+    const R: &str = "Realms";
+    const K: &str = "SCIM tokens";
+    const A: &str = "Admin tokens";
+    const L: &str = "Audit";
+    vec![
+        route(
+            Get,
+            TENANTS,
+            h::list_tenants,
+            doc(
+                "listTenants",
+                "List tenants",
+                T,
+                None,
+                (200, Some("TenantList")),
+                List,
+                &[],
+            ),
+        ),
+        route(
+            Post,
+            TENANTS,
+            h::create_tenant,
+            doc(
+                "createTenant",
+                "Create a tenant (global admins)",
+                T,
+                Some("TenantCreate"),
+                (201, Some("Tenant")),
+                NoQuery,
+                &[403, 409],
+            ),
+        ),
+        route(
+            Get,
+            TENANT,
+            h::get_tenant,
+            doc(
+                "getTenant",
+                "Read a tenant",
+                T,
+                None,
+                (200, Some("Tenant")),
+                NoQuery,
+                &[404],
+            ),
+        ),
+        route(
+            Patch,
+            TENANT,
+            h::update_tenant,
+            doc(
+                "updateTenant",
+                "Change a tenant's display name or description",
+                T,
+                Some("TenantUpdate"),
+                (200, Some("Tenant")),
+                NoQuery,
+                &[404],
+            ),
+        ),
+        route(
+            Delete,
+            TENANT,
+            h::delete_tenant,
+            doc(
+                "deleteTenant",
+                "Delete a tenant (global admins); `force=true` also when it holds data",
+                T,
+                None,
+                (204, None),
+                Force,
+                &[403, 404, 409],
+            ),
+        ),
+        route(
+            Get,
+            REALMS,
+            h::list_realms,
+            doc(
+                "listRealms",
+                "List a tenant's realms",
+                R,
+                None,
+                (200, Some("RealmList")),
+                List,
+                &[404],
+            ),
+        ),
+        route(
+            Post,
+            REALMS,
+            h::create_realm,
+            doc(
+                "createRealm",
+                "Create a realm",
+                R,
+                Some("RealmCreate"),
+                (201, Some("Realm")),
+                NoQuery,
+                &[404, 409],
+            ),
+        ),
+        route(
+            Get,
+            REALM,
+            h::get_realm,
+            doc(
+                "getRealm",
+                "Read a realm, with its SCIM base URL and counts",
+                R,
+                None,
+                (200, Some("Realm")),
+                NoQuery,
+                &[404],
+            ),
+        ),
+        route(
+            Patch,
+            REALM,
+            h::update_realm,
+            doc(
+                "updateRealm",
+                "Change a realm's display name, description or state",
+                R,
+                Some("RealmUpdate"),
+                (200, Some("Realm")),
+                NoQuery,
+                &[404],
+            ),
+        ),
+        route(
+            Delete,
+            REALM,
+            h::delete_realm,
+            doc(
+                "deleteRealm",
+                "Delete a realm; `force=true` also when it holds users or groups",
+                R,
+                None,
+                (204, None),
+                Force,
+                &[404, 409],
+            ),
+        ),
+        route(
+            Get,
+            TOKENS,
+            h::list_tokens,
+            doc(
+                "listTokens",
+                "List a realm's SCIM tokens",
+                K,
+                None,
+                (200, Some("TokenList")),
+                List,
+                &[404],
+            ),
+        ),
+        route(
+            Post,
+            TOKENS,
+            h::create_token,
+            doc(
+                "createToken",
+                "Create a SCIM token; its value is in this response only",
+                K,
+                Some("TokenCreate"),
+                (201, Some("Token")),
+                NoQuery,
+                &[404, 409],
+            ),
+        ),
+        route(
+            Get,
+            TOKEN,
+            h::get_token,
+            doc(
+                "getToken",
+                "Read a SCIM token (never its value)",
+                K,
+                None,
+                (200, Some("Token")),
+                NoQuery,
+                &[404],
+            ),
+        ),
+        route(
+            Patch,
+            TOKEN,
+            h::update_token,
+            doc(
+                "updateToken",
+                "Change a SCIM token's name or description",
+                K,
+                Some("TokenUpdate"),
+                (200, Some("Token")),
+                NoQuery,
+                &[404, 409],
+            ),
+        ),
+        route(
+            Delete,
+            TOKEN,
+            h::revoke_token,
+            doc(
+                "revokeToken",
+                "Revoke a SCIM token at once",
+                K,
+                None,
+                (204, None),
+                NoQuery,
+                &[404],
+            ),
+        ),
+        route(
+            Post,
+            ROTATE,
+            h::rotate_token,
+            doc(
+                "rotateToken",
+                "Replace a SCIM token; the old one lives out a grace period",
+                K,
+                Some("TokenRotate"),
+                (201, Some("Token")),
+                NoQuery,
+                &[404, 409],
+            ),
+        ),
+        route(
+            Get,
+            GLOBAL_ADMIN_TOKENS,
+            h::list_admin_tokens,
+            doc(
+                "listGlobalAdminTokens",
+                "List global admin tokens (global admins)",
+                A,
+                None,
+                (200, Some("AdminTokenList")),
+                List,
+                &[403],
+            ),
+        ),
+        route(
+            Post,
+            GLOBAL_ADMIN_TOKENS,
+            h::create_admin_token,
+            doc(
+                "createGlobalAdminToken",
+                "Create a global admin token (global admins)",
+                A,
+                Some("AdminTokenCreate"),
+                (201, Some("AdminToken")),
+                NoQuery,
+                &[403],
+            ),
+        ),
+        route(
+            Get,
+            GLOBAL_ADMIN_TOKEN,
+            h::get_admin_token,
+            doc(
+                "getGlobalAdminToken",
+                "Read a global admin token",
+                A,
+                None,
+                (200, Some("AdminToken")),
+                NoQuery,
+                &[403, 404],
+            ),
+        ),
+        route(
+            Delete,
+            GLOBAL_ADMIN_TOKEN,
+            h::revoke_admin_token,
+            doc(
+                "revokeGlobalAdminToken",
+                "Revoke a global admin token",
+                A,
+                None,
+                (204, None),
+                NoQuery,
+                &[403, 404],
+            ),
+        ),
+        route(
+            Get,
+            TENANT_ADMIN_TOKENS,
+            h::list_admin_tokens,
+            doc(
+                "listTenantAdminTokens",
+                "List a tenant's admin tokens",
+                A,
+                None,
+                (200, Some("AdminTokenList")),
+                List,
+                &[404],
+            ),
+        ),
+        route(
+            Post,
+            TENANT_ADMIN_TOKENS,
+            h::create_admin_token,
+            doc(
+                "createTenantAdminToken",
+                "Create an admin token limited to the tenant",
+                A,
+                Some("AdminTokenCreate"),
+                (201, Some("AdminToken")),
+                NoQuery,
+                &[404],
+            ),
+        ),
+        route(
+            Get,
+            TENANT_ADMIN_TOKEN,
+            h::get_admin_token,
+            doc(
+                "getTenantAdminToken",
+                "Read a tenant's admin token",
+                A,
+                None,
+                (200, Some("AdminToken")),
+                NoQuery,
+                &[404],
+            ),
+        ),
+        route(
+            Delete,
+            TENANT_ADMIN_TOKEN,
+            h::revoke_admin_token,
+            doc(
+                "revokeTenantAdminToken",
+                "Revoke a tenant's admin token",
+                A,
+                None,
+                (204, None),
+                NoQuery,
+                &[404],
+            ),
+        ),
+        route(
+            Get,
+            TENANT_AUDIT,
+            h::audit,
+            doc(
+                "tenantAudit",
+                "A tenant's admin actions, newest first",
+                L,
+                None,
+                (200, Some("AuditList")),
+                List,
+                &[404],
+            ),
+        ),
+        route(
+            Get,
+            GLOBAL_AUDIT,
+            h::audit,
+            doc(
+                "globalAudit",
+                "Global admin actions, newest first (global admins)",
+                L,
+                None,
+                (200, Some("AuditList")),
+                List,
+                &[403],
+            ),
+        ),
+    ]
+}
+
+pub fn router(state: &AppState) -> Router<AppState> {
+    let mut authed = Router::new();
+    for r in table() {
+        authed = authed.route(r.path, r.handler);
+    }
+    let authed = authed
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            super::authenticate,
+        ))
+        .method_not_allowed_fallback(method_not_allowed);
+    Router::new()
+        .route(OPENAPI, get(h::openapi))
+        .method_not_allowed_fallback(method_not_allowed)
+        .merge(authed)
+}
+
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> super::Problem {
+    super::Problem::new(
+        405,
+        "method-not-allowed",
+        format!("{method} is not allowed on {}", uri.path()),
+    )
+}
