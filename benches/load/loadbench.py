@@ -303,7 +303,9 @@ class Server:
         if self.token is None:
             with open(out) as f:
                 # The output file is appended to: the newest bootstrap token is the last one.
-                found = re.findall(r"^\s+(scimd_\S+)\s*$", f.read(), re.M)
+                # The block also prints an admin token (scimd_admin_...), which SCIM refuses.
+                found = [t for t in re.findall(r"^\s+(scimd_\S+)\s*$", f.read(), re.M)
+                         if not t.startswith("scimd_admin_")]
             if not found:
                 raise RuntimeError("no bootstrap token in scimd's output")
             self.token = found[-1]

@@ -1412,3 +1412,38 @@ async fn misses_on_the_admin_api_are_problems(app: &TestApp) {
         .unwrap()
         .contains("/admin/openapi.json"));
 }
+
+/// The admin API is held to the SCIM API's limits: body size and the per-token rate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_calls_are_held_to_the_body_and_rate_limits() {
+    let Some(app) = TestApp::spawn_with(Backend::Sqlite, |c| {
+        c.rate_limit_token_per_second = 2;
+        c.rate_limit_token_burst = 3;
+        c.max_body_bytes = 1024;
+    })
+    .await
+    else {
+        return;
+    };
+    let big = post(
+        &app,
+        "/v1/tenants",
+        json!({"id": "big", "description": "x".repeat(2000)}),
+    )
+    .await;
+    problem(&big, 413, "too-large");
+    let mut statuses = Vec::new();
+    for _ in 0..8 {
+        let r = get(&app, "/v1/tenants").await;
+        if r.status == StatusCode::TOO_MANY_REQUESTS {
+            problem(&r, 429, "too-many-requests");
+            assert!(r.header("retry-after").unwrap().parse::<u64>().unwrap() >= 1);
+        }
+        statuses.push(r.status);
+    }
+    assert!(
+        statuses.contains(&StatusCode::TOO_MANY_REQUESTS),
+        "{statuses:?}"
+    );
+    app.stop().await;
+}
