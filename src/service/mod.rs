@@ -55,9 +55,12 @@ impl Services {
             max_page_size: limits.page.max_count,
             documentation_uri: None,
         };
+        let auth = auth::AuthService::new(store.clone(), usage.clone(), clock.clone());
+        let admin =
+            admin::AdminService::new(store.clone(), clock).with_auth_cache(auth.cache.clone());
         Self {
-            auth: auth::AuthService::new(store.clone(), usage.clone(), clock.clone()),
-            admin: admin::AdminService::new(store.clone(), clock),
+            auth,
+            admin,
             resources: resources::ResourceService::new(
                 store.clone(),
                 limits.page,

@@ -19,6 +19,7 @@ pub use error::{AdminError, AdminResult};
 pub use view::Listed;
 
 use crate::clock::Clock;
+use crate::service::auth_cache::AuthCache;
 use crate::store::{AuditEvent, Page, Realm, Store, TokenInfo};
 
 pub const DEFAULT_TENANT: &str = "default";
@@ -143,11 +144,25 @@ fn listed<R, T>(
 pub struct AdminService {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
+    /// The SCIM side's token cache in this process, voided on every admin write: the
+    /// database's change notice reaches it a moment later, and a token revoked here must
+    /// stop working on the very next request, not after that moment.
+    auth_cache: Arc<AuthCache>,
 }
 
 impl AdminService {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock }
+        Self {
+            store,
+            clock,
+            auth_cache: Arc::default(),
+        }
+    }
+
+    /// Shares the token cache the server's SCIM requests read.
+    pub fn with_auth_cache(mut self, cache: Arc<AuthCache>) -> Self {
+        self.auth_cache = cache;
+        self
     }
 
     fn now(&self) -> String {
@@ -173,6 +188,9 @@ impl AdminService {
         target: String,
         detail: Value,
     ) {
+        // Every admin write is audited right after it commits, so this is the one place
+        // that catches them all.
+        self.auth_cache.changed();
         let event = AuditEvent {
             id: uuid::Uuid::now_v7().to_string(),
             tenant: tenant.map(str::to_owned),
