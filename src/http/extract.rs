@@ -11,6 +11,7 @@ use serde_json::Value;
 use super::error::ApiError;
 use super::state::AppState;
 use crate::scim::ScimError;
+use crate::service::auth::Credential;
 use crate::service::resources::ListParams;
 
 /// A JSON body, whatever the Content-Type (StrongDM sends none, COMPAT 1), bounded by the
@@ -257,6 +258,35 @@ impl<S: Send + Sync> FromRequestParts<S> for ResourceId {
         }
         Ok(ResourceId(id))
     }
+}
+
+/// The credential in `Authorization`: Bearer or Basic; another scheme counts as none sent.
+pub fn credential(headers: &HeaderMap) -> Option<Credential> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, rest) = v.trim().split_once(' ')?;
+    let rest = rest.trim();
+    if rest.is_empty() {
+        return None;
+    }
+    if scheme.eq_ignore_ascii_case("bearer") {
+        return Some(Credential::Bearer(rest.to_owned()));
+    }
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    use base64::Engine;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(rest)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok());
+    // RFC 7617 §2: the user-id cannot hold a colon, the password may.
+    Some(match decoded.as_deref().and_then(|d| d.split_once(':')) {
+        Some((user, pass)) if !user.is_empty() && !pass.is_empty() => Credential::Basic {
+            username: user.to_owned(),
+            password: pass.to_owned(),
+        },
+        _ => Credential::Malformed,
+    })
 }
 
 pub fn bearer(headers: &HeaderMap) -> Option<&str> {

@@ -5,15 +5,16 @@ use std::sync::Arc;
 
 use axum::extract::{Request, State};
 use axum::http::header;
+use axum::http::HeaderValue;
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
-use super::extract::bearer;
+use super::extract::credential;
 use super::state::AppState;
 use crate::scim::ScimError;
 use crate::service::admin::{DEFAULT_REALM, DEFAULT_TENANT};
-use crate::service::auth::{Intent, Principal};
+use crate::service::auth::{Credential, Intent, Principal};
 use crate::service::resources::RealmCtx;
 
 /// Marks the discovery routes, whose token requirement is a configuration switch.
@@ -35,17 +36,16 @@ pub async fn resolve_realm(
     let (tenant, realm, prefix) = realm_path(&params);
     let discovery = req.extensions().get::<Discovery>().is_some();
     let token_required = !discovery || state.discovery_requires_auth;
-    let principal = state
+    let cred = credential(req.headers());
+    let principal = match state
         .services
         .auth
-        .authorize(
-            &tenant,
-            &realm,
-            bearer(req.headers()),
-            token_required,
-            intent(&req),
-        )
-        .await?;
+        .authorize(&tenant, &realm, cred.as_ref(), token_required, intent(&req))
+        .await
+    {
+        Ok(p) => p,
+        Err(e) => return Ok(challenge(ApiError(e).into_response(), cred.as_ref())),
+    };
     if let Err(wait) = state
         .limits
         .check_rate(&principal.realm.id, principal.token_id())
@@ -61,6 +61,31 @@ pub async fn resolve_realm(
     req.extensions_mut().insert(ctx);
     req.extensions_mut().insert(Arc::new(principal));
     Ok(next.run(req).await)
+}
+
+/// A 401 challenges with the scheme the client used (RFC 7235 §4.1); one that sent nothing
+/// is offered both.
+fn challenge(mut resp: Response, cred: Option<&Credential>) -> Response {
+    if resp.status() != axum::http::StatusCode::UNAUTHORIZED {
+        return resp;
+    }
+    let basic = HeaderValue::from_static("Basic realm=\"scimd\", charset=\"UTF-8\"");
+    let headers = resp.headers_mut();
+    match cred {
+        Some(Credential::Basic { .. }) | Some(Credential::Malformed) => {
+            headers.insert(header::WWW_AUTHENTICATE, basic);
+        }
+        Some(Credential::Bearer(_)) => {}
+        None => {
+            // Nothing was sent, so nothing was invalid: RFC 6750 §3.1 says no error code.
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"scimd\""),
+            );
+            headers.append(header::WWW_AUTHENTICATE, basic);
+        }
+    }
+    resp
 }
 
 /// Reads are GET (and HEAD) and the `.search` POSTs; everything else writes.

@@ -50,6 +50,13 @@ pub fn service_provider_config(c: &Capabilities, base: &str) -> Value {
                             'scimd token create'.",
             "specUri": "https://www.rfc-editor.org/info/rfc6750",
             "primary": true,
+        }, {
+            "type": "httpbasic",
+            "name": "HTTP Basic",
+            "description": "For clients that offer only Basic: a realm token as the \
+                            password, under that token's name as the username.",
+            "specUri": "https://www.rfc-editor.org/info/rfc7617",
+            "primary": false,
         }],
         "meta": {
             "resourceType": "ServiceProviderConfig",

@@ -152,6 +152,18 @@ fn shard_of(token_id: &str) -> usize {
     (hash % USAGE_SHARDS as u64) as usize
 }
 
+/// What a request presented in its `Authorization` header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// RFC 6750: a realm token (or an admin token).
+    Bearer(String),
+    /// RFC 7617: a realm token as the password, under the token's name as the username,
+    /// for identity providers that offer only Basic (Okta, PingFederate, SailPoint).
+    Basic { username: String, password: String },
+    /// A scheme we read but could not decode (Basic that is not base64 of `user:password`).
+    Malformed,
+}
+
 pub struct AuthService {
     store: Arc<dyn Store>,
     usage: Arc<UsageTracker>,
@@ -213,14 +225,23 @@ impl AuthService {
         &self,
         tenant: &str,
         realm: &str,
-        bearer: Option<&str>,
+        credential: Option<&Credential>,
         token_required: bool,
         intent: Intent,
     ) -> ServiceResult<Principal> {
-        if let Some(secret) = bearer.filter(|b| b.starts_with(ADMIN_TOKEN_PREFIX)) {
-            return self.authorize_admin(tenant, realm, secret, intent).await;
-        }
-        let hash = bearer.map(hash_secret);
+        let (secret, username) = match credential {
+            None => (None, None),
+            Some(Credential::Bearer(s)) if s.starts_with(ADMIN_TOKEN_PREFIX) => {
+                return self.authorize_admin(tenant, realm, s, intent).await;
+            }
+            Some(Credential::Bearer(s)) => (Some(s.as_str()), None),
+            Some(Credential::Basic { username, password }) => {
+                (Some(password.as_str()), Some(username.as_str()))
+            }
+            // Said nothing we could read: as wrong as a wrong token, and told the same way.
+            Some(Credential::Malformed) => return Err(invalid_token()),
+        };
+        let hash = secret.map(hash_secret);
         // No tenant or realm name holds NUL, and PostgreSQL refuses to compare text with one.
         let found = if tenant.contains('\0') || realm.contains('\0') {
             None
@@ -244,6 +265,13 @@ impl AuthService {
             }
             (Some(_), None) => return Err(invalid_token()),
             (Some(hash), Some(t)) => {
+                // Basic names the token as well: a password given under another token's
+                // name is refused like a wrong password, in the same time.
+                if let Some(user) = username {
+                    if !bool::from(user.as_bytes().ct_eq(t.name.as_bytes())) {
+                        return Err(invalid_token());
+                    }
+                }
                 check_token(&hash, &t, &self.clock.now_text(), intent)?;
                 self.usage.note(&t.realm_id, &t.id);
                 Some(t)

@@ -15,6 +15,7 @@ both_backends!(
     paused_realm_is_403_and_keeps_its_data,
     unknown_tenant_or_realm_is_404,
     last_use_is_recorded_without_a_write_per_request,
+    basic_takes_a_token_as_password_under_its_name,
 );
 
 async fn missing_or_wrong_token_is_401_with_scim_body_and_challenge(app: &TestApp) {
@@ -253,4 +254,86 @@ async fn last_use_is_written_at_shutdown_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn last_use_is_written_at_shutdown_postgres() {
     last_use_is_written_at_shutdown(crate::helpers::Backend::Postgres).await;
+}
+
+/// Okta, PingFederate and SailPoint offer HTTP Basic: a realm token is the password, under
+/// its own name; anything else is a 401 that challenges with Basic.
+async fn basic_takes_a_token_as_password_under_its_name(app: &TestApp) {
+    let t = app
+        .admin
+        .create_token("default", "default", "okta-basic", None)
+        .await
+        .unwrap();
+    let url = format!("{}/Users", app.base);
+    let basic = |user: &str, pass: &str| app.client.get(&url).basic_auth(user, Some(pass));
+    assert_eq!(
+        send(basic("okta-basic", &t.secret)).await.status,
+        StatusCode::OK
+    );
+    let created = send(
+        app.client
+            .post(&url)
+            .basic_auth("okta-basic", Some(&t.secret))
+            .header("content-type", "application/scim+json")
+            .body(json!({"userName": "via-basic"}).to_string()),
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+
+    let refused = |r: &crate::helpers::Resp, why: &str| {
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{why}: {}", r.body);
+        assert_eq!(r.body["status"], "401", "{why}");
+        let www: Vec<_> = r.headers.get_all("www-authenticate").iter().collect();
+        assert_eq!(www.len(), 1, "{why}: {www:?}");
+        assert!(
+            www[0].to_str().unwrap().starts_with("Basic realm="),
+            "{why}: {www:?}"
+        );
+    };
+    // The right password under another token's name (the suite's own token is 'tests').
+    refused(&send(basic("tests", &t.secret)).await, "another name");
+    refused(
+        &send(basic("okta-basic", "scimd_wrong")).await,
+        "wrong password",
+    );
+    refused(&send(basic("okta-basic", "")).await, "empty password");
+    refused(
+        &send(
+            app.client
+                .get(&url)
+                .header("authorization", "Basic %%%not-base64"),
+        )
+        .await,
+        "not base64",
+    );
+    // Nothing sent: both schemes are offered, neither with an error code.
+    let r = send(app.client.get(&url)).await;
+    let www: Vec<_> = r
+        .headers
+        .get_all("www-authenticate")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert!(www.iter().any(|v| v.starts_with("Bearer")), "{www:?}");
+    assert!(www.iter().any(|v| v.starts_with("Basic")), "{www:?}");
+
+    app.admin
+        .revoke_token("default", "default", &t.info.id)
+        .await
+        .unwrap();
+    let r = until_status(StatusCode::UNAUTHORIZED, || basic("okta-basic", &t.secret)).await;
+    refused(&r, "revoked");
+    assert!(r.body["detail"].as_str().unwrap().contains("revoked"));
+    // The write made over Basic is in the directory, once.
+    let users = send(
+        app.client
+            .get(format!(
+                "{}/Users?filter=userName%20eq%20%22via-basic%22",
+                app.base
+            ))
+            .bearer_auth(&app.token),
+    )
+    .await;
+    assert_eq!(users.body["totalResults"], 1, "{}", users.body);
 }

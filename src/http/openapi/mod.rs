@@ -31,6 +31,7 @@ use crate::service::auth::SCIM_SCOPE;
 const SCIM_JSON: &str = "application/scim+json";
 const JSON: &str = "application/json";
 const BEARER: &str = "bearer";
+const BASIC: &str = "basic";
 
 /// The serialized document, built on first use: it depends on nothing but the code.
 pub fn json() -> &'static [u8] {
@@ -76,6 +77,19 @@ pub fn document() -> OpenApi {
                     .build(),
             ),
         )
+        .security_scheme(
+            BASIC,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Basic)
+                    .description(Some(
+                        "For clients that can only send a user name and password (RFC 7617): \
+                         the token's name as the user name and the token as the password."
+                            .to_string(),
+                    ))
+                    .build(),
+            ),
+        )
         .build();
     OpenApiBuilder::new()
         .info(
@@ -108,7 +122,9 @@ API, a JSON API with admin tokens and RFC 9457 errors, described by its own docu
 [`/admin/openapi.json`](/admin/openapi.json). The `scimd` command line does the same on the \
 database directly.
 
-**Authentication**: a token of the realm, sent as `Authorization: Bearer <token>`: with the \
+**Authentication**: a token of the realm, sent as `Authorization: Bearer <token>` (or, for \
+clients limited to a user name and password, as HTTP Basic with the token's name as the user \
+name and the token as the password): with the \
 `scim:all` scope for everything, or `scim:read` for GET, `.search` and discovery only (a write \
 is then 403 with `WWW-Authenticate: Bearer error=\"insufficient_scope\"`). Discovery endpoints need none unless \
 `discovery_requires_auth` is set; `/healthz`, `/readyz` and this document never do.
@@ -179,11 +195,14 @@ fn operation(group: &Group, e: &Endpoint, path: &str, default_realm: bool) -> Op
     }
     op = op.responses(responses(group.access, doc));
     let bearer = || SecurityRequirement::new(BEARER, [SCIM_SCOPE]);
+    let basic = || SecurityRequirement::new(BASIC, Vec::<String>::new());
     match group.access {
         Access::Open => op,
         // The empty requirement makes the token optional (`discovery_requires_auth` off).
-        Access::Discovery => op.securities(Some([bearer(), SecurityRequirement::default()])),
-        Access::Token => op.security(bearer()),
+        Access::Discovery => {
+            op.securities(Some([bearer(), basic(), SecurityRequirement::default()]))
+        }
+        Access::Token => op.securities(Some([bearer(), basic()])),
     }
     .build()
 }
