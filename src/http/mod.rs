@@ -6,6 +6,7 @@ pub mod extract;
 pub mod handlers;
 pub mod limits;
 pub mod metrics;
+pub mod oauth;
 pub mod openapi;
 pub mod realm;
 pub mod response;
@@ -40,6 +41,7 @@ pub fn metrics_router(state: AppState) -> Router {
 pub fn router(state: AppState) -> Router {
     routes::mount(&state)
         .merge(admin::router(&state))
+        .merge(oauth::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(

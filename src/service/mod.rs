@@ -6,6 +6,7 @@ pub mod auth_cache;
 pub mod error;
 pub mod filter;
 pub mod member_batch;
+pub mod oauth;
 pub mod password;
 pub mod resources;
 pub mod sort;
@@ -25,6 +26,7 @@ pub struct Services {
     pub store: Arc<dyn Store>,
     pub auth: auth::AuthService,
     pub admin: admin::AdminService,
+    pub oauth: oauth::OAuthService,
     pub resources: resources::ResourceService,
     pub usage: Arc<auth::UsageTracker>,
     pub capabilities: Capabilities,
@@ -56,9 +58,11 @@ impl Services {
             documentation_uri: None,
         };
         let auth = auth::AuthService::new(store.clone(), usage.clone(), clock.clone());
-        let admin =
-            admin::AdminService::new(store.clone(), clock).with_auth_cache(auth.cache.clone());
+        let admin = admin::AdminService::new(store.clone(), clock.clone())
+            .with_auth_cache(auth.cache.clone());
+        let oauth = oauth::OAuthService::new(store.clone(), clock);
         Self {
+            oauth,
             auth,
             admin,
             resources: resources::ResourceService::new(
@@ -206,6 +210,67 @@ pub(crate) mod fake {
         }
         async fn record_token_use(&self, _uses: &[(String, String, String)]) -> StoreResult<()> {
             unexpected("record_token_use")
+        }
+    }
+
+    /// Nor are OAuth clients.
+    #[async_trait]
+    impl OAuthClients for FakeStore {
+        async fn insert_client(
+            &self,
+            _: &OAuthClient,
+            _: Option<&ClientSecret>,
+        ) -> StoreResult<()> {
+            unexpected("insert_client")
+        }
+        async fn get_client(&self, _: &str, _: &str) -> StoreResult<Option<OAuthClient>> {
+            unexpected("get_client")
+        }
+        async fn page_clients(&self, _: &str, _: &Page) -> StoreResult<Vec<OAuthClient>> {
+            unexpected("page_clients")
+        }
+        async fn update_client(
+            &self,
+            _: &str,
+            _: &str,
+            _: &ClientChanges,
+            _: &str,
+        ) -> StoreResult<OAuthClient> {
+            unexpected("update_client")
+        }
+        async fn delete_client(&self, _: &str, _: &str) -> StoreResult<bool> {
+            unexpected("delete_client")
+        }
+        async fn insert_client_secret(
+            &self,
+            _: &ClientSecret,
+            _: usize,
+            _: &str,
+        ) -> StoreResult<()> {
+            unexpected("insert_client_secret")
+        }
+        async fn list_client_secrets(&self, _: &str, _: &str) -> StoreResult<Vec<ClientSecret>> {
+            unexpected("list_client_secrets")
+        }
+        async fn revoke_client_secret(
+            &self,
+            _: &str,
+            _: &str,
+            _: &str,
+            _: &str,
+        ) -> StoreResult<bool> {
+            unexpected("revoke_client_secret")
+        }
+        async fn find_client_secret(
+            &self,
+            _: &str,
+            _: &str,
+            _: &str,
+        ) -> StoreResult<Option<(OAuthClient, ClientSecret)>> {
+            unexpected("find_client_secret")
+        }
+        async fn issue_access_token(&self, _: &NewToken, _: &str, _: &str) -> StoreResult<()> {
+            unexpected("issue_access_token")
         }
     }
 

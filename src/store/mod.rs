@@ -22,9 +22,15 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 /// What every store is: the capabilities below together. Services hold an `Arc<dyn Store>`
 /// and their functions name the capability they use.
-pub trait Store: System + Tenancy + Tokens + Resources + Membership + Control {}
+pub trait Store:
+    System + Tenancy + Tokens + Resources + Membership + Control + OAuthClients
+{
+}
 
-impl<T: System + Tenancy + Tokens + Resources + Membership + Control + ?Sized> Store for T {}
+impl<T> Store for T where
+    T: System + Tenancy + Tokens + Resources + Membership + Control + OAuthClients + ?Sized
+{
+}
 
 /// The database itself.
 #[async_trait]
@@ -206,6 +212,71 @@ pub trait Control: Send + Sync + 'static {
     async fn append_audit(&self, event: &AuditEvent) -> StoreResult<()>;
     /// A tenant's audit events (None: the global ones), newest first, before `page.after`.
     async fn page_audit(&self, tenant: Option<&str>, page: &Page) -> StoreResult<Vec<AuditEvent>>;
+}
+
+/// OAuth 2.0 clients of a realm, their secrets, and the access tokens issued to them (rows
+/// of `tokens` that name their client, so a SCIM request finds them as it finds any token).
+#[async_trait]
+pub trait OAuthClients: Send + Sync + 'static {
+    /// Inserts the client and, when given, its first secret, in one transaction (Conflict
+    /// when the realm has a client of that name).
+    async fn insert_client(
+        &self,
+        client: &OAuthClient,
+        first_secret: Option<&ClientSecret>,
+    ) -> StoreResult<()>;
+    async fn get_client(&self, realm_id: &str, id: &str) -> StoreResult<Option<OAuthClient>>;
+    /// A realm's clients in id (creation) order after `page.after`.
+    async fn page_clients(&self, realm_id: &str, page: &Page) -> StoreResult<Vec<OAuthClient>>;
+    /// Applies the changes; when they narrow what the client may do (`narrows`), every live
+    /// access token issued to it is revoked in the same transaction.
+    async fn update_client(
+        &self,
+        realm_id: &str,
+        id: &str,
+        changes: &ClientChanges,
+        now: &str,
+    ) -> StoreResult<OAuthClient>;
+    /// Deletes the client with its secrets and access tokens; false when there was none.
+    async fn delete_client(&self, realm_id: &str, id: &str) -> StoreResult<bool>;
+    /// Adds a secret unless the client already has `max_live` live ones at `now` (Conflict);
+    /// NotFound without the client.
+    async fn insert_client_secret(
+        &self,
+        secret: &ClientSecret,
+        max_live: usize,
+        now: &str,
+    ) -> StoreResult<()>;
+    /// A client's secrets, revoked ones too, in creation order.
+    async fn list_client_secrets(
+        &self,
+        realm_id: &str,
+        client_id: &str,
+    ) -> StoreResult<Vec<ClientSecret>>;
+    /// False when unknown or already revoked.
+    async fn revoke_client_secret(
+        &self,
+        realm_id: &str,
+        client_id: &str,
+        id: &str,
+        now: &str,
+    ) -> StoreResult<bool>;
+    /// The client and its secret with this hash, whatever their state.
+    async fn find_client_secret(
+        &self,
+        realm_id: &str,
+        client_id: &str,
+        secret_hash: &str,
+    ) -> StoreResult<Option<(OAuthClient, ClientSecret)>>;
+    /// Stores an access token issued to `client_id` with its secret `secret_id` (whose last
+    /// use it records), and drops the client's access tokens that expired before
+    /// `token.created_at`.
+    async fn issue_access_token(
+        &self,
+        token: &NewToken,
+        client_id: &str,
+        secret_id: &str,
+    ) -> StoreResult<()>;
 }
 
 /// A live subscription to changes of realms and tokens.

@@ -252,3 +252,60 @@ pub struct MemberChange {
     /// check. (A group there would have owed a cycle check too, so it fails the write.)
     pub must_be_users: Vec<String>,
 }
+
+/// An OAuth 2.0 client of a realm (RFC 6749 §4.4): its id is the `client_id` it sends.
+#[derive(Debug, Clone)]
+pub struct OAuthClient {
+    pub id: String,
+    pub realm_id: String,
+    pub name: String,
+    pub description: String,
+    /// The most an access token issued to it may carry.
+    pub scopes: Vec<String>,
+    pub enabled: bool,
+    /// Seconds an access token issued to it lives.
+    pub token_lifetime: i64,
+    pub created_at: String,
+    pub created_by: String,
+    pub updated_at: String,
+}
+
+/// A client's secret: its hash, never the secret.
+#[derive(Debug, Clone)]
+pub struct ClientSecret {
+    pub id: String,
+    pub realm_id: String,
+    pub client_id: String,
+    pub secret_hash: String,
+    pub description: String,
+    pub created_at: String,
+    pub created_by: String,
+    pub expires_at: Option<String>,
+    pub revoked_at: Option<String>,
+    pub last_used_at: Option<String>,
+}
+
+impl ClientSecret {
+    /// Neither revoked nor expired at `now`.
+    pub fn live(&self, now: &str) -> bool {
+        self.revoked_at.is_none() && self.expires_at.as_deref().is_none_or(|e| e > now)
+    }
+}
+
+/// Changes to a client; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct ClientChanges {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub scopes: Option<Vec<String>>,
+    pub enabled: Option<bool>,
+    pub token_lifetime: Option<i64>,
+}
+
+impl ClientChanges {
+    /// Whether access tokens already issued would carry more than the client now may: they
+    /// are revoked with the change.
+    pub fn narrows(&self) -> bool {
+        self.scopes.is_some() || self.enabled == Some(false)
+    }
+}

@@ -16,6 +16,7 @@ mod indexes;
 mod isolation;
 mod limits;
 mod logs;
+mod oauth;
 mod openapi;
 mod paging;
 mod patch;

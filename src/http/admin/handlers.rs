@@ -240,6 +240,93 @@ pub async fn rotate_token(
     created(token_location(&c.origin, &t), t)
 }
 
+// OAuth clients
+
+fn client_location(origin: &str, c: &crate::service::admin::view::ClientView) -> String {
+    format!(
+        "{origin}/v1/tenants/{}/realms/{}/oauth-clients/{}",
+        c.tenant_id, c.realm_id, c.id
+    )
+}
+
+pub async fn list_clients(Extension(c): Ctx, p: Seg, q: AdminQuery) -> Reply {
+    let page = q.page()?;
+    ok(c.svc()
+        .list_clients_page(&c.actor, p.tenant(), p.realm(), &page, &c.origin)
+        .await?)
+}
+
+pub async fn create_client(
+    Extension(c): Ctx,
+    p: Seg,
+    q: AdminQuery,
+    AdminBody(body): AdminBody,
+) -> Reply {
+    q.none()?;
+    let v = c
+        .svc()
+        .create_client_from(&c.actor, p.tenant(), p.realm(), body, &c.origin)
+        .await?;
+    created(client_location(&c.origin, &v), v)
+}
+
+pub async fn get_client(Extension(c): Ctx, p: Seg, q: AdminQuery) -> Reply {
+    q.none()?;
+    ok(c.svc()
+        .get_client(&c.actor, p.tenant(), p.realm(), p.id(), &c.origin)
+        .await?)
+}
+
+pub async fn update_client(
+    Extension(c): Ctx,
+    p: Seg,
+    q: AdminQuery,
+    AdminBody(body): AdminBody,
+) -> Reply {
+    q.none()?;
+    ok(c.svc()
+        .update_client(&c.actor, p.tenant(), p.realm(), p.id(), body, &c.origin)
+        .await?)
+}
+
+pub async fn delete_client(Extension(c): Ctx, p: Seg, q: AdminQuery) -> Reply {
+    q.none()?;
+    c.svc()
+        .delete_client(&c.actor, p.tenant(), p.realm(), p.id())
+        .await?;
+    gone()
+}
+
+pub async fn create_client_secret(
+    Extension(c): Ctx,
+    p: Seg,
+    q: AdminQuery,
+    AdminBody(body): AdminBody,
+) -> Reply {
+    q.none()?;
+    let s = c
+        .svc()
+        .create_client_secret(&c.actor, p.tenant(), p.realm(), p.id(), body)
+        .await?;
+    let location = format!(
+        "{}/v1/tenants/{}/realms/{}/oauth-clients/{}/secrets/{}",
+        c.origin,
+        p.tenant(),
+        p.realm(),
+        p.id(),
+        s.id
+    );
+    created(location, s)
+}
+
+pub async fn revoke_client_secret(Extension(c): Ctx, p: Seg, q: AdminQuery) -> Reply {
+    q.none()?;
+    c.svc()
+        .revoke_client_secret(&c.actor, p.tenant(), p.realm(), p.id(), p.get("secret"))
+        .await?;
+    gone()
+}
+
 // Admin tokens: global when the path names no tenant.
 
 fn admin_token_location(origin: &str, tenant: Option<&str>, id: &str) -> String {

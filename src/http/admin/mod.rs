@@ -187,7 +187,7 @@ pub fn is_admin_path(path: &str) -> bool {
     let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     match segs.as_slice() {
         ["admin", ..] => true,
-        ["v1", "tenants", _, "realms", _, "scim", ..] => false,
+        ["v1", "tenants", _, "realms", _, "scim" | "oauth2" | ".well-known", ..] => false,
         ["v1", ..] => true,
         _ => false,
     }

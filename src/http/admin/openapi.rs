@@ -27,7 +27,7 @@ pub fn document() -> Value {
         "info": {
             "title": "scimd admin API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Tenants, realms, SCIM tokens, admin tokens and the audit record. \
+            "description": "Tenants, realms, SCIM tokens, OAuth clients, admin tokens and the audit record. \
                 Errors are RFC 9457 problem details. See docs/admin-api.md.",
             "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"}
         },
@@ -126,7 +126,8 @@ fn path_param(name: &str) -> &'static str {
     match name {
         "tenant" => "The tenant's id.",
         "realm" => "The realm's id.",
-        _ => "The token's id.",
+        "secret" => "The client secret's id.",
+        _ => "The token's or OAuth client's id.",
     }
 }
 
@@ -177,6 +178,7 @@ fn schemas() -> Value {
         json!({"type": "array", "items": {"type": "string", "enum": ["scim:all", "scim:read"]}});
     let admin_scopes = json!({"type": "array", "items": {"type": "string", "enum": ["admin", "scim:all", "scim:read"]}});
     let token_name = json!({"type": "string", "minLength": 1, "maxLength": 100});
+    let lifetime = json!({"type": "integer", "minimum": 300, "maximum": 86_400, "default": 3600});
     json!({
         "Problem": {
             "type": "object",
@@ -221,6 +223,26 @@ fn schemas() -> Value {
         "AdminTokenList": list("AdminToken"),
         "AdminTokenCreate": object(json!({"name": token_name, "description": description, "scopes": admin_scopes,
             "expires_in_days": days, "expires_at": time()}), &["name"]),
+        "ClientSecret": object(json!({"id": string(), "description": string(), "status": status,
+            "created_at": time(), "created_by": string(), "expires_at": nullable_time(),
+            "last_used_at": nullable_time(),
+            "client_secret": {"type": "string", "description": "The secret: in the response that created it only."}}),
+            &["id", "description", "status", "created_at", "created_by", "expires_at", "last_used_at"]),
+        "ClientSecretCreate": object(json!({"description": description, "expires_in_days": days, "expires_at": time()}), &[]),
+        "OAuthClient": object(json!({"id": string(), "client_id": string(), "tenant_id": string(),
+            "realm_id": string(), "name": string(), "description": string(), "scopes": scim_scopes,
+            "enabled": {"type": "boolean"}, "token_lifetime_seconds": lifetime,
+            "token_endpoint": {"type": "string", "format": "uri"},
+            "created_at": time(), "created_by": string(), "updated_at": time(),
+            "secrets": {"type": "array", "items": schema_ref("ClientSecret")},
+            "client_secret": {"type": "string", "description": "The first secret: in the create response only."}}),
+            &["id", "client_id", "tenant_id", "realm_id", "name", "description", "scopes", "enabled", "token_lifetime_seconds", "token_endpoint", "created_at", "created_by", "updated_at", "secrets"]),
+        "OAuthClientList": list("OAuthClient"),
+        "OAuthClientCreate": object(json!({"name": token_name, "description": description, "scopes": scim_scopes,
+            "enabled": {"type": "boolean", "default": true}, "token_lifetime_seconds": lifetime,
+            "secret_description": description, "secret_expires_in_days": days}), &["name"]),
+        "OAuthClientUpdate": object(json!({"name": token_name, "description": description, "scopes": scim_scopes,
+            "enabled": {"type": "boolean"}, "token_lifetime_seconds": lifetime}), &[]),
         "AuditEvent": object(json!({"id": string(), "tenant": {"type": ["string", "null"]}, "at": time(),
             "actor": string(), "action": string(), "target": string(),
             "address": {"type": ["string", "null"]}, "detail": {"type": "object"}}),

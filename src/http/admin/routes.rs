@@ -80,6 +80,11 @@ pub const REALM: &str = "/v1/tenants/{tenant}/realms/{realm}";
 pub const TOKENS: &str = "/v1/tenants/{tenant}/realms/{realm}/tokens";
 pub const TOKEN: &str = "/v1/tenants/{tenant}/realms/{realm}/tokens/{id}";
 pub const ROTATE: &str = "/v1/tenants/{tenant}/realms/{realm}/tokens/{id}/rotate";
+pub const CLIENTS: &str = "/v1/tenants/{tenant}/realms/{realm}/oauth-clients";
+pub const CLIENT: &str = "/v1/tenants/{tenant}/realms/{realm}/oauth-clients/{id}";
+pub const CLIENT_SECRETS: &str = "/v1/tenants/{tenant}/realms/{realm}/oauth-clients/{id}/secrets";
+pub const CLIENT_SECRET: &str =
+    "/v1/tenants/{tenant}/realms/{realm}/oauth-clients/{id}/secrets/{secret}";
 pub const GLOBAL_ADMIN_TOKENS: &str = "/v1/admin-tokens";
 pub const GLOBAL_ADMIN_TOKEN: &str = "/v1/admin-tokens/{id}";
 pub const TENANT_ADMIN_TOKENS: &str = "/v1/tenants/{tenant}/admin-tokens";
@@ -96,6 +101,7 @@ pub fn table() -> Vec<Route> {
     const R: &str = "Realms";
     const K: &str = "SCIM tokens";
     const A: &str = "Admin tokens";
+    const O: &str = "OAuth clients";
     const L: &str = "Audit";
     vec![
         route(
@@ -376,6 +382,104 @@ pub fn table() -> Vec<Route> {
                 (204, None),
                 NoQuery,
                 &[403, 404],
+            ),
+        ),
+        route(
+            Get,
+            CLIENTS,
+            h::list_clients,
+            doc(
+                "listOAuthClients",
+                "List a realm's OAuth clients",
+                O,
+                None,
+                (200, Some("OAuthClientList")),
+                List,
+                &[404],
+            ),
+        ),
+        route(
+            Post,
+            CLIENTS,
+            h::create_client,
+            doc(
+                "createOAuthClient",
+                "Create an OAuth client with its first secret (shown once)",
+                O,
+                Some("OAuthClientCreate"),
+                (201, Some("OAuthClient")),
+                NoQuery,
+                &[404, 409],
+            ),
+        ),
+        route(
+            Get,
+            CLIENT,
+            h::get_client,
+            doc(
+                "getOAuthClient",
+                "Read an OAuth client and its secrets (without their values)",
+                O,
+                None,
+                (200, Some("OAuthClient")),
+                NoQuery,
+                &[404],
+            ),
+        ),
+        route(
+            Patch,
+            CLIENT,
+            h::update_client,
+            doc(
+                "updateOAuthClient",
+                "Change an OAuth client; fewer scopes or disabling revokes its access tokens",
+                O,
+                Some("OAuthClientUpdate"),
+                (200, Some("OAuthClient")),
+                NoQuery,
+                &[404, 409],
+            ),
+        ),
+        route(
+            Delete,
+            CLIENT,
+            h::delete_client,
+            doc(
+                "deleteOAuthClient",
+                "Delete an OAuth client with its secrets and access tokens",
+                O,
+                None,
+                (204, None),
+                NoQuery,
+                &[404],
+            ),
+        ),
+        route(
+            Post,
+            CLIENT_SECRETS,
+            h::create_client_secret,
+            doc(
+                "createOAuthClientSecret",
+                "Add a secret to an OAuth client (at most five live; shown once)",
+                O,
+                Some("ClientSecretCreate"),
+                (201, Some("ClientSecret")),
+                NoQuery,
+                &[404, 409],
+            ),
+        ),
+        route(
+            Delete,
+            CLIENT_SECRET,
+            h::revoke_client_secret,
+            doc(
+                "revokeOAuthClientSecret",
+                "Revoke one secret of an OAuth client",
+                O,
+                None,
+                (204, None),
+                NoQuery,
+                &[404],
             ),
         ),
         route(

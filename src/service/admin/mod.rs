@@ -3,6 +3,7 @@
 
 pub mod admin_tokens;
 mod cli;
+pub mod clients;
 pub mod error;
 pub mod input;
 mod realms;

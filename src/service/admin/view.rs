@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::store::{AdminToken, Realm, RealmState, Tenant, TokenInfo};
+use crate::store::{AdminToken, ClientSecret, OAuthClient, Realm, RealmState, Tenant, TokenInfo};
 
 #[derive(Debug, Serialize)]
 pub struct TenantView {
@@ -175,4 +175,102 @@ impl AdminTokenView {
 pub struct Listed<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ClientSecretView {
+    pub id: String,
+    pub description: String,
+    pub status: TokenStatus,
+    pub created_at: String,
+    pub created_by: String,
+    pub expires_at: Option<String>,
+    pub last_used_at: Option<String>,
+    /// The secret: in the response that created it, and nowhere else ever.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+}
+
+impl ClientSecretView {
+    pub fn new(s: ClientSecret, now: &str) -> Self {
+        let status = if s.revoked_at.is_some() {
+            TokenStatus::Revoked
+        } else if s.live(now) {
+            TokenStatus::Active
+        } else {
+            TokenStatus::Expired
+        };
+        ClientSecretView {
+            id: s.id,
+            description: s.description,
+            status,
+            created_at: s.created_at,
+            created_by: s.created_by,
+            expires_at: s.expires_at,
+            last_used_at: s.last_used_at,
+            client_secret: None,
+        }
+    }
+}
+
+/// An OAuth client as the admin API shows it: what to paste into an identity provider
+/// (client id, token endpoint) and its secrets, without their values.
+#[derive(Debug, Serialize)]
+pub struct ClientView {
+    pub id: String,
+    pub client_id: String,
+    pub tenant_id: String,
+    pub realm_id: String,
+    pub name: String,
+    pub description: String,
+    pub scopes: Vec<String>,
+    pub enabled: bool,
+    pub token_lifetime_seconds: i64,
+    pub token_endpoint: String,
+    pub created_at: String,
+    pub created_by: String,
+    pub updated_at: String,
+    pub secrets: Vec<ClientSecretView>,
+    /// The first secret's value: in the response that created the client only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+}
+
+impl ClientView {
+    pub fn new(
+        c: OAuthClient,
+        realm: &Realm,
+        secrets: Vec<ClientSecret>,
+        origin: &str,
+        now: &str,
+    ) -> Self {
+        ClientView {
+            client_id: c.id.clone(),
+            id: c.id,
+            tenant_id: realm.tenant.clone(),
+            realm_id: realm.name.clone(),
+            name: c.name,
+            description: c.description,
+            scopes: c.scopes,
+            enabled: c.enabled,
+            token_lifetime_seconds: c.token_lifetime,
+            token_endpoint: token_endpoint(origin, realm),
+            created_at: c.created_at,
+            created_by: c.created_by,
+            updated_at: c.updated_at,
+            secrets: secrets
+                .into_iter()
+                .map(|s| ClientSecretView::new(s, now))
+                .collect(),
+            client_secret: None,
+        }
+    }
+}
+
+/// Where a realm's clients get their access tokens.
+pub fn token_endpoint(origin: &str, realm: &Realm) -> String {
+    format!(
+        "{origin}/v1/tenants/{}/realms/{}/oauth2/token",
+        realm.tenant, realm.name
+    )
 }

@@ -9,7 +9,8 @@ use uuid::Uuid;
 use super::tenancy::{realm_from_row, tenant_from_row, REALM_COLS, TENANT_COLS};
 use super::tokens::{insert_token, token_from_row};
 use super::{
-    get, get_id, get_instant, get_opt_instant, instant, opt_instant, own_uid, uid, PgStore,
+    get, get_id, get_instant, get_opt_instant, id_cursor, instant, opt_instant, own_uid, uid,
+    PgStore,
 };
 use crate::store::sql::{parse_scopes, TOKEN_COLS};
 use crate::store::{
@@ -295,7 +296,7 @@ impl Control for PgStore {
         };
         let mut conn = self.conn().await?;
         let row = sqlx::query(&format!(
-            "SELECT {TOKEN_COLS} FROM tokens t WHERE t.realm_id = $1 AND t.id = $2"
+            "SELECT {TOKEN_COLS} FROM tokens t WHERE t.realm_id = $1 AND t.id = $2 AND t.client_id IS NULL"
         ))
         .bind(realm)
         .bind(id)
@@ -309,17 +310,12 @@ impl Control for PgStore {
         let Some(realm) = uid(realm_id) else {
             return Ok(Vec::new());
         };
-        // A cursor that names no token id starts nowhere: an empty page, not an error.
-        let after = match page.after.as_deref() {
-            Some(a) => match uid(a) {
-                Some(u) => Some(u),
-                None => return Ok(Vec::new()),
-            },
-            None => None,
+        let Ok(after) = id_cursor(page) else {
+            return Ok(Vec::new());
         };
         let mut conn = self.conn().await?;
         let rows = sqlx::query(&format!(
-            "SELECT {TOKEN_COLS} FROM tokens t WHERE t.realm_id = $1 AND t.revoked_at IS NULL \
+            "SELECT {TOKEN_COLS} FROM tokens t WHERE t.realm_id = $1 AND t.client_id IS NULL AND t.revoked_at IS NULL \
              AND ($2::uuid IS NULL OR t.id > $2) AND ($3::text IS NULL OR t.name = $3) \
              ORDER BY t.id LIMIT $4"
         ))
@@ -341,7 +337,7 @@ impl Control for PgStore {
         let row = sqlx::query(&format!(
             "UPDATE tokens t SET name = coalesce($3, name), \
              description = coalesce($4, description) \
-             WHERE t.realm_id = $1 AND t.id = $2 AND t.revoked_at IS NULL RETURNING {TOKEN_COLS}"
+             WHERE t.realm_id = $1 AND t.id = $2 AND t.client_id IS NULL AND t.revoked_at IS NULL RETURNING {TOKEN_COLS}"
         ))
         .bind(realm)
         .bind(id)
@@ -370,7 +366,7 @@ impl Control for PgStore {
         let mut tx = conn.begin().await?;
         let marked = sqlx::query(
             "UPDATE tokens SET replaced_by = $3, expires_at = $4 WHERE realm_id = $1 \
-             AND id = $2 AND revoked_at IS NULL AND replaced_by IS NULL",
+             AND id = $2 AND client_id IS NULL AND revoked_at IS NULL AND replaced_by IS NULL",
         )
         .bind(realm)
         .bind(old)

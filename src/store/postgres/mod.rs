@@ -5,6 +5,7 @@
 
 mod control;
 mod feed;
+mod oauth;
 mod planner;
 mod resources;
 mod tenancy;
@@ -94,6 +95,15 @@ fn uid(s: &str) -> Option<Uuid> {
 /// An id the store itself issued (realm, token): not canonical means the caller is confused.
 fn own_uid(s: &str) -> StoreResult<Uuid> {
     uid(s).ok_or_else(|| StoreError::Corrupt(format!("not an id scimd issued: {s}")))
+}
+
+/// A page's cursor as an id; `Err` when it names no id, which starts nowhere: an empty page,
+/// not an error.
+fn id_cursor(page: &super::Page) -> Result<Option<Uuid>, ()> {
+    match page.after.as_deref() {
+        None => Ok(None),
+        Some(a) => uid(a).map(Some).ok_or(()),
+    }
 }
 
 /// Every id of `ids` that can name a stored row.

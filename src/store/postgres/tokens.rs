@@ -60,7 +60,7 @@ impl Tokens for PgStore {
         };
         let mut conn = self.conn().await?;
         let rows = sqlx::query(&format!(
-            "SELECT {TOKEN_COLS} FROM tokens t WHERE t.realm_id = $1 ORDER BY t.created_at, t.id"
+            "SELECT {TOKEN_COLS} FROM tokens t WHERE t.realm_id = $1 AND t.client_id IS NULL ORDER BY t.created_at, t.id"
         ))
         .bind(realm)
         .fetch_all(&mut *conn)
@@ -76,7 +76,7 @@ impl Tokens for PgStore {
         let mut conn = self.conn().await?;
         let done = sqlx::query(
             "UPDATE tokens SET revoked_at = $1 \
-             WHERE realm_id = $2 AND id = $3 AND revoked_at IS NULL",
+             WHERE realm_id = $2 AND id = $3 AND client_id IS NULL AND revoked_at IS NULL",
         )
         .bind(instant(&crate::clock::now())?)
         .bind(realm)

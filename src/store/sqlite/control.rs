@@ -155,7 +155,7 @@ async fn token_replaced(
     id: &str,
 ) -> StoreResult<Option<bool>> {
     let row: Option<(Option<String>,)> = sqlx::query_as(
-        "SELECT replaced_by FROM tokens WHERE realm_id = $1 AND id = $2 AND revoked_at IS NULL",
+        "SELECT replaced_by FROM tokens WHERE realm_id = $1 AND id = $2 AND client_id IS NULL AND revoked_at IS NULL",
     )
     .bind(realm_id)
     .bind(id)
@@ -345,7 +345,7 @@ impl Control for SqliteStore {
     async fn get_token(&self, realm_id: &str, id: &str) -> StoreResult<Option<TokenInfo>> {
         let mut conn = self.conn().await?;
         let row = sqlx::query(&format!(
-            "SELECT {TOKEN_COLS} FROM tokens t WHERE t.realm_id = $1 AND t.id = $2"
+            "SELECT {TOKEN_COLS} FROM tokens t WHERE t.realm_id = $1 AND t.id = $2 AND t.client_id IS NULL"
         ))
         .bind(realm_id)
         .bind(id)
@@ -360,7 +360,7 @@ impl Control for SqliteStore {
             return Ok(Vec::new());
         };
         let sql = format!(
-            "SELECT {TOKEN_COLS} FROM tokens t WHERE t.realm_id = $1 AND t.revoked_at IS NULL \
+            "SELECT {TOKEN_COLS} FROM tokens t WHERE t.realm_id = $1 AND t.client_id IS NULL AND t.revoked_at IS NULL \
              {} {} ORDER BY t.id LIMIT $4",
             and_if(after.is_some(), "t.id > $2", "$2"),
             and_if(page.name.is_some(), "t.name = $3", "$3"),
@@ -384,7 +384,7 @@ impl Control for SqliteStore {
         let mut tx = conn.begin().await?;
         let done = sqlx::query(
             "UPDATE tokens SET name = coalesce($3, name), description = coalesce($4, description) \
-             WHERE realm_id = $1 AND id = $2 AND revoked_at IS NULL",
+             WHERE realm_id = $1 AND id = $2 AND client_id IS NULL AND revoked_at IS NULL",
         )
         .bind(realm_id)
         .bind(id)
@@ -398,7 +398,7 @@ impl Control for SqliteStore {
             return Err(StoreError::NotFound);
         }
         let row = sqlx::query(&format!(
-            "SELECT {TOKEN_COLS} FROM tokens t WHERE t.realm_id = $1 AND t.id = $2"
+            "SELECT {TOKEN_COLS} FROM tokens t WHERE t.realm_id = $1 AND t.id = $2 AND t.client_id IS NULL"
         ))
         .bind(realm_id)
         .bind(id)
@@ -421,7 +421,7 @@ impl Control for SqliteStore {
         // The mark comes first: it takes the write lock, and only one rotation can make it.
         let marked = sqlx::query(
             "UPDATE tokens SET replaced_by = $3, expires_at = $4 WHERE realm_id = $1 \
-             AND id = $2 AND revoked_at IS NULL AND replaced_by IS NULL",
+             AND id = $2 AND client_id IS NULL AND revoked_at IS NULL AND replaced_by IS NULL",
         )
         .bind(realm_id)
         .bind(old_id)
