@@ -12,7 +12,7 @@ use std::sync::Arc;
 use crate::clock::SystemClock;
 use crate::config::Config;
 use crate::service::admin::view::TokenStatus;
-use crate::service::admin::{AdminService, DEFAULT_REALM, DEFAULT_TENANT};
+use crate::service::admin::{Actor, AdminService, PageRequest, DEFAULT_REALM, DEFAULT_TENANT};
 use crate::store::RealmState;
 
 #[derive(Parser, Debug)]
@@ -48,6 +48,66 @@ pub enum Command {
     /// Manage admin tokens: the admin API's credentials, global or for one tenant.
     #[command(subcommand)]
     AdminToken(AdminTokenCmd),
+    /// Manage a realm's OAuth 2.0 clients (client credentials) and their secrets.
+    #[command(subcommand)]
+    OauthClient(OAuthClientCmd),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum OAuthClientCmd {
+    /// Create a client with its first secret; prints the client id on stderr and the secret
+    /// once, on stdout.
+    Create {
+        #[command(flatten)]
+        at: RealmRef,
+        #[arg(long)]
+        name: String,
+        /// The most its access tokens may carry: scim:all (default) or scim:read.
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// Seconds an access token lives (300 to 86400; default 3600).
+        #[arg(long)]
+        token_lifetime_seconds: Option<u32>,
+    },
+    /// List a realm's clients and their secrets (never the secrets' values).
+    List {
+        #[command(flatten)]
+        at: RealmRef,
+    },
+    /// Enable a client again.
+    Enable {
+        #[command(flatten)]
+        at: RealmRef,
+        id: String,
+    },
+    /// Disable a client: its access tokens stop working at once, and it gets no new ones.
+    Disable {
+        #[command(flatten)]
+        at: RealmRef,
+        id: String,
+    },
+    /// Delete a client with its secrets and access tokens.
+    Delete {
+        #[command(flatten)]
+        at: RealmRef,
+        id: String,
+    },
+    /// Add a secret to a client (at most five live); prints it once, on stdout.
+    AddSecret {
+        #[command(flatten)]
+        at: RealmRef,
+        id: String,
+        /// Days until the secret expires (default: never).
+        #[arg(long)]
+        expires_in_days: Option<u32>,
+    },
+    /// Revoke one secret of a client.
+    RevokeSecret {
+        #[command(flatten)]
+        at: RealmRef,
+        id: String,
+        secret_id: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -268,6 +328,7 @@ async fn admin_command(admin: &AdminService, cmd: Command) -> anyhow::Result<()>
             writeln!(out, "revoked token {id}")?;
         }
         Command::AdminToken(cmd) => admin_token_command(admin, cmd, &mut out).await?,
+        Command::OauthClient(cmd) => oauth_client_command(admin, cmd, &mut out).await?,
         Command::Serve | Command::Healthcheck => unreachable!("handled by run"),
     }
     Ok(())
@@ -321,6 +382,143 @@ async fn admin_token_command(
         AdminTokenCmd::Revoke { id } => {
             admin.revoke_admin_token_cli(&id).await?;
             writeln!(out, "revoked admin token {id}")?;
+        }
+    }
+    Ok(())
+}
+
+async fn oauth_client_command(
+    admin: &AdminService,
+    cmd: OAuthClientCmd,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let cli = Actor::cli();
+    match cmd {
+        OAuthClientCmd::Create {
+            at,
+            name,
+            scopes,
+            token_lifetime_seconds,
+        } => {
+            let mut body = serde_json::json!({"name": name});
+            if !scopes.is_empty() {
+                body["scopes"] = serde_json::json!(scopes);
+            }
+            if let Some(s) = token_lifetime_seconds {
+                body["token_lifetime_seconds"] = serde_json::json!(s);
+            }
+            let c = admin
+                .create_client_from(&cli, &at.tenant, &at.realm, body, "")
+                .await?;
+            eprintln!(
+                "created OAuth client '{}' in realm {}/{}, scopes {}.\n\
+                 client_id:      {}\n\
+                 token endpoint: <your public URL>{}\n\
+                 The client secret below is shown once; only its hash is stored.",
+                c.name,
+                at.tenant,
+                at.realm,
+                c.scopes.join(" "),
+                c.client_id,
+                c.token_endpoint
+            );
+            writeln!(out, "{}", c.client_secret.unwrap_or_default())?;
+        }
+        OAuthClientCmd::List { at } => {
+            let mut cursor = None;
+            writeln!(
+                out,
+                "{:<36} {:<20} {:<8} {:<8} {:<20} SECRETS (id status last-used)",
+                "CLIENT ID", "NAME", "ENABLED", "LIFETIME", "SCOPES"
+            )?;
+            loop {
+                let req = PageRequest {
+                    limit: Some(200),
+                    cursor,
+                    name: None,
+                };
+                let page = admin
+                    .list_clients_page(&cli, &at.tenant, &at.realm, &req, "")
+                    .await?;
+                for c in page.items {
+                    let secrets: Vec<String> = c
+                        .secrets
+                        .iter()
+                        .map(|s| {
+                            let status = serde_json::to_value(s.status).unwrap_or_default();
+                            format!(
+                                "{} {} {}",
+                                s.id,
+                                status.as_str().unwrap_or_default(),
+                                s.last_used_at.as_deref().unwrap_or("never")
+                            )
+                        })
+                        .collect();
+                    writeln!(
+                        out,
+                        "{:<36} {:<20} {:<8} {:<8} {:<20} {}",
+                        c.client_id,
+                        c.name,
+                        c.enabled,
+                        c.token_lifetime_seconds,
+                        c.scopes.join(" "),
+                        secrets.join("; ")
+                    )?;
+                }
+                match page.next_cursor {
+                    Some(next) => cursor = Some(next),
+                    None => break,
+                }
+            }
+        }
+        OAuthClientCmd::Enable { at, id } => {
+            let body = serde_json::json!({"enabled": true});
+            admin
+                .update_client(&cli, &at.tenant, &at.realm, &id, body, "")
+                .await?;
+            writeln!(out, "enabled OAuth client {id}")?;
+        }
+        OAuthClientCmd::Disable { at, id } => {
+            let body = serde_json::json!({"enabled": false});
+            admin
+                .update_client(&cli, &at.tenant, &at.realm, &id, body, "")
+                .await?;
+            writeln!(
+                out,
+                "disabled OAuth client {id}; its access tokens no longer work"
+            )?;
+        }
+        OAuthClientCmd::Delete { at, id } => {
+            admin
+                .delete_client(&cli, &at.tenant, &at.realm, &id)
+                .await?;
+            writeln!(out, "deleted OAuth client {id}")?;
+        }
+        OAuthClientCmd::AddSecret {
+            at,
+            id,
+            expires_in_days,
+        } => {
+            let body = match expires_in_days {
+                Some(d) => serde_json::json!({"expires_in_days": d}),
+                None => serde_json::json!({}),
+            };
+            let s = admin
+                .create_client_secret(&cli, &at.tenant, &at.realm, &id, body)
+                .await?;
+            eprintln!(
+                "added secret {} to OAuth client {id}, expires {}.\n\
+                 The secret below is shown once; only its hash is stored.",
+                s.id,
+                s.expires_at.as_deref().unwrap_or("never")
+            );
+            writeln!(out, "{}", s.client_secret.unwrap_or_default())?;
+        }
+        OAuthClientCmd::RevokeSecret { at, id, secret_id } => {
+            admin
+                .revoke_client_secret(&cli, &at.tenant, &at.realm, &id, &secret_id)
+                .await?;
+            writeln!(out, "revoked secret {secret_id} of OAuth client {id}")?;
         }
     }
     Ok(())

@@ -57,6 +57,15 @@ pub fn service_provider_config(c: &Capabilities, base: &str) -> Value {
                             password, under that token's name as the username.",
             "specUri": "https://www.rfc-editor.org/info/rfc7617",
             "primary": false,
+        }, {
+            "type": "oauth2",
+            "name": "OAuth 2.0 client credentials",
+            "description": "An OAuth client of the realm gets an access token from the \
+                            realm's token endpoint (.../oauth2/token, RFC 8414 metadata at \
+                            /.well-known/oauth-authorization-server/v1/tenants/{tenant}/realms/{realm}) \
+                            and sends it as a bearer token.",
+            "specUri": "https://www.rfc-editor.org/info/rfc6749",
+            "primary": false,
         }],
         "meta": {
             "resourceType": "ServiceProviderConfig",

@@ -7,7 +7,10 @@ use reqwest::StatusCode;
 use crate::both_backends;
 use crate::helpers::{send, until_status, TestApp};
 
-both_backends!(admin_commands_manage_tenants_realms_and_tokens);
+both_backends!(
+    admin_commands_manage_tenants_realms_and_tokens,
+    oauth_client_commands_issue_credentials_that_get_tokens,
+);
 
 fn scimd(app: &TestApp, args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_scimd"))
@@ -157,4 +160,68 @@ fn sqlite_url_without_a_mode_creates_the_database_and_its_folder() {
     }
     assert!(file.exists());
     assert!(dir.path().join("new/sub/scimd.db.other").exists());
+}
+
+/// What the CLI prints for a client gets an access token at the realm's token endpoint, and
+/// `disable` ends it.
+async fn oauth_client_commands_issue_credentials_that_get_tokens(app: &TestApp) {
+    let (ok, secret, err) = scimd(
+        app,
+        &[
+            "oauth-client",
+            "create",
+            "--name",
+            "entra",
+            "--scope",
+            "scim:read",
+        ],
+    );
+    assert!(ok, "{err}");
+    let secret = secret.trim().to_owned();
+    assert!(secret.starts_with("scimd_cs_"), "{secret}");
+    let id = err
+        .lines()
+        .find_map(|l| l.strip_prefix("client_id:"))
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|| panic!("no client_id line in {err}"));
+    let token_url = format!(
+        "{}/v1/tenants/default/realms/default/oauth2/token",
+        app.origin
+    );
+    let get_token = || async {
+        send(
+            app.client
+                .post(&token_url)
+                .basic_auth(&id, Some(&secret))
+                .form(&[("grant_type", "client_credentials")]),
+        )
+        .await
+    };
+    let r = get_token().await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["scope"], "scim:read");
+    let (ok, out, err) = scimd(app, &["oauth-client", "list"]);
+    assert!(
+        ok && out.contains(&id) && out.contains("entra"),
+        "{out}{err}"
+    );
+    assert!(!out.contains(&secret));
+
+    let (ok, second, err) = scimd(app, &["oauth-client", "add-secret", &id]);
+    assert!(ok, "{err}");
+    assert!(second.trim().starts_with("scimd_cs_"));
+    let (ok, _, err) = scimd(app, &["oauth-client", "disable", &id]);
+    assert!(ok, "{err}");
+    let r = until_status(StatusCode::UNAUTHORIZED, || {
+        app.client
+            .post(&token_url)
+            .basic_auth(&id, Some(&secret))
+            .form(&[("grant_type", "client_credentials")])
+    })
+    .await;
+    assert_eq!(r.body["error"], "invalid_client", "{}", r.body);
+    let (ok, _, err) = scimd(app, &["oauth-client", "delete", &id]);
+    assert!(ok, "{err}");
+    let (ok, _, err) = scimd(app, &["oauth-client", "delete", &id]);
+    assert!(!ok && err.contains("no OAuth client"), "{err}");
 }

@@ -233,3 +233,56 @@ async fn concurrent_member_additions_through_both_replicas_lose_no_member() {
     peer.stop().await;
     app.stop().await;
 }
+
+/// An access token issued by one replica's token endpoint works on the other, and disabling
+/// its client through the first replica's admin API ends it on the other within the second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_access_token_from_one_replica_works_on_the_other_until_its_client_is_disabled() {
+    let Some((app, peer)) = replicas().await else {
+        return;
+    };
+    let realm = "/v1/tenants/default/realms/default";
+    let created = app
+        .admin_call(
+            Method::POST,
+            &format!("{realm}/oauth-clients"),
+            Some(json!({"name": "replicated"})),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let id = created.body["client_id"].as_str().unwrap();
+    let secret = created.body["client_secret"].as_str().unwrap();
+    let peer_origin = peer.base.trim_end_matches(&format!("{realm}/scim/v2"));
+    let issued = send(
+        app.client
+            .post(format!("{peer_origin}{realm}/oauth2/token"))
+            .basic_auth(id, Some(secret))
+            .form(&[("grant_type", "client_credentials")]),
+    )
+    .await;
+    assert_eq!(issued.status, StatusCode::OK, "{}", issued.body);
+    let token = issued.body["access_token"].as_str().unwrap();
+    for base in [&app.base, &peer.base] {
+        let r = call(&app, base, token, Method::GET, "/Users", None).await;
+        assert_eq!(r.status, StatusCode::OK, "{base}: {}", r.body);
+    }
+    let r = app
+        .admin_call(
+            Method::PATCH,
+            &format!("{realm}/oauth-clients/{id}"),
+            Some(json!({"enabled": false})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let disabled = Instant::now();
+    let url = format!("{}/Users", peer.base);
+    let (r, within) = refused_within(disabled, Duration::from_secs(1), || {
+        app.client.get(&url).bearer_auth(token)
+    })
+    .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
+    assert!(
+        within,
+        "the other replica still accepted the access token a second after its client was disabled"
+    );
+}
