@@ -4,6 +4,7 @@ pub mod admin;
 pub mod auth;
 pub mod auth_cache;
 pub mod error;
+pub mod failures;
 pub mod filter;
 pub mod member_batch;
 pub mod oauth;

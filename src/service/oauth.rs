@@ -3,25 +3,22 @@
 //! row of `tokens` that names the client, so a SCIM request finds it as it finds any token
 //! (cached, voided everywhere the moment the client is disabled or deleted).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 
 use super::admin::clients::CLIENT_SECRET_PREFIX;
 use super::auth::{hash_secret, mint_secret_with, SCIM_READ_SCOPE, SCIM_SCOPE};
+use super::failures::FailureLimit;
 use crate::clock::Clock;
 use crate::store::{AuditEvent, NewToken, Realm, RealmState, Store, StoreError};
 
 /// Access tokens say what they are, for secret scanners and people.
 pub const ACCESS_TOKEN_PREFIX: &str = "scimd_at_";
 pub const GRANT_CLIENT_CREDENTIALS: &str = "client_credentials";
-/// Failed client authentications allowed per source address, and per client id, in a window.
+/// Failed client authentications allowed per source address, and per client id, a minute.
 const MAX_FAILURES: u32 = 10;
-const FAILURE_WINDOW: Duration = Duration::from_secs(60);
-/// Entries kept before expired windows are swept, so a flood of addresses stays bounded.
-const MAX_TRACKED: usize = 10_000;
 
 /// How the client authenticated (RFC 6749 §2.3.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,36 +85,6 @@ impl From<StoreError> for OAuthError {
     }
 }
 
-/// Failed authentications in fixed windows, per key (an address, a client id).
-#[derive(Default)]
-struct FailureLimit {
-    seen: Mutex<HashMap<String, (Instant, u32)>>,
-}
-
-impl FailureLimit {
-    /// How long the key must wait, when it has used up its failures.
-    fn blocked(&self, key: &str, now: Instant) -> Option<Duration> {
-        let seen = self.seen.lock().ok()?;
-        let (start, n) = seen.get(key)?;
-        let end = *start + FAILURE_WINDOW;
-        (*n >= MAX_FAILURES && end > now).then(|| end - now)
-    }
-
-    fn fail(&self, key: &str, now: Instant) {
-        let Ok(mut seen) = self.seen.lock() else {
-            return;
-        };
-        if seen.len() >= MAX_TRACKED {
-            seen.retain(|_, (start, _)| *start + FAILURE_WINDOW > now);
-        }
-        let entry = seen.entry(key.to_owned()).or_insert((now, 0));
-        if entry.0 + FAILURE_WINDOW <= now {
-            *entry = (now, 0);
-        }
-        entry.1 += 1;
-    }
-}
-
 pub struct OAuthService {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
@@ -138,7 +105,7 @@ impl OAuthService {
         Self {
             store,
             clock,
-            failures: FailureLimit::default(),
+            failures: FailureLimit::new(MAX_FAILURES, Duration::from_secs(60)),
         }
     }
 
@@ -338,25 +305,5 @@ mod tests {
             granted(Some("openid"), &read_only),
             Err(OAuthError::InvalidScope(d)) if d.contains("unknown scope 'openid'")
         ));
-    }
-
-    #[test]
-    fn failures_block_a_key_for_the_rest_of_its_window_only() {
-        let limit = FailureLimit::default();
-        let t0 = Instant::now();
-        for _ in 0..MAX_FAILURES - 1 {
-            limit.fail("a", t0);
-        }
-        assert_eq!(limit.blocked("a", t0), None);
-        limit.fail("a", t0);
-        assert_eq!(limit.blocked("a", t0), Some(FAILURE_WINDOW));
-        assert_eq!(limit.blocked("b", t0), None, "other keys are not affected");
-        assert_eq!(limit.blocked("a", t0 + FAILURE_WINDOW), None);
-        limit.fail("a", t0 + FAILURE_WINDOW);
-        assert_eq!(
-            limit.blocked("a", t0 + FAILURE_WINDOW),
-            None,
-            "a new window"
-        );
     }
 }
