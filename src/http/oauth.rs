@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use super::realm::{client_address, origin};
 use super::state::AppState;
 use crate::service::auth::{SCIM_READ_SCOPE, SCIM_SCOPE};
-use crate::service::oauth::{ClientAuthMethod, OAuthError, TokenRequest};
+use crate::service::oauth::{ClientAuthMethod, ClientCredential, OAuthError, TokenRequest};
 
 pub const TOKEN: &str = "/v1/tenants/{tenant}/realms/{realm}/oauth2/token";
 pub const METADATA: &str =
@@ -87,7 +87,7 @@ impl From<OAuthError> for Failure {
         match e {
             OAuthError::InvalidRequest(d) => Failure::invalid_request(d),
             OAuthError::InvalidClient { detail, method } => Failure {
-                challenge: method != Some(ClientAuthMethod::Post),
+                challenge: matches!(method, Some(ClientAuthMethod::Basic) | None),
                 ..Failure::new(StatusCode::UNAUTHORIZED, "invalid_client", detail)
             },
             OAuthError::UnsupportedGrantType(d) => {
@@ -229,24 +229,37 @@ fn token_request(
     fields: &[(String, String)],
     address: Option<String>,
 ) -> Result<TokenRequest, Failure> {
-    if field(fields, "client_assertion_type").is_some()
-        || field(fields, "client_assertion").is_some()
-    {
-        let kind = field(fields, "client_assertion_type").unwrap_or_default();
-        let what = if kind == ASSERTION_TYPE {
-            "JWT client assertions (RFC 7523, workload identity federation) are not enabled on \
-             this server yet"
-        } else {
-            "this client_assertion_type is not supported"
-        };
-        return Err(Failure::new(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            format!("{what}; authenticate with client_secret_basic or client_secret_post"),
-        ));
-    }
     let post_id = field(fields, "client_id");
     let post_secret = field(fields, "client_secret");
+    let assertion_type = field(fields, "client_assertion_type");
+    let assertion = field(fields, "client_assertion");
+    if assertion_type.is_some() || assertion.is_some() {
+        if assertion_type != Some(ASSERTION_TYPE) {
+            return Err(Failure::invalid_request(format!(
+                "client_assertion_type must be {ASSERTION_TYPE} (RFC 7523) with a \
+                 client_assertion"
+            )));
+        }
+        let Some(assertion) = assertion else {
+            return Err(Failure::invalid_request(
+                "client_assertion is required with client_assertion_type",
+            ));
+        };
+        if post_secret.is_some() || headers.contains_key(header::AUTHORIZATION) {
+            return Err(Failure::invalid_request(
+                "the client authenticated twice (a client assertion and a secret); use one \
+                 method",
+            ));
+        }
+        return Ok(TokenRequest {
+            grant_type: field(fields, "grant_type").map(str::to_owned),
+            scope: field(fields, "scope").map(str::to_owned),
+            client_id: post_id.map(str::to_owned),
+            credential: ClientCredential::Assertion(assertion.to_owned()),
+            method: ClientAuthMethod::Assertion,
+            address,
+        });
+    }
     let (client_id, client_secret, method) = match basic_client(headers)? {
         Some((id, secret)) => {
             if post_secret.is_some() {
@@ -287,8 +300,8 @@ fn token_request(
     Ok(TokenRequest {
         grant_type: field(fields, "grant_type").map(str::to_owned),
         scope: field(fields, "scope").map(str::to_owned),
-        client_id,
-        client_secret,
+        client_id: Some(client_id),
+        credential: ClientCredential::Secret(client_secret),
         method,
         address,
     })
@@ -370,7 +383,9 @@ async fn metadata(State(state): State<AppState>, params: RawPathParams, req: Req
     let doc: Value = json!({
         "issuer": issuer,
         "token_endpoint": format!("{issuer}/oauth2/token"),
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "token_endpoint_auth_methods_supported":
+            ["client_secret_basic", "client_secret_post", "private_key_jwt"],
+        "token_endpoint_auth_signing_alg_values_supported": ["RS256", "ES256"],
         "grant_types_supported": ["client_credentials"],
         "scopes_supported": [SCIM_SCOPE, SCIM_READ_SCOPE],
         "response_types_supported": [],

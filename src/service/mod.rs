@@ -6,6 +6,8 @@ pub mod auth_cache;
 pub mod error;
 pub mod failures;
 pub mod filter;
+pub mod jwks;
+pub mod jwt;
 pub mod member_batch;
 pub mod oauth;
 pub mod password;
@@ -270,8 +272,38 @@ pub(crate) mod fake {
         ) -> StoreResult<Option<(OAuthClient, ClientSecret)>> {
             unexpected("find_client_secret")
         }
-        async fn issue_access_token(&self, _: &NewToken, _: &str, _: &str) -> StoreResult<()> {
+        async fn issue_access_token(
+            &self,
+            _: &NewToken,
+            _: &str,
+            _: &IssuedWith,
+        ) -> StoreResult<()> {
             unexpected("issue_access_token")
+        }
+    }
+
+    /// Nor is federation.
+    #[async_trait]
+    impl Federation for FakeStore {
+        async fn insert_federated(&self, _: &FederatedCredential, _: usize) -> StoreResult<()> {
+            unexpected("insert_federated")
+        }
+        async fn list_federated(&self, _: &str, _: &str) -> StoreResult<Vec<FederatedCredential>> {
+            unexpected("list_federated")
+        }
+        async fn delete_federated(&self, _: &str, _: &str, _: &str) -> StoreResult<bool> {
+            unexpected("delete_federated")
+        }
+        async fn find_federated(
+            &self,
+            _: &str,
+            _: &str,
+            _: &str,
+        ) -> StoreResult<Vec<(OAuthClient, FederatedCredential)>> {
+            unexpected("find_federated")
+        }
+        async fn claim_assertion(&self, _: &str, _: &str, _: &str, _: &str) -> StoreResult<bool> {
+            unexpected("claim_assertion")
         }
     }
 

@@ -11,8 +11,15 @@ use serde_json::json;
 use super::admin::clients::CLIENT_SECRET_PREFIX;
 use super::auth::{hash_secret, mint_secret_with, SCIM_READ_SCOPE, SCIM_SCOPE};
 use super::failures::FailureLimit;
+use super::jwks::{KeyError, KeySets, KeySource};
+use super::jwt::{self, Expected, Rejected};
 use crate::clock::Clock;
-use crate::store::{AuditEvent, NewToken, Realm, RealmState, Store, StoreError};
+use crate::store::{
+    AuditEvent, IssuedWith, NewToken, OAuthClient, Realm, RealmState, Store, StoreError,
+};
+
+/// Why a client was refused, for the audit record only.
+type Denied = std::borrow::Cow<'static, str>;
 
 /// Access tokens say what they are, for secret scanners and people.
 pub const ACCESS_TOKEN_PREFIX: &str = "scimd_at_";
@@ -20,13 +27,23 @@ pub const GRANT_CLIENT_CREDENTIALS: &str = "client_credentials";
 /// Failed client authentications allowed per source address, and per client id, a minute.
 const MAX_FAILURES: u32 = 10;
 
-/// How the client authenticated (RFC 6749 §2.3.1).
+/// How the client authenticated (RFC 6749 §2.3.1, RFC 7523 §2.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClientAuthMethod {
     /// `Authorization: Basic` (client_secret_basic).
     Basic,
     /// `client_id` and `client_secret` in the form (client_secret_post).
     Post,
+    /// A JWT its identity provider signed, in `client_assertion` (workload identity
+    /// federation; private_key_jwt in RFC 8414's terms).
+    Assertion,
+}
+
+/// What the client presented to prove it is itself.
+#[derive(Debug, Clone)]
+pub enum ClientCredential {
+    Secret(String),
+    Assertion(String),
 }
 
 /// A token request as the HTTP layer read it.
@@ -34,8 +51,10 @@ pub enum ClientAuthMethod {
 pub struct TokenRequest {
     pub grant_type: Option<String>,
     pub scope: Option<String>,
-    pub client_id: String,
-    pub client_secret: String,
+    /// Required with a secret; with an assertion, optional (the assertion's issuer and
+    /// subject name the client) but checked when given.
+    pub client_id: Option<String>,
+    pub credential: ClientCredential,
     pub method: ClientAuthMethod,
     /// The caller's address, for the failure limit and the audit record.
     pub address: Option<String>,
@@ -89,6 +108,7 @@ pub struct OAuthService {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     failures: FailureLimit,
+    keys: KeySets,
 }
 
 fn bad_client(method: ClientAuthMethod) -> OAuthError {
@@ -106,6 +126,7 @@ impl OAuthService {
             store,
             clock,
             failures: FailureLimit::new(MAX_FAILURES, Duration::from_secs(60)),
+            keys: KeySets::new(),
         }
     }
 
@@ -128,10 +149,12 @@ impl OAuthService {
         req: TokenRequest,
     ) -> Result<Issued, OAuthError> {
         let realm = self.realm(tenant, realm).await?;
-        let keys = [
-            format!("address:{}", req.address.as_deref().unwrap_or("-")),
-            format!("client:{}:{}", realm.id, req.client_id),
-        ];
+        // Per client only when the request names one: an assertion without a client id
+        // must not share one counter with every other such request.
+        let mut keys = vec![format!("address:{}", req.address.as_deref().unwrap_or("-"))];
+        if let Some(id) = &req.client_id {
+            keys.push(format!("client:{}:{id}", realm.id));
+        }
         let now = Instant::now();
         if let Some(wait) = keys.iter().find_map(|k| self.failures.blocked(k, now)) {
             return Err(OAuthError::TooManyFailures(wait));
@@ -161,7 +184,7 @@ impl OAuthService {
                 return Err(bad_client(req.method));
             }
         };
-        let (client, secret_id) = client;
+        let (client, with) = client;
         let scopes = granted(req.scope.as_deref(), &client.scopes)?;
         let minted = mint_secret_with(ACCESS_TOKEN_PREFIX);
         let issued_at = self.clock.now();
@@ -179,7 +202,7 @@ impl OAuthService {
             )),
         };
         self.store
-            .issue_access_token(&token, &client.id, &secret_id)
+            .issue_access_token(&token, &client.id, &with)
             .await?;
         Ok(Issued {
             access_token: minted.secret,
@@ -188,25 +211,47 @@ impl OAuthService {
         })
     }
 
-    /// The client and the id of the secret it used, or why not (for the audit record).
+    /// The client and the credential it used, or why not (for the audit record).
     async fn authenticate(
         &self,
         realm: &Realm,
         req: &TokenRequest,
-    ) -> Result<Result<(crate::store::OAuthClient, String), &'static str>, OAuthError> {
+    ) -> Result<Result<(OAuthClient, IssuedWith), Denied>, OAuthError> {
         if realm.state == RealmState::Disabled {
-            return Ok(Err("the realm is disabled"));
+            return Ok(Err("the realm is disabled".into()));
         }
-        if !req.client_secret.starts_with(CLIENT_SECRET_PREFIX) {
-            return Ok(Err("not a client secret"));
+        let found = match &req.credential {
+            ClientCredential::Secret(secret) => {
+                let id = req.client_id.as_deref().unwrap_or_default();
+                self.by_secret(realm, id, secret).await?
+            }
+            ClientCredential::Assertion(jwt) => {
+                self.by_assertion(realm, req.client_id.as_deref(), jwt)
+                    .await?
+            }
+        };
+        Ok(match found {
+            Ok((client, _)) if !client.enabled => Err("the client is disabled".into()),
+            other => other,
+        })
+    }
+
+    async fn by_secret(
+        &self,
+        realm: &Realm,
+        client_id: &str,
+        secret: &str,
+    ) -> Result<Result<(OAuthClient, IssuedWith), Denied>, OAuthError> {
+        if !secret.starts_with(CLIENT_SECRET_PREFIX) {
+            return Ok(Err("not a client secret".into()));
         }
-        let hash = hash_secret(&req.client_secret);
+        let hash = hash_secret(secret);
         let Some((client, secret)) = self
             .store
-            .find_client_secret(&realm.id, &req.client_id, &hash)
+            .find_client_secret(&realm.id, client_id, &hash)
             .await?
         else {
-            return Ok(Err("unknown client or secret"));
+            return Ok(Err("unknown client or secret".into()));
         };
         let now = self.clock.now_text();
         if !secret.live(&now) {
@@ -214,20 +259,99 @@ impl OAuthService {
                 "the secret is revoked"
             } else {
                 "the secret has expired"
-            }));
+            }
+            .into()));
         }
-        if !client.enabled {
-            return Ok(Err("the client is disabled"));
-        }
-        Ok(Ok((client, secret.id)))
+        Ok(Ok((client, IssuedWith::Secret(secret.id))))
     }
 
-    async fn record_failure(&self, realm: &Realm, req: &TokenRequest, why: &str) {
+    /// RFC 7523 §3: a JWT from an issuer one of the realm's federated credentials trusts,
+    /// with that credential's subject and audience, signed by one of the issuer's keys,
+    /// in its lifetime, and (when it has a `jti`) not seen before.
+    async fn by_assertion(
+        &self,
+        realm: &Realm,
+        client_id: Option<&str>,
+        assertion: &str,
+    ) -> Result<Result<(OAuthClient, IssuedWith), Denied>, OAuthError> {
+        let peek = match jwt::peek(assertion) {
+            Ok(p) => p,
+            Err(r) => return Ok(Err(format!("client assertion: {}", r.reason()).into())),
+        };
+        let candidates: Vec<_> = self
+            .store
+            .find_federated(&realm.id, &peek.issuer, &peek.subject)
+            .await?
+            .into_iter()
+            .filter(|(c, _)| client_id.is_none_or(|id| id == c.id))
+            .collect();
+        if candidates.is_empty() {
+            return Ok(Err(
+                "client assertion: no federated credential has its issuer and subject".into(),
+            ));
+        }
+        let now = self.clock.now();
+        let mut why = Rejected::Audience;
+        for (client, cred) in candidates {
+            let source = KeySource::new(&cred.issuer, cred.jwks_url.as_deref());
+            let keys = match self
+                .keys
+                .keys_for(&source, peek.kid.as_deref(), peek.alg)
+                .await
+            {
+                Ok(k) => k,
+                Err(KeyError::Unknown) => {
+                    why = Rejected::UnknownKey;
+                    continue;
+                }
+                Err(e @ KeyError::Unavailable(_)) => {
+                    return Ok(Err(format!("client assertion: {e}").into()))
+                }
+            };
+            let expected = Expected {
+                issuer: &cred.issuer,
+                subject: Some(&cred.subject),
+                audience: &cred.audience,
+            };
+            let claims = match jwt::verify(assertion, peek.alg, &keys, &expected, now.timestamp()) {
+                Ok(c) => c,
+                Err(r) => {
+                    why = r;
+                    continue;
+                }
+            };
+            if let Some(jti) = claims.get("jti").and_then(|j| j.as_str()) {
+                let key = hash_secret(&format!("{}\n{jti}", cred.issuer));
+                let exp = claims.get("exp").and_then(|e| e.as_i64()).unwrap_or(0);
+                let until =
+                    chrono::DateTime::from_timestamp(exp + jwt::LEEWAY_SECONDS, 0).unwrap_or(now);
+                let fresh = self
+                    .store
+                    .claim_assertion(
+                        &realm.id,
+                        &key,
+                        &crate::clock::format(until),
+                        &crate::clock::format(now),
+                    )
+                    .await?;
+                if !fresh {
+                    return Ok(Err("client assertion: its jti was used before".into()));
+                }
+            }
+            return Ok(Ok((client, IssuedWith::Federated(cred.id))));
+        }
+        Ok(Err(format!("client assertion: {}", why.reason()).into()))
+    }
+
+    async fn record_failure(&self, realm: &Realm, req: &TokenRequest, why: Denied) {
         let event = AuditEvent {
             id: uuid::Uuid::now_v7().to_string(),
             tenant: Some(realm.tenant.clone()),
             at: self.clock.now_text(),
-            actor: format!("oauth-client:{}", req.client_id),
+            actor: format!(
+                "oauth-client:{}",
+                req.client_id.as_deref().unwrap_or("(from the assertion)")
+            ),
             action: "oauth.token.denied".into(),
             target: format!(
                 "tenants/{}/realms/{}/oauth2/token",
@@ -239,6 +363,16 @@ impl OAuthService {
         if let Err(e) = self.store.append_audit(&event).await {
             tracing::error!(error = %e, "recording a failed client authentication failed");
         }
+    }
+}
+
+/// Entra's workload identity federation asks for `scim` or `scim.readwrite` (its own
+/// names, not configurable there); they mean what scimd calls scim:all.
+fn alias(s: &str) -> &str {
+    match s {
+        "scim" | "scim.readwrite" => SCIM_SCOPE,
+        "scim.read" => SCIM_READ_SCOPE,
+        other => other,
     }
 }
 
@@ -256,6 +390,7 @@ fn granted(asked: Option<&str>, allowed: &[String]) -> Result<Vec<String>, OAuth
             .any(|a| a == s || (a == SCIM_SCOPE && s == SCIM_READ_SCOPE))
     };
     for s in asked {
+        let s = alias(s);
         if !may(s) {
             let known = [SCIM_SCOPE, SCIM_READ_SCOPE].contains(&s);
             return Err(OAuthError::InvalidScope(if known {
@@ -301,6 +436,11 @@ mod tests {
             granted(Some("scim:all"), &read_only),
             Err(OAuthError::InvalidScope(d)) if d.contains("may not")
         ));
+        assert_eq!(
+            granted(Some("scim.readwrite"), &allowed).unwrap(),
+            scopes(&["scim:all"]),
+            "Entra's name for it"
+        );
         assert!(matches!(
             granted(Some("openid"), &read_only),
             Err(OAuthError::InvalidScope(d)) if d.contains("unknown scope 'openid'")

@@ -23,12 +23,20 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// What every store is: the capabilities below together. Services hold an `Arc<dyn Store>`
 /// and their functions name the capability they use.
 pub trait Store:
-    System + Tenancy + Tokens + Resources + Membership + Control + OAuthClients
+    System + Tenancy + Tokens + Resources + Membership + Control + OAuthClients + Federation
 {
 }
 
 impl<T> Store for T where
-    T: System + Tenancy + Tokens + Resources + Membership + Control + OAuthClients + ?Sized
+    T: System
+        + Tenancy
+        + Tokens
+        + Resources
+        + Membership
+        + Control
+        + OAuthClients
+        + Federation
+        + ?Sized
 {
 }
 
@@ -268,15 +276,57 @@ pub trait OAuthClients: Send + Sync + 'static {
         client_id: &str,
         secret_hash: &str,
     ) -> StoreResult<Option<(OAuthClient, ClientSecret)>>;
-    /// Stores an access token issued to `client_id` with its secret `secret_id` (whose last
-    /// use it records), and drops the client's access tokens that expired before
+    /// Stores an access token issued to `client_id`, records the last use of the credential
+    /// it authenticated with, and drops the client's access tokens that expired before
     /// `token.created_at`.
     async fn issue_access_token(
         &self,
         token: &NewToken,
         client_id: &str,
-        secret_id: &str,
+        with: &IssuedWith,
     ) -> StoreResult<()>;
+}
+
+/// Federated credentials of OAuth clients (workload identity federation), and the one-time
+/// assertion ids the token endpoint has seen.
+#[async_trait]
+pub trait Federation: Send + Sync + 'static {
+    /// Adds the credential unless its client already has `max` (Conflict) or one with the
+    /// same issuer, subject and audience (Conflict); NotFound without the client.
+    async fn insert_federated(
+        &self,
+        credential: &FederatedCredential,
+        max: usize,
+    ) -> StoreResult<()>;
+    /// A client's federated credentials in creation order.
+    async fn list_federated(
+        &self,
+        realm_id: &str,
+        client_id: &str,
+    ) -> StoreResult<Vec<FederatedCredential>>;
+    /// False when the client has no such credential.
+    async fn delete_federated(
+        &self,
+        realm_id: &str,
+        client_id: &str,
+        id: &str,
+    ) -> StoreResult<bool>;
+    /// The realm's credentials for this issuer and subject, each with its client.
+    async fn find_federated(
+        &self,
+        realm_id: &str,
+        issuer: &str,
+        subject: &str,
+    ) -> StoreResult<Vec<(OAuthClient, FederatedCredential)>>;
+    /// Records a one-time assertion id until `expires_at`; false when it is recorded already
+    /// and not yet expired at `now` (a replay). Drops the realm's expired ones.
+    async fn claim_assertion(
+        &self,
+        realm_id: &str,
+        key: &str,
+        expires_at: &str,
+        now: &str,
+    ) -> StoreResult<bool>;
 }
 
 /// A live subscription to changes of realms and tokens.

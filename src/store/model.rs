@@ -292,6 +292,33 @@ impl ClientSecret {
     }
 }
 
+/// A federated credential of a client (workload identity federation, RFC 7523): a JWT its
+/// issuer signed, with this subject and audience, authenticates the client instead of a
+/// secret. The keys come from `jwks_url`, or from the issuer's OpenID discovery without it.
+#[derive(Debug, Clone)]
+pub struct FederatedCredential {
+    pub id: String,
+    pub realm_id: String,
+    pub client_id: String,
+    pub name: String,
+    pub issuer: String,
+    pub subject: String,
+    pub audience: String,
+    pub jwks_url: Option<String>,
+    pub created_at: String,
+    pub created_by: String,
+    pub last_used_at: Option<String>,
+}
+
+/// What authenticated the client an access token is issued to, whose last use is recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IssuedWith {
+    /// The id of one of its secrets.
+    Secret(String),
+    /// The id of one of its federated credentials.
+    Federated(String),
+}
+
 /// Changes to a client; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default)]
 pub struct ClientChanges {

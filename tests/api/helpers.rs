@@ -337,6 +337,33 @@ impl TestApp {
     }
 }
 
+/// Runs a test body against both backends on a server built with `tweak`.
+#[macro_export]
+macro_rules! both_backends_with {
+    ($tweak:ident => $($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    if let Some(app) = $crate::helpers::TestApp::spawn_with(
+                        $crate::helpers::Backend::Sqlite, super::$tweak).await {
+                        super::$name(&app).await;
+                        app.stop().await;
+                    }
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    if let Some(app) = $crate::helpers::TestApp::spawn_with(
+                        $crate::helpers::Backend::Postgres, super::$tweak).await {
+                        super::$name(&app).await;
+                        app.stop().await;
+                    }
+                }
+            }
+        )*
+    };
+}
+
 /// Runs a test body against both backends.
 #[macro_export]
 macro_rules! both_backends {

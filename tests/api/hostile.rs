@@ -9,8 +9,8 @@ use serde_json::{json, Value};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
-use crate::both_backends;
 use crate::helpers::{addr, read_response, send, Resp, TestApp};
+use crate::{both_backends, both_backends_with};
 
 both_backends!(
     a_body_nested_100k_arrays_deep_is_a_400_invalid_syntax,
@@ -26,32 +26,6 @@ both_backends!(
     nul_bytes_in_a_path_segment_find_no_resource,
     fifty_slow_clients_holding_connections_do_not_stop_others_being_served,
 );
-
-/// Runs a test body against both backends on a server built with `tweak`.
-macro_rules! both_backends_with {
-    ($tweak:ident => $($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    if let Some(app) = $crate::helpers::TestApp::spawn_with(
-                        $crate::helpers::Backend::Sqlite, super::$tweak).await {
-                        super::$name(&app).await;
-                        app.stop().await;
-                    }
-                }
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() {
-                    if let Some(app) = $crate::helpers::TestApp::spawn_with(
-                        $crate::helpers::Backend::Postgres, super::$tweak).await {
-                        super::$name(&app).await;
-                        app.stop().await;
-                    }
-                }
-            }
-        )*
-    };
-}
 
 both_backends_with!(long_filters =>
     with_the_length_limit_raised_deep_filters_hit_the_depth_limit,

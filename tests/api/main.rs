@@ -1,6 +1,7 @@
 //! The black-box API suite: every test runs against SQLite and against Postgres.
 
 mod helpers;
+mod idp;
 
 mod admin_api;
 mod auth;
@@ -8,6 +9,7 @@ mod cli;
 mod concurrency;
 mod discovery;
 mod faults;
+mod federation;
 mod filter_property;
 mod groups;
 mod hostile;

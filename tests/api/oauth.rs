@@ -17,7 +17,7 @@ both_backends!(
     failed_client_authentication_is_limited_and_audited,
 );
 
-const REALM: &str = "/v1/tenants/default/realms/default";
+pub const REALM: &str = "/v1/tenants/default/realms/default";
 
 /// Creates a client; returns (client id, secret, the whole response).
 async fn client(app: &TestApp, body: Value) -> (String, String, Value) {
@@ -30,7 +30,7 @@ async fn client(app: &TestApp, body: Value) -> (String, String, Value) {
     (id, secret, r.body)
 }
 
-fn token_url(app: &TestApp) -> String {
+pub fn token_url(app: &TestApp) -> String {
     format!("{}{REALM}/oauth2/token", app.origin)
 }
 
@@ -52,14 +52,14 @@ async fn post_auth(app: &TestApp, id: &str, secret: &str, form: &[(&str, &str)])
     send(app.client.post(token_url(app)).form(&all)).await
 }
 
-const CC: (&str, &str) = ("grant_type", "client_credentials");
+pub const CC: (&str, &str) = ("grant_type", "client_credentials");
 
-fn access_token(r: &Resp) -> String {
+pub fn access_token(r: &Resp) -> String {
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     r.body["access_token"].as_str().unwrap().to_owned()
 }
 
-fn oauth_error(r: &Resp, status: u16, error: &str) {
+pub fn oauth_error(r: &Resp, status: u16, error: &str) {
     assert_eq!(r.status.as_u16(), status, "{}", r.body);
     assert_eq!(r.body["error"], error, "{}", r.body);
     assert!(
@@ -72,7 +72,7 @@ fn oauth_error(r: &Resp, status: u16, error: &str) {
     assert_eq!(r.header("cache-control"), Some("no-store"));
 }
 
-async fn scim_users(app: &TestApp, token: &str) -> StatusCode {
+pub async fn scim_users(app: &TestApp, token: &str) -> StatusCode {
     send(
         app.client
             .get(format!("{}/Users", app.base))
@@ -82,7 +82,7 @@ async fn scim_users(app: &TestApp, token: &str) -> StatusCode {
     .status
 }
 
-async fn scim_create(app: &TestApp, token: &str, user: &str) -> StatusCode {
+pub async fn scim_create(app: &TestApp, token: &str, user: &str) -> StatusCode {
     send(
         app.client
             .post(format!("{}/Users", app.base))
@@ -170,7 +170,11 @@ async fn client_credentials_issue_a_token_that_works_on_scim(app: &TestApp) {
         );
         assert_eq!(
             m.body["token_endpoint_auth_methods_supported"],
-            json!(["client_secret_basic", "client_secret_post"])
+            json!([
+                "client_secret_basic",
+                "client_secret_post",
+                "private_key_jwt"
+            ])
         );
     }
     let m = send(app.client.get(format!(
@@ -244,7 +248,7 @@ async fn token_requests_are_refused_as_rfc_6749_says(app: &TestApp) {
     // No client authentication at all.
     let none = send(app.client.post(&url).form(&[CC])).await;
     oauth_error(&none, 401, "invalid_client");
-    // A client assertion is not a secret.
+    // A client assertion beside a secret is two methods at once (RFC 6749 §2.3).
     let assertion = post_auth(
         app,
         &id,
@@ -259,7 +263,15 @@ async fn token_requests_are_refused_as_rfc_6749_says(app: &TestApp) {
         ],
     )
     .await;
-    oauth_error(&assertion, 401, "invalid_client");
+    oauth_error(&assertion, 400, "invalid_request");
+    // An assertion of another type.
+    let other_type = send(app.client.post(&url).form(&[
+        CC,
+        ("client_assertion_type", "urn:example:saml"),
+        ("client_assertion", "x"),
+    ]))
+    .await;
+    oauth_error(&other_type, 400, "invalid_request");
     // Only POST.
     let r = send(app.client.get(&url)).await;
     assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);

@@ -327,6 +327,36 @@ pub async fn revoke_client_secret(Extension(c): Ctx, p: Seg, q: AdminQuery) -> R
     gone()
 }
 
+pub async fn create_federated(
+    Extension(c): Ctx,
+    p: Seg,
+    q: AdminQuery,
+    AdminBody(body): AdminBody,
+) -> Reply {
+    q.none()?;
+    let f = c
+        .svc()
+        .create_federated(&c.actor, p.tenant(), p.realm(), p.id(), body)
+        .await?;
+    let location = format!(
+        "{}/v1/tenants/{}/realms/{}/oauth-clients/{}/federated-credentials/{}",
+        c.origin,
+        p.tenant(),
+        p.realm(),
+        p.id(),
+        f.id
+    );
+    created(location, f)
+}
+
+pub async fn delete_federated(Extension(c): Ctx, p: Seg, q: AdminQuery) -> Reply {
+    q.none()?;
+    c.svc()
+        .delete_federated(&c.actor, p.tenant(), p.realm(), p.id(), p.get("credential"))
+        .await?;
+    gone()
+}
+
 // Admin tokens: global when the path names no tenant.
 
 fn admin_token_location(origin: &str, tenant: Option<&str>, id: &str) -> String {

@@ -85,6 +85,10 @@ pub const CLIENT: &str = "/v1/tenants/{tenant}/realms/{realm}/oauth-clients/{id}
 pub const CLIENT_SECRETS: &str = "/v1/tenants/{tenant}/realms/{realm}/oauth-clients/{id}/secrets";
 pub const CLIENT_SECRET: &str =
     "/v1/tenants/{tenant}/realms/{realm}/oauth-clients/{id}/secrets/{secret}";
+pub const CLIENT_FEDERATED: &str =
+    "/v1/tenants/{tenant}/realms/{realm}/oauth-clients/{id}/federated-credentials";
+pub const CLIENT_FEDERATED_ONE: &str =
+    "/v1/tenants/{tenant}/realms/{realm}/oauth-clients/{id}/federated-credentials/{credential}";
 pub const GLOBAL_ADMIN_TOKENS: &str = "/v1/admin-tokens";
 pub const GLOBAL_ADMIN_TOKEN: &str = "/v1/admin-tokens/{id}";
 pub const TENANT_ADMIN_TOKENS: &str = "/v1/tenants/{tenant}/admin-tokens";
@@ -475,6 +479,34 @@ pub fn table() -> Vec<Route> {
             doc(
                 "revokeOAuthClientSecret",
                 "Revoke one secret of an OAuth client",
+                O,
+                None,
+                (204, None),
+                NoQuery,
+                &[404],
+            ),
+        ),
+        route(
+            Post,
+            CLIENT_FEDERATED,
+            h::create_federated,
+            doc(
+                "createOAuthClientFederatedCredential",
+                "Trust an identity provider's JWTs (workload identity federation) for a client",
+                O,
+                Some("FederatedCredentialCreate"),
+                (201, Some("FederatedCredential")),
+                NoQuery,
+                &[404, 409],
+            ),
+        ),
+        route(
+            Delete,
+            CLIENT_FEDERATED_ONE,
+            h::delete_federated,
+            doc(
+                "deleteOAuthClientFederatedCredential",
+                "Delete one federated credential of an OAuth client",
                 O,
                 None,
                 (204, None),

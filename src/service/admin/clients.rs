@@ -27,6 +27,7 @@ const CREATE_FIELDS: &[&str] = &[
     "token_lifetime_seconds",
     "secret_description",
     "secret_expires_in_days",
+    "issue_secret",
 ];
 const UPDATE_FIELDS: &[&str] = &[
     "name",
@@ -46,17 +47,18 @@ const READ_ONLY: &[&str] = &[
     "created_by",
     "updated_at",
     "secrets",
+    "federated_credentials",
     "client_secret",
 ];
 
-fn no_client(realm: &Realm, id: &str) -> AdminError {
+pub(super) fn no_client(realm: &Realm, id: &str) -> AdminError {
     AdminError::NotFound(format!(
         "realm '{}' of tenant '{}' has no OAuth client '{id}'",
         realm.name, realm.tenant
     ))
 }
 
-fn target(realm: &Realm, id: &str) -> String {
+pub(super) fn target(realm: &Realm, id: &str) -> String {
     format!(
         "tenants/{}/realms/{}/oauth-clients/{id}",
         realm.tenant, realm.name
@@ -98,7 +100,15 @@ impl AdminService {
         origin: &str,
     ) -> AdminResult<ClientView> {
         let secrets = self.store.list_client_secrets(&realm.id, &c.id).await?;
-        Ok(ClientView::new(c, realm, secrets, origin, &self.now()))
+        let federated = self.store.list_federated(&realm.id, &c.id).await?;
+        Ok(ClientView::new(
+            c,
+            realm,
+            secrets,
+            federated,
+            origin,
+            &self.now(),
+        ))
     }
 
     async fn client_of(&self, realm: &Realm, id: &str) -> AdminResult<OAuthClient> {
@@ -207,20 +217,31 @@ impl AdminService {
             updated_at: self.now(),
         };
         self.refuse_taken_name(&realm, &client.name, "").await?;
-        let minted = mint_secret_with(CLIENT_SECRET_PREFIX);
-        let secret = ClientSecret {
+        // A client that authenticates by federated credential needs no secret at all.
+        let issue_secret = match map.get("issue_secret") {
+            None | Some(Value::Null) => true,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => {
+                return Err(AdminError::invalid(
+                    "issue_secret",
+                    "issue_secret must be true or false",
+                ))
+            }
+        };
+        let minted = issue_secret.then(|| mint_secret_with(CLIENT_SECRET_PREFIX));
+        let secret = minted.as_ref().map(|m| ClientSecret {
             id: uuid::Uuid::now_v7().to_string(),
             realm_id: realm.id.clone(),
             client_id: client.id.clone(),
-            secret_hash: minted.hash,
+            secret_hash: m.hash.clone(),
             description: secret_description,
             created_at: self.now(),
             created_by: actor.id.clone(),
             expires_at: secret_expiry.map(crate::clock::format),
             revoked_at: None,
             last_used_at: None,
-        };
-        match self.store.insert_client(&client, Some(&secret)).await {
+        });
+        match self.store.insert_client(&client, secret.as_ref()).await {
             // Another request took the name between the check and the insert.
             Err(StoreError::Conflict) => {
                 self.refuse_taken_name(&realm, &client.name, "").await?;
@@ -231,7 +252,8 @@ impl AdminService {
             r => r?,
         }
         let detail = json!({"name": client.name, "scopes": client.scopes,
-            "token_lifetime_seconds": client.token_lifetime, "secret_id": secret.id});
+            "token_lifetime_seconds": client.token_lifetime,
+            "secret_id": secret.as_ref().map(|s| s.id.clone())});
         self.audit(
             actor,
             Some(&realm.tenant),
@@ -240,10 +262,19 @@ impl AdminService {
             detail,
         )
         .await;
-        let mut view = ClientView::new(client, &realm, vec![secret], origin, &self.now());
-        view.client_secret = Some(minted.secret.clone());
-        if let Some(s) = view.secrets.first_mut() {
-            s.client_secret = Some(minted.secret);
+        let mut view = ClientView::new(
+            client,
+            &realm,
+            secret.into_iter().collect(),
+            Vec::new(),
+            origin,
+            &self.now(),
+        );
+        if let Some(m) = minted {
+            view.client_secret = Some(m.secret.clone());
+            if let Some(s) = view.secrets.first_mut() {
+                s.client_secret = Some(m.secret);
+            }
         }
         Ok(view)
     }

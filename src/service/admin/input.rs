@@ -131,7 +131,7 @@ pub fn required_id(map: &Map<String, Value>, field: &str) -> AdminResult<String>
 }
 
 /// A human-readable text: not blank (when `required`), no control characters, bounded.
-fn check_text(field: &str, s: &str, max: usize, blank_ok: bool) -> AdminResult<()> {
+pub fn check_text(field: &str, s: &str, max: usize, blank_ok: bool) -> AdminResult<()> {
     if !blank_ok && s.trim().is_empty() {
         return Err(AdminError::invalid(
             field,

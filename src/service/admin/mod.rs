@@ -5,6 +5,7 @@ pub mod admin_tokens;
 mod cli;
 pub mod clients;
 pub mod error;
+pub mod federated;
 pub mod input;
 mod realms;
 mod tenants;

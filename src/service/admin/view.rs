@@ -3,7 +3,11 @@
 
 use serde::Serialize;
 
-use crate::store::{AdminToken, ClientSecret, OAuthClient, Realm, RealmState, Tenant, TokenInfo};
+use super::federated::FederatedView;
+use crate::store::{
+    AdminToken, ClientSecret, FederatedCredential, OAuthClient, Realm, RealmState, Tenant,
+    TokenInfo,
+};
 
 #[derive(Debug, Serialize)]
 pub struct TenantView {
@@ -231,6 +235,7 @@ pub struct ClientView {
     pub created_by: String,
     pub updated_at: String,
     pub secrets: Vec<ClientSecretView>,
+    pub federated_credentials: Vec<FederatedView>,
     /// The first secret's value: in the response that created the client only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_secret: Option<String>,
@@ -241,6 +246,7 @@ impl ClientView {
         c: OAuthClient,
         realm: &Realm,
         secrets: Vec<ClientSecret>,
+        federated: Vec<FederatedCredential>,
         origin: &str,
         now: &str,
     ) -> Self {
@@ -262,6 +268,7 @@ impl ClientView {
                 .into_iter()
                 .map(|s| ClientSecretView::new(s, now))
                 .collect(),
+            federated_credentials: federated.into_iter().map(FederatedView::from).collect(),
             client_secret: None,
         }
     }

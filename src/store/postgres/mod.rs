@@ -4,6 +4,7 @@
 //! text the protocol shows (lowercase hyphenated uuids; RFC 3339 UTC with milliseconds).
 
 mod control;
+mod federation;
 mod feed;
 mod oauth;
 mod planner;

@@ -10,10 +10,11 @@ use super::{
 };
 use crate::store::sql::parse_scopes;
 use crate::store::{
-    ClientChanges, ClientSecret, NewToken, OAuthClient, OAuthClients, Page, StoreError, StoreResult,
+    ClientChanges, ClientSecret, IssuedWith, NewToken, OAuthClient, OAuthClients, Page, StoreError,
+    StoreResult,
 };
 
-const CLIENT_COLS: &str = "c.realm_id AS c_realm_id, c.id AS c_id, c.name AS c_name, \
+pub(super) const CLIENT_COLS: &str = "c.realm_id AS c_realm_id, c.id AS c_id, c.name AS c_name, \
     c.description AS c_description, c.scopes AS c_scopes, c.enabled AS c_enabled, \
     c.token_lifetime AS c_token_lifetime, c.created_at AS c_created_at, \
     c.created_by AS c_created_by, c.updated_at AS c_updated_at";
@@ -23,7 +24,7 @@ const SECRET_COLS: &str = "s.realm_id AS s_realm_id, s.client_id AS s_client_id,
     s.created_by AS s_created_by, s.expires_at AS s_expires_at, s.revoked_at AS s_revoked_at, \
     s.last_used_at AS s_last_used_at";
 
-fn client_from_row(row: &PgRow) -> StoreResult<OAuthClient> {
+pub(super) fn client_from_row(row: &PgRow) -> StoreResult<OAuthClient> {
     Ok(OAuthClient {
         id: get_id(row, "c_id")?,
         realm_id: get_id(row, "c_realm_id")?,
@@ -342,20 +343,21 @@ impl OAuthClients for PgStore {
         &self,
         t: &NewToken,
         client_id: &str,
-        secret_id: &str,
+        with: &IssuedWith,
     ) -> StoreResult<()> {
         let realm = own_uid(&t.realm_id)?;
         let client = own_uid(client_id)?;
         let at = instant(&t.created_at)?;
         let mut conn = self.conn().await?;
         let mut tx = conn.begin().await?;
-        sqlx::query(
-            "UPDATE oauth_client_secrets SET last_used_at = $4 \
-             WHERE realm_id = $1 AND client_id = $2 AND id = $3",
-        )
+        let (table, used) = last_use(with);
+        sqlx::query(&format!(
+            "UPDATE {table} SET last_used_at = $4 \
+             WHERE realm_id = $1 AND client_id = $2 AND id = $3"
+        ))
         .bind(realm)
         .bind(client)
-        .bind(own_uid(secret_id)?)
+        .bind(own_uid(used)?)
         .bind(at)
         .execute(&mut *tx)
         .await?;
@@ -405,4 +407,12 @@ impl OAuthClients for PgStore {
 /// Lifetimes are bounded by the service (at most a day), so they fit a column of `integer`.
 fn lifetime(secs: i64) -> StoreResult<i32> {
     i32::try_from(secs).map_err(|_| StoreError::Corrupt(format!("token lifetime {secs}s")))
+}
+
+/// The table and id of the credential whose last use an issued token records.
+fn last_use(with: &IssuedWith) -> (&'static str, &str) {
+    match with {
+        IssuedWith::Secret(id) => ("oauth_client_secrets", id),
+        IssuedWith::Federated(id) => ("oauth_federated_credentials", id),
+    }
 }

@@ -6,6 +6,7 @@
 //! with a write statement.
 
 mod control;
+mod federation;
 mod oauth;
 mod resources;
 mod tenancy;

@@ -6,10 +6,11 @@ use sqlx::SqliteConnection;
 use super::{get, SqliteStore};
 use crate::store::sql::parse_scopes;
 use crate::store::{
-    ClientChanges, ClientSecret, NewToken, OAuthClient, OAuthClients, Page, StoreError, StoreResult,
+    ClientChanges, ClientSecret, IssuedWith, NewToken, OAuthClient, OAuthClients, Page, StoreError,
+    StoreResult,
 };
 
-const CLIENT_COLS: &str = "c.realm_id AS c_realm_id, c.id AS c_id, c.name AS c_name, \
+pub(super) const CLIENT_COLS: &str = "c.realm_id AS c_realm_id, c.id AS c_id, c.name AS c_name, \
     c.description AS c_description, c.scopes AS c_scopes, c.enabled AS c_enabled, \
     c.token_lifetime AS c_token_lifetime, c.created_at AS c_created_at, \
     c.created_by AS c_created_by, c.updated_at AS c_updated_at";
@@ -19,7 +20,7 @@ const SECRET_COLS: &str = "s.realm_id AS s_realm_id, s.client_id AS s_client_id,
     s.created_by AS s_created_by, s.expires_at AS s_expires_at, s.revoked_at AS s_revoked_at, \
     s.last_used_at AS s_last_used_at";
 
-fn client_from_row(row: &SqliteRow) -> StoreResult<OAuthClient> {
+pub(super) fn client_from_row(row: &SqliteRow) -> StoreResult<OAuthClient> {
     Ok(OAuthClient {
         id: get(row, "c_id")?,
         realm_id: get(row, "c_realm_id")?,
@@ -319,17 +320,18 @@ impl OAuthClients for SqliteStore {
         &self,
         t: &NewToken,
         client_id: &str,
-        secret_id: &str,
+        with: &IssuedWith,
     ) -> StoreResult<()> {
         let mut conn = self.conn().await?;
         let mut tx = conn.begin().await?;
-        sqlx::query(
-            "UPDATE oauth_client_secrets SET last_used_at = $4 \
-             WHERE realm_id = $1 AND client_id = $2 AND id = $3",
-        )
+        let (table, used) = last_use(with);
+        sqlx::query(&format!(
+            "UPDATE {table} SET last_used_at = $4 \
+             WHERE realm_id = $1 AND client_id = $2 AND id = $3"
+        ))
         .bind(&t.realm_id)
         .bind(client_id)
-        .bind(secret_id)
+        .bind(used)
         .bind(&t.created_at)
         .execute(&mut *tx)
         .await?;
@@ -360,5 +362,13 @@ impl OAuthClients for SqliteStore {
         tx.commit().await?;
         conn.finish();
         Ok(())
+    }
+}
+
+/// The table and id of the credential whose last use an issued token records.
+fn last_use(with: &IssuedWith) -> (&'static str, &str) {
+    match with {
+        IssuedWith::Secret(id) => ("oauth_client_secrets", id),
+        IssuedWith::Federated(id) => ("oauth_federated_credentials", id),
     }
 }
