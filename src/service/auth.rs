@@ -14,7 +14,9 @@ use subtle::ConstantTimeEq;
 use super::admin::admin_tokens::check_admin_secret;
 use super::admin::{AdminError, ADMIN_TOKEN_PREFIX};
 use super::auth_cache::AuthCache;
+use super::bearer_jwt::{looks_like_jwt, JwtBearer};
 use super::error::{ServiceError, ServiceResult};
+use super::jwks::KeySets;
 use crate::clock::Clock;
 use crate::scim::ScimError;
 use crate::store::{Realm, RealmState, Store, StoreError, TokenInfo};
@@ -98,11 +100,29 @@ impl Default for UsageTracker {
 #[derive(Debug)]
 struct LastUse {
     realm_id: String,
+    /// A trusted issuer's id rather than a token's (JWT bearer).
+    issuer: bool,
     at: AtomicI64,
+}
+
+/// What one drain of the tracker holds: (realm id, id, last use).
+#[derive(Debug, Default)]
+struct Drained {
+    tokens: Vec<(String, String, String)>,
+    issuers: Vec<(String, String, String)>,
 }
 
 impl UsageTracker {
     pub fn note(&self, realm_id: &str, token_id: &str) {
+        self.note_use(realm_id, token_id, false)
+    }
+
+    /// A JWT bearer token of a trusted issuer was used: the issuer's last use moves.
+    pub fn note_issuer(&self, realm_id: &str, issuer_id: &str) {
+        self.note_use(realm_id, issuer_id, true)
+    }
+
+    fn note_use(&self, realm_id: &str, token_id: &str, issuer: bool) {
         let now = chrono::Utc::now().timestamp_millis();
         let shard = &self.shards[shard_of(token_id)];
         if let Ok(known) = shard.read() {
@@ -114,6 +134,7 @@ impl UsageTracker {
         if let Ok(mut all) = shard.write() {
             let used = all.entry(token_id.to_owned()).or_insert_with(|| LastUse {
                 realm_id: realm_id.to_owned(),
+                issuer,
                 at: AtomicI64::new(0),
             });
             used.at.fetch_max(now, Ordering::Relaxed);
@@ -122,27 +143,37 @@ impl UsageTracker {
 
     /// Every token used since the last drain (realm, token, last use); the tracker starts
     /// over.
-    fn drain(&self) -> Vec<(String, String, String)> {
-        let mut batch = Vec::new();
+    fn drain(&self) -> Drained {
+        let mut batch = Drained::default();
         for shard in &self.shards {
             let taken = match shard.write() {
                 Ok(mut all) => std::mem::take(&mut *all),
                 Err(_) => continue,
             };
-            batch.extend(taken.into_iter().filter_map(|(id, used)| {
-                let at = chrono::DateTime::from_timestamp_millis(used.at.into_inner())?;
-                Some((used.realm_id, id, crate::clock::format(at)))
-            }));
+            for (id, used) in taken {
+                let Some(at) = chrono::DateTime::from_timestamp_millis(used.at.into_inner()) else {
+                    continue;
+                };
+                let row = (used.realm_id, id, crate::clock::format(at));
+                if used.issuer {
+                    batch.issuers.push(row);
+                } else {
+                    batch.tokens.push(row);
+                }
+            }
         }
         batch
     }
 
     pub async fn flush(&self, store: &dyn Store) -> Result<(), StoreError> {
         let batch = self.drain();
-        if batch.is_empty() {
-            return Ok(());
+        if !batch.tokens.is_empty() {
+            store.record_token_use(&batch.tokens).await?;
         }
-        store.record_token_use(&batch).await
+        if !batch.issuers.is_empty() {
+            store.record_trusted_issuer_use(&batch.issuers).await?;
+        }
+        Ok(())
     }
 }
 
@@ -168,6 +199,7 @@ pub struct AuthService {
     store: Arc<dyn Store>,
     usage: Arc<UsageTracker>,
     clock: Arc<dyn Clock>,
+    jwt: JwtBearer,
     pub cache: Arc<AuthCache>,
 }
 
@@ -181,8 +213,14 @@ pub enum Intent {
 }
 
 impl AuthService {
-    pub fn new(store: Arc<dyn Store>, usage: Arc<UsageTracker>, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        usage: Arc<UsageTracker>,
+        clock: Arc<dyn Clock>,
+        keys: Arc<KeySets>,
+    ) -> Self {
         Self {
+            jwt: JwtBearer::new(store.clone(), keys),
             store,
             usage,
             clock,
@@ -234,6 +272,9 @@ impl AuthService {
             Some(Credential::Bearer(s)) if s.starts_with(ADMIN_TOKEN_PREFIX) => {
                 return self.authorize_admin(tenant, realm, s, intent).await;
             }
+            Some(Credential::Bearer(s)) if looks_like_jwt(s) => {
+                return self.authorize_jwt(tenant, realm, s, intent).await;
+            }
             Some(Credential::Bearer(s)) => (Some(s.as_str()), None),
             Some(Credential::Basic { username, password }) => {
                 (Some(password.as_str()), Some(username.as_str()))
@@ -279,6 +320,70 @@ impl AuthService {
         };
         check_state(&realm)?;
         Ok(Principal { realm, token })
+    }
+
+    /// A JWT bearer token from one of the realm's trusted issuers. A JWT once verified is
+    /// remembered by its hash like any token (while the cache can hear of changes to the
+    /// issuer), so the signature is checked once per token, not once per request.
+    async fn authorize_jwt(
+        &self,
+        tenant: &str,
+        realm: &str,
+        jwt: &str,
+        intent: Intent,
+    ) -> ServiceResult<Principal> {
+        let hash = hash_secret(jwt);
+        let now = self.clock.now_text();
+        if let Some((r, t)) = self.cache.get(tenant, realm, &hash) {
+            check_token(&hash, &t, &now, intent)?;
+            check_state(&r)?;
+            self.usage.note_issuer(&r.id, &t.id);
+            return Ok(Principal {
+                realm: r,
+                token: Some(t),
+            });
+        }
+        let ticket = self.cache.ticket();
+        let found = if tenant.contains('\0') || realm.contains('\0') {
+            None
+        } else {
+            self.store
+                .authenticate(tenant, realm, None)
+                .await
+                .map_err(|e| ServiceError::from_store(e, "realm"))?
+        };
+        let Some((found, _)) = found else {
+            auth_failure("unknown_realm");
+            return Err(ScimError::not_found(format!(
+                "there is no realm '{realm}' in tenant '{tenant}'"
+            ))
+            .into());
+        };
+        let at = self.clock.now().timestamp();
+        let verified = self
+            .jwt
+            .verify(&found, jwt, &hash, at)
+            .await
+            .map_err(|e| ServiceError::from_store(e, "trusted issuer"))?;
+        let token = match verified {
+            Ok((token, _)) => Arc::new(token),
+            Err(why) => {
+                tracing::info!(tenant, realm = %found.name, reason = %why,
+                    "a JWT bearer token was refused");
+                return Err(refused("jwt_refused"));
+            }
+        };
+        let found = Arc::new(found);
+        check_token(&hash, &token, &now, intent)?;
+        check_state(&found)?;
+        if let Some(ticket) = ticket {
+            self.cache.put(ticket, &found, &token);
+        }
+        self.usage.note_issuer(&found.id, &token.id);
+        Ok(Principal {
+            realm: found,
+            token: Some(token),
+        })
     }
 
     /// An admin token on SCIM data: only with a SCIM scope, and only on the realms of the
@@ -359,12 +464,14 @@ fn check_token(hash: &str, t: &TokenInfo, now: &str, intent: Intent) -> ServiceR
     if !bool::from(hash.as_bytes().ct_eq(t.token_hash.as_bytes())) {
         return Err(invalid_token());
     }
+    // Revoked and expired are told apart in the metrics only: RFC 6750 says no more than
+    // `invalid_token` to the caller, who may not be the token's owner.
     if t.revoked_at.is_some() {
-        return Err(unauthorized("revoked", "the bearer token has been revoked"));
+        return Err(refused("revoked"));
     }
     if let Some(exp) = &t.expires_at {
         if exp.as_str() <= now {
-            return Err(unauthorized("expired", "the bearer token has expired"));
+            return Err(refused("expired"));
         }
     }
     check_scope(&t.scopes, intent)
@@ -413,10 +520,13 @@ fn check_state(realm: &Realm) -> ServiceResult<()> {
 }
 
 fn invalid_token() -> ServiceError {
-    unauthorized(
-        "invalid_token",
-        "the bearer token is not valid for this realm",
-    )
+    refused("invalid_token")
+}
+
+/// A credential refused for `reason` (counted), told to the caller in the same words
+/// whatever the reason.
+fn refused(reason: &'static str) -> ServiceError {
+    unauthorized(reason, "the bearer token is not valid for this realm")
 }
 
 fn unauthorized(reason: &'static str, detail: &str) -> ServiceError {
@@ -460,14 +570,17 @@ mod tests {
         for t in threads {
             t.join().unwrap();
         }
-        let mut batch = usage.drain();
+        let mut batch = usage.drain().tokens;
         batch.sort();
         assert_eq!(batch.len(), 40, "each token once");
         assert!(batch.iter().all(|(_, _, at)| *at >= before), "{batch:?}");
         assert_eq!(batch[0].1, "token-0");
         assert!(batch.iter().all(|(realm, _, _)| realm == "realm"));
-        assert!(usage.drain().is_empty(), "nothing used since");
+        assert!(usage.drain().tokens.is_empty(), "nothing used since");
         usage.note("realm", "token-7");
-        assert_eq!(usage.drain().len(), 1);
+        usage.note_issuer("realm", "issuer-1");
+        let d = usage.drain();
+        assert_eq!(d.tokens.len(), 1);
+        assert_eq!(d.issuers[0].1, "issuer-1", "issuers apart from tokens");
     }
 }

@@ -8,6 +8,8 @@ pub mod auth;
 #[cfg(feature = "server")]
 pub mod auth_cache;
 #[cfg(feature = "server")]
+pub mod bearer_jwt;
+#[cfg(feature = "server")]
 pub mod error;
 #[cfg(feature = "server")]
 pub mod failures;

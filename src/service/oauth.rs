@@ -108,7 +108,7 @@ pub struct OAuthService {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     failures: FailureLimit,
-    keys: KeySets,
+    keys: Arc<KeySets>,
 }
 
 fn bad_client(method: ClientAuthMethod) -> OAuthError {
@@ -121,12 +121,12 @@ fn bad_client(method: ClientAuthMethod) -> OAuthError {
 }
 
 impl OAuthService {
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, keys: Arc<KeySets>) -> Self {
         Self {
             store,
             clock,
             failures: FailureLimit::new(MAX_FAILURES, Duration::from_secs(60)),
-            keys: KeySets::new(),
+            keys,
         }
     }
 

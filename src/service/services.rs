@@ -47,10 +47,14 @@ impl Services {
             max_page_size: limits.page.max_count,
             documentation_uri: None,
         };
-        let auth = auth::AuthService::new(store.clone(), usage.clone(), clock.clone());
+        // One key cache for client assertions and JWT bearer tokens: an issuer used for
+        // both is fetched once.
+        let keys = Arc::new(super::jwks::KeySets::new());
+        let auth =
+            auth::AuthService::new(store.clone(), usage.clone(), clock.clone(), keys.clone());
         let admin = admin::AdminService::new(store.clone(), clock.clone())
             .with_auth_cache(auth.cache.clone());
-        let oauth = oauth::OAuthService::new(store.clone(), clock);
+        let oauth = oauth::OAuthService::new(store.clone(), clock, keys);
         Self {
             oauth,
             auth,
@@ -291,6 +295,35 @@ pub(crate) mod fake {
         }
         async fn claim_assertion(&self, _: &str, _: &str, _: &str, _: &str) -> StoreResult<bool> {
             unexpected("claim_assertion")
+        }
+    }
+
+    /// Nor are trusted issuers.
+    #[async_trait]
+    impl TrustedIssuers for FakeStore {
+        async fn insert_trusted_issuer(&self, _: &TrustedIssuer, _: usize) -> StoreResult<()> {
+            unexpected("insert_trusted_issuer")
+        }
+        async fn get_trusted_issuer(&self, _: &str, _: &str) -> StoreResult<Option<TrustedIssuer>> {
+            unexpected("get_trusted_issuer")
+        }
+        async fn list_trusted_issuers(&self, _: &str) -> StoreResult<Vec<TrustedIssuer>> {
+            unexpected("list_trusted_issuers")
+        }
+        async fn update_trusted_issuer(&self, _: &TrustedIssuer) -> StoreResult<()> {
+            unexpected("update_trusted_issuer")
+        }
+        async fn delete_trusted_issuer(&self, _: &str, _: &str) -> StoreResult<bool> {
+            unexpected("delete_trusted_issuer")
+        }
+        async fn find_trusted_issuers(&self, _: &str, _: &str) -> StoreResult<Vec<TrustedIssuer>> {
+            unexpected("find_trusted_issuers")
+        }
+        async fn record_trusted_issuer_use(
+            &self,
+            _: &[(String, String, String)],
+        ) -> StoreResult<()> {
+            unexpected("record_trusted_issuer_use")
         }
     }
 

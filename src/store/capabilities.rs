@@ -9,7 +9,15 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// What every store is: the capabilities below together. Services hold an `Arc<dyn Store>`
 /// and their functions name the capability they use.
 pub trait Store:
-    System + Tenancy + Tokens + Resources + Membership + Control + OAuthClients + Federation
+    System
+    + Tenancy
+    + Tokens
+    + Resources
+    + Membership
+    + Control
+    + OAuthClients
+    + Federation
+    + TrustedIssuers
 {
 }
 
@@ -22,6 +30,7 @@ impl<T> Store for T where
         + Control
         + OAuthClients
         + Federation
+        + TrustedIssuers
         + ?Sized
 {
 }
@@ -313,6 +322,35 @@ pub trait Federation: Send + Sync + 'static {
         expires_at: &str,
         now: &str,
     ) -> StoreResult<bool>;
+}
+
+/// External issuers a realm trusts directly (JWT bearer tokens on the SCIM endpoints).
+#[async_trait]
+pub trait TrustedIssuers: Send + Sync + 'static {
+    /// Adds the issuer unless the realm already has `max` (Conflict) or one of that name
+    /// (Conflict); NotFound without the realm.
+    async fn insert_trusted_issuer(&self, issuer: &TrustedIssuer, max: usize) -> StoreResult<()>;
+    async fn get_trusted_issuer(
+        &self,
+        realm_id: &str,
+        id: &str,
+    ) -> StoreResult<Option<TrustedIssuer>>;
+    /// A realm's trusted issuers in id (creation) order.
+    async fn list_trusted_issuers(&self, realm_id: &str) -> StoreResult<Vec<TrustedIssuer>>;
+    /// Writes every changeable field of `issuer` (NotFound when unknown, Conflict when the
+    /// name is taken).
+    async fn update_trusted_issuer(&self, issuer: &TrustedIssuer) -> StoreResult<()>;
+    /// False when there was none.
+    async fn delete_trusted_issuer(&self, realm_id: &str, id: &str) -> StoreResult<bool>;
+    /// The realm's enabled trusted issuers with this `iss`.
+    async fn find_trusted_issuers(
+        &self,
+        realm_id: &str,
+        issuer: &str,
+    ) -> StoreResult<Vec<TrustedIssuer>>;
+    /// (realm id, issuer id, when) of recent uses.
+    async fn record_trusted_issuer_use(&self, uses: &[(String, String, String)])
+        -> StoreResult<()>;
 }
 
 /// A live subscription to changes of realms and tokens.

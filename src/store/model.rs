@@ -336,3 +336,30 @@ impl ClientChanges {
         self.scopes.is_some() || self.enabled == Some(false)
     }
 }
+
+/// An external issuer a realm trusts directly (JWT bearer): `Authorization: Bearer <JWT>`
+/// signed by one of its keys, with this issuer and audience (and subject, when set), is a
+/// caller of the realm. Its scopes are fixed, or read from a claim of the JWT.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrustedIssuer {
+    pub id: String,
+    pub realm_id: String,
+    pub name: String,
+    pub issuer: String,
+    pub audience: String,
+    /// None: any subject the issuer signs for this audience.
+    pub subject: Option<String>,
+    /// None: the keys come from the issuer's OpenID discovery document.
+    pub jwks_url: Option<String>,
+    /// Granted to every token when `scope_claim` is None.
+    pub scopes: Vec<String>,
+    /// A claim (`roles`, `scp`, `groups`) whose values are mapped to scopes by `scope_values`.
+    pub scope_claim: Option<String>,
+    /// Claim value → SCIM scope.
+    pub scope_values: std::collections::BTreeMap<String, String>,
+    pub enabled: bool,
+    pub created_at: String,
+    pub created_by: String,
+    pub updated_at: String,
+    pub last_used_at: Option<String>,
+}

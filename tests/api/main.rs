@@ -28,5 +28,6 @@ mod replicas;
 mod schema_keys;
 mod search;
 mod sort_fold;
+mod trusted_issuers;
 mod upgrade;
 mod users;

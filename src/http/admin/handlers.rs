@@ -357,6 +357,63 @@ pub async fn delete_federated(Extension(c): Ctx, p: Seg, q: AdminQuery) -> Reply
     gone()
 }
 
+// Trusted issuers (JWT bearer)
+
+pub async fn list_trusted_issuers(Extension(c): Ctx, p: Seg, q: AdminQuery) -> Reply {
+    q.none()?;
+    ok(c.svc()
+        .list_trusted_issuers(&c.actor, p.tenant(), p.realm())
+        .await?)
+}
+
+pub async fn create_trusted_issuer(
+    Extension(c): Ctx,
+    p: Seg,
+    q: AdminQuery,
+    AdminBody(body): AdminBody,
+) -> Reply {
+    q.none()?;
+    let t = c
+        .svc()
+        .create_trusted_issuer(&c.actor, p.tenant(), p.realm(), body)
+        .await?;
+    let location = format!(
+        "{}/v1/tenants/{}/realms/{}/trusted-issuers/{}",
+        c.origin,
+        p.tenant(),
+        p.realm(),
+        t.id
+    );
+    created(location, t)
+}
+
+pub async fn get_trusted_issuer(Extension(c): Ctx, p: Seg, q: AdminQuery) -> Reply {
+    q.none()?;
+    ok(c.svc()
+        .get_trusted_issuer(&c.actor, p.tenant(), p.realm(), p.id())
+        .await?)
+}
+
+pub async fn update_trusted_issuer(
+    Extension(c): Ctx,
+    p: Seg,
+    q: AdminQuery,
+    AdminBody(body): AdminBody,
+) -> Reply {
+    q.none()?;
+    ok(c.svc()
+        .update_trusted_issuer(&c.actor, p.tenant(), p.realm(), p.id(), body)
+        .await?)
+}
+
+pub async fn delete_trusted_issuer(Extension(c): Ctx, p: Seg, q: AdminQuery) -> Reply {
+    q.none()?;
+    c.svc()
+        .delete_trusted_issuer(&c.actor, p.tenant(), p.realm(), p.id())
+        .await?;
+    gone()
+}
+
 // Admin tokens: global when the path names no tenant.
 
 fn admin_token_location(origin: &str, tenant: Option<&str>, id: &str) -> String {

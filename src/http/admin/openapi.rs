@@ -27,7 +27,7 @@ pub fn document() -> Value {
         "info": {
             "title": "scimd admin API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Tenants, realms, SCIM tokens, OAuth clients, admin tokens and the audit record. \
+            "description": "Tenants, realms, SCIM tokens, OAuth clients, trusted issuers, admin tokens and the audit record. \
                 Errors are RFC 9457 problem details. See docs/admin-api.md.",
             "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"}
         },
@@ -168,6 +168,50 @@ fn list(item: &str) -> Value {
 }
 
 fn schemas() -> Value {
+    let mut all = base_schemas();
+    if let (Some(all), Value::Object(more)) = (all.as_object_mut(), trusted_issuer_schemas()) {
+        all.extend(more);
+    }
+    all
+}
+
+/// The trusted issuers' schemas, apart: one `json!` that held every schema would pass the
+/// macro's recursion limit.
+fn trusted_issuer_schemas() -> Value {
+    let scim_scopes =
+        json!({"type": "array", "items": {"type": "string", "enum": ["scim:all", "scim:read"]}});
+    json!({
+        "TrustedIssuer": object(json!({"id": string(), "name": string(), "issuer": string(),
+            "audience": string(), "subject": {"type": ["string", "null"], "description": "Null: any subject."},
+            "jwks_url": {"type": ["string", "null"], "description": "Null: the keys come from the issuer's OpenID discovery."},
+            "scopes": scim_scopes, "scope_claim": {"type": ["string", "null"]},
+            "scope_values": {"type": "object", "additionalProperties": {"type": "string", "enum": ["scim:all", "scim:read"]}},
+            "enabled": {"type": "boolean"}, "created_at": time(), "created_by": string(),
+            "updated_at": time(), "last_used_at": nullable_time()}),
+            &["id", "name", "issuer", "audience", "subject", "jwks_url", "scopes", "scope_claim", "scope_values", "enabled", "created_at", "created_by", "updated_at", "last_used_at"]),
+        "TrustedIssuerList": list("TrustedIssuer"),
+        "TrustedIssuerCreate": object(json!({"name": {"type": "string", "minLength": 1, "maxLength": 200},
+            "preset": {"type": "string", "enum": ["entra"], "description": "entra: Entra ID's own token for its provisioning service (issuer, audience and jwks_url from entra_tenant_id)."},
+            "entra_tenant_id": {"type": "string", "format": "uuid"},
+            "issuer": {"type": "string", "minLength": 1, "maxLength": 1024},
+            "audience": {"type": "string", "minLength": 1, "maxLength": 1024},
+            "subject": {"type": ["string", "null"], "maxLength": 1024},
+            "jwks_url": {"type": "string", "format": "uri"},
+            "scopes": scim_scopes,
+            "scope_claim": {"type": ["string", "null"], "description": "A claim (roles, scp, groups) whose values scope_values maps to scopes."},
+            "scope_values": {"type": "object", "additionalProperties": {"type": "string", "enum": ["scim:all", "scim:read"]}},
+            "enabled": {"type": "boolean", "default": true}}), &["name"]),
+        "TrustedIssuerUpdate": object(json!({"name": {"type": "string", "minLength": 1, "maxLength": 200},
+            "audience": {"type": "string", "minLength": 1, "maxLength": 1024},
+            "subject": {"type": ["string", "null"], "maxLength": 1024},
+            "jwks_url": {"type": ["string", "null"], "format": "uri"},
+            "scopes": scim_scopes, "scope_claim": {"type": ["string", "null"]},
+            "scope_values": {"type": "object", "additionalProperties": {"type": "string", "enum": ["scim:all", "scim:read"]}},
+            "enabled": {"type": "boolean"}}), &[]),
+    })
+}
+
+fn base_schemas() -> Value {
     let id = json!({"type": "string", "pattern": "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"});
     let display = json!({"type": "string", "maxLength": 200});
     let description = json!({"type": "string", "maxLength": 1000});

@@ -89,6 +89,8 @@ pub const CLIENT_FEDERATED: &str =
     "/v1/tenants/{tenant}/realms/{realm}/oauth-clients/{id}/federated-credentials";
 pub const CLIENT_FEDERATED_ONE: &str =
     "/v1/tenants/{tenant}/realms/{realm}/oauth-clients/{id}/federated-credentials/{credential}";
+pub const TRUSTED_ISSUERS: &str = "/v1/tenants/{tenant}/realms/{realm}/trusted-issuers";
+pub const TRUSTED_ISSUER: &str = "/v1/tenants/{tenant}/realms/{realm}/trusted-issuers/{id}";
 pub const GLOBAL_ADMIN_TOKENS: &str = "/v1/admin-tokens";
 pub const GLOBAL_ADMIN_TOKEN: &str = "/v1/admin-tokens/{id}";
 pub const TENANT_ADMIN_TOKENS: &str = "/v1/tenants/{tenant}/admin-tokens";
@@ -107,6 +109,7 @@ pub fn table() -> Vec<Route> {
     const A: &str = "Admin tokens";
     const O: &str = "OAuth clients";
     const L: &str = "Audit";
+    const J: &str = "Trusted issuers";
     vec![
         route(
             Get,
@@ -508,6 +511,76 @@ pub fn table() -> Vec<Route> {
                 "deleteOAuthClientFederatedCredential",
                 "Delete one federated credential of an OAuth client",
                 O,
+                None,
+                (204, None),
+                NoQuery,
+                &[404],
+            ),
+        ),
+        route(
+            Get,
+            TRUSTED_ISSUERS,
+            h::list_trusted_issuers,
+            doc(
+                "listTrustedIssuers",
+                "List the issuers whose JWTs a realm accepts as bearer tokens",
+                J,
+                None,
+                (200, Some("TrustedIssuerList")),
+                NoQuery,
+                &[404],
+            ),
+        ),
+        route(
+            Post,
+            TRUSTED_ISSUERS,
+            h::create_trusted_issuer,
+            doc(
+                "createTrustedIssuer",
+                "Trust an issuer's JWTs as bearer tokens on a realm's SCIM endpoints",
+                J,
+                Some("TrustedIssuerCreate"),
+                (201, Some("TrustedIssuer")),
+                NoQuery,
+                &[404, 409],
+            ),
+        ),
+        route(
+            Get,
+            TRUSTED_ISSUER,
+            h::get_trusted_issuer,
+            doc(
+                "getTrustedIssuer",
+                "Show a trusted issuer",
+                J,
+                None,
+                (200, Some("TrustedIssuer")),
+                NoQuery,
+                &[404],
+            ),
+        ),
+        route(
+            Patch,
+            TRUSTED_ISSUER,
+            h::update_trusted_issuer,
+            doc(
+                "updateTrustedIssuer",
+                "Change a trusted issuer's audience, subject, keys, scopes or state",
+                J,
+                Some("TrustedIssuerUpdate"),
+                (200, Some("TrustedIssuer")),
+                NoQuery,
+                &[404, 409],
+            ),
+        ),
+        route(
+            Delete,
+            TRUSTED_ISSUER,
+            h::delete_trusted_issuer,
+            doc(
+                "deleteTrustedIssuer",
+                "Stop trusting an issuer (its tokens stop working at once)",
+                J,
                 None,
                 (204, None),
                 NoQuery,

@@ -10,6 +10,7 @@ pub mod input;
 mod realms;
 mod tenants;
 mod tokens;
+pub mod trusted;
 pub mod view;
 
 use std::sync::Arc;

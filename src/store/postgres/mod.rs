@@ -11,6 +11,7 @@ mod planner;
 mod resources;
 mod tenancy;
 mod tokens;
+mod trusted;
 
 use std::str::FromStr;
 use std::sync::Arc;

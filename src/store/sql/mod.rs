@@ -70,6 +70,19 @@ pub(crate) fn parse_scopes(scopes: &str) -> Vec<String> {
     scopes.split_whitespace().map(str::to_owned).collect()
 }
 
+/// A trusted issuer's claim-value-to-scope map as stored: a JSON object.
+pub(crate) fn parse_values(
+    text: &str,
+) -> super::StoreResult<std::collections::BTreeMap<String, String>> {
+    serde_json::from_str(text).map_err(|e| {
+        super::StoreError::Corrupt(format!("trusted issuer scope_values ({e}): {text}"))
+    })
+}
+
+pub(crate) fn values_text(t: &super::TrustedIssuer) -> String {
+    serde_json::to_string(&t.scope_values).unwrap_or_else(|_| "{}".into())
+}
+
 /// `$start, $start+1, ...` for an IN list.
 pub(crate) fn placeholders(start: usize, n: usize) -> String {
     (start..start + n)

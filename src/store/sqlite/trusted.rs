@@ -1,0 +1,194 @@
+//! Issuers a realm trusts directly for JWT bearer tokens.
+
+use sqlx::sqlite::SqliteRow;
+
+use super::{get, SqliteStore};
+use crate::store::sql::{parse_scopes, parse_values, values_text};
+use crate::store::{StoreError, StoreResult, TrustedIssuer, TrustedIssuers};
+
+const COLS: &str = "realm_id, id, name, issuer, audience, subject, jwks_url, scopes, \
+    scope_claim, scope_values, enabled, created_at, created_by, updated_at, last_used_at";
+
+fn from_row(row: &SqliteRow) -> StoreResult<TrustedIssuer> {
+    let values: String = get(row, "scope_values")?;
+    Ok(TrustedIssuer {
+        id: get(row, "id")?,
+        realm_id: get(row, "realm_id")?,
+        name: get(row, "name")?,
+        issuer: get(row, "issuer")?,
+        audience: get(row, "audience")?,
+        subject: get(row, "subject")?,
+        jwks_url: get(row, "jwks_url")?,
+        scopes: parse_scopes(&get::<String>(row, "scopes")?),
+        scope_claim: get(row, "scope_claim")?,
+        scope_values: parse_values(&values)?,
+        enabled: get::<i64>(row, "enabled")? != 0,
+        created_at: get(row, "created_at")?,
+        created_by: get(row, "created_by")?,
+        updated_at: get(row, "updated_at")?,
+        last_used_at: get(row, "last_used_at")?,
+    })
+}
+
+#[async_trait::async_trait]
+impl TrustedIssuers for SqliteStore {
+    async fn insert_trusted_issuer(&self, t: &TrustedIssuer, max: usize) -> StoreResult<()> {
+        let mut conn = self.conn().await?;
+        let mut tx = conn.begin().await?;
+        // A write that changes nothing takes the database's write lock first, so two
+        // requests cannot both count below the limit and both add one.
+        let claimed = sqlx::query("UPDATE realms SET state = state WHERE id = $1")
+            .bind(&t.realm_id)
+            .execute(&mut *tx)
+            .await?;
+        if claimed.rows_affected() == 0 {
+            tx.rollback().await?;
+            conn.finish();
+            return Err(StoreError::NotFound);
+        }
+        let held: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM trusted_issuers WHERE realm_id = $1")
+                .bind(&t.realm_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        if held as usize >= max {
+            tx.rollback().await?;
+            conn.finish();
+            return Err(StoreError::Conflict);
+        }
+        sqlx::query(&format!(
+            "INSERT INTO trusted_issuers ({COLS}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, NULL)"
+        ))
+        .bind(&t.realm_id)
+        .bind(&t.id)
+        .bind(&t.name)
+        .bind(&t.issuer)
+        .bind(&t.audience)
+        .bind(&t.subject)
+        .bind(&t.jwks_url)
+        .bind(t.scopes.join(" "))
+        .bind(&t.scope_claim)
+        .bind(values_text(t))
+        .bind(t.enabled)
+        .bind(&t.created_at)
+        .bind(&t.created_by)
+        .bind(&t.updated_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        conn.finish();
+        Ok(())
+    }
+
+    async fn get_trusted_issuer(
+        &self,
+        realm_id: &str,
+        id: &str,
+    ) -> StoreResult<Option<TrustedIssuer>> {
+        let mut conn = self.conn().await?;
+        let row = sqlx::query(&format!(
+            "SELECT {COLS} FROM trusted_issuers WHERE realm_id = $1 AND id = $2"
+        ))
+        .bind(realm_id)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        conn.finish();
+        row.as_ref().map(from_row).transpose()
+    }
+
+    async fn list_trusted_issuers(&self, realm_id: &str) -> StoreResult<Vec<TrustedIssuer>> {
+        let mut conn = self.conn().await?;
+        let rows = sqlx::query(&format!(
+            "SELECT {COLS} FROM trusted_issuers WHERE realm_id = $1 ORDER BY id"
+        ))
+        .bind(realm_id)
+        .fetch_all(&mut *conn)
+        .await?;
+        conn.finish();
+        rows.iter().map(from_row).collect()
+    }
+
+    async fn update_trusted_issuer(&self, t: &TrustedIssuer) -> StoreResult<()> {
+        let mut conn = self.conn().await?;
+        let done = sqlx::query(
+            "UPDATE trusted_issuers SET name = $3, issuer = $4, audience = $5, subject = $6, \
+             jwks_url = $7, scopes = $8, scope_claim = $9, scope_values = $10, enabled = $11, \
+             updated_at = $12 WHERE realm_id = $1 AND id = $2",
+        )
+        .bind(&t.realm_id)
+        .bind(&t.id)
+        .bind(&t.name)
+        .bind(&t.issuer)
+        .bind(&t.audience)
+        .bind(&t.subject)
+        .bind(&t.jwks_url)
+        .bind(t.scopes.join(" "))
+        .bind(&t.scope_claim)
+        .bind(values_text(t))
+        .bind(t.enabled)
+        .bind(&t.updated_at)
+        .execute(&mut *conn)
+        .await?;
+        conn.finish();
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn delete_trusted_issuer(&self, realm_id: &str, id: &str) -> StoreResult<bool> {
+        let mut conn = self.conn().await?;
+        let done = sqlx::query("DELETE FROM trusted_issuers WHERE realm_id = $1 AND id = $2")
+            .bind(realm_id)
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+        conn.finish();
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn find_trusted_issuers(
+        &self,
+        realm_id: &str,
+        issuer: &str,
+    ) -> StoreResult<Vec<TrustedIssuer>> {
+        let mut conn = self.conn().await?;
+        let rows = sqlx::query(&format!(
+            "SELECT {COLS} FROM trusted_issuers \
+             WHERE realm_id = $1 AND issuer = $2 AND enabled = 1 ORDER BY id LIMIT 50"
+        ))
+        .bind(realm_id)
+        .bind(issuer)
+        .fetch_all(&mut *conn)
+        .await?;
+        conn.finish();
+        rows.iter().map(from_row).collect()
+    }
+
+    async fn record_trusted_issuer_use(
+        &self,
+        uses: &[(String, String, String)],
+    ) -> StoreResult<()> {
+        if uses.is_empty() {
+            return Ok(());
+        }
+        let mut conn = self.conn().await?;
+        let mut tx = conn.begin().await?;
+        for (realm, id, at) in uses {
+            sqlx::query(
+                "UPDATE trusted_issuers SET last_used_at = $1 \
+                 WHERE realm_id = $2 AND id = $3 AND (last_used_at IS NULL OR last_used_at < $1)",
+            )
+            .bind(at)
+            .bind(realm)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        conn.finish();
+        Ok(())
+    }
+}
