@@ -81,7 +81,7 @@ fn lifetime(map: &Map<String, Value>) -> AdminResult<Option<i64>> {
     Ok(v)
 }
 
-fn enabled(map: &Map<String, Value>) -> AdminResult<Option<bool>> {
+pub(super) fn enabled(map: &Map<String, Value>) -> AdminResult<Option<bool>> {
     match map.get("enabled") {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Bool(b)) => Ok(Some(*b)),

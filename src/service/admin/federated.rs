@@ -13,7 +13,7 @@ use crate::store::{FederatedCredential, Realm, StoreError};
 
 /// Enough for one per identity-provider tenant a client serves, few enough to audit.
 pub const MAX_FEDERATED: usize = 20;
-const MAX_CLAIM: usize = 1024;
+pub(super) const MAX_CLAIM: usize = 1024;
 const FIELDS: &[&str] = &[
     "name",
     "preset",
@@ -54,7 +54,8 @@ impl From<FederatedCredential> for FederatedView {
     }
 }
 
-fn claim(map: &Map<String, Value>, field: &str) -> AdminResult<Option<String>> {
+/// A claim compared exactly: no blank, no surrounding spaces.
+pub(super) fn claim(map: &Map<String, Value>, field: &str) -> AdminResult<Option<String>> {
     let v = input::opt_str(map, field)?;
     if let Some(s) = &v {
         check_text(field, s, MAX_CLAIM, false)?;
@@ -70,6 +71,22 @@ fn claim(map: &Map<String, Value>, field: &str) -> AdminResult<Option<String>> {
 
 fn required(v: Option<String>, field: &str, why: &str) -> AdminResult<String> {
     v.ok_or_else(|| AdminError::invalid(field, format!("{field} is required{why}")))
+}
+
+/// The directory (tenant) id an `entra` preset names: a GUID.
+pub(super) fn entra_tenant_id(map: &Map<String, Value>) -> AdminResult<String> {
+    let tid = required(
+        input::opt_str(map, "entra_tenant_id")?,
+        "entra_tenant_id",
+        " with the entra preset (the directory (tenant) id, a GUID)",
+    )?;
+    if uuid::Uuid::parse_str(&tid).is_err() {
+        return Err(AdminError::invalid(
+            "entra_tenant_id",
+            format!("entra_tenant_id must be the directory (tenant) id, a GUID, not '{tid}'"),
+        ));
+    }
+    Ok(tid)
 }
 
 /// Issuer and key location: given, or Entra's for its tenant id.
@@ -99,19 +116,7 @@ fn issuer_and_keys(map: &Map<String, Value>) -> AdminResult<(String, Option<Stri
                     "the entra preset sets issuer and jwks_url from entra_tenant_id; omit them",
                 ));
             }
-            let tid = required(
-                input::opt_str(map, "entra_tenant_id")?,
-                "entra_tenant_id",
-                " with the entra preset (the directory (tenant) id, a GUID)",
-            )?;
-            if uuid::Uuid::parse_str(&tid).is_err() {
-                return Err(AdminError::invalid(
-                    "entra_tenant_id",
-                    format!(
-                        "entra_tenant_id must be the directory (tenant) id, a GUID, not '{tid}'"
-                    ),
-                ));
-            }
+            let tid = entra_tenant_id(map)?;
             Ok((
                 format!("https://login.microsoftonline.com/{tid}/v2.0"),
                 Some(format!(

@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
+use super::clients::enabled;
+use super::federated::{claim, entra_tenant_id, MAX_CLAIM};
 use super::input::{self, check_text, object};
 use super::tokens::SCIM_SCOPES;
 use super::{Actor, AdminError, AdminResult, AdminService, Listed};
@@ -19,7 +21,6 @@ pub const MAX_TRUSTED_ISSUERS: usize = 20;
 /// The application id of Microsoft's provisioning service: the audience of the token Entra
 /// sends a SCIM app when it authenticates with its own token.
 pub const ENTRA_PROVISIONING_AUDIENCE: &str = "8adf8e6e-67b2-4cf2-a259-e3dc5476c621";
-const MAX_CLAIM: usize = 1024;
 const MAX_MAPPINGS: usize = 50;
 const FIELDS: &[&str] = &[
     "name",
@@ -111,21 +112,6 @@ fn target(realm: &Realm, id: &str) -> String {
     )
 }
 
-/// A claim compared exactly: no blank, no surrounding spaces.
-fn exact(map: &Map<String, Value>, field: &str) -> AdminResult<Option<String>> {
-    let v = input::opt_str(map, field)?;
-    if let Some(s) = &v {
-        check_text(field, s, MAX_CLAIM, false)?;
-        if s.trim() != s {
-            return Err(AdminError::invalid(
-                field,
-                format!("{field} must not start or end with spaces: it is compared exactly"),
-            ));
-        }
-    }
-    Ok(v)
-}
-
 /// Whether the body sets `field`, to a value or to null (which clears it).
 fn sets(map: &Map<String, Value>, field: &str) -> bool {
     map.contains_key(field)
@@ -147,9 +133,9 @@ fn check_keys(t: &TrustedIssuer) -> AdminResult<()> {
 /// Issuer, audience and key location: given, or Entra's for its tenant id.
 fn identity(map: &Map<String, Value>) -> AdminResult<(String, String, Option<String>)> {
     let preset = input::opt_str(map, "preset")?;
-    let issuer = exact(map, "issuer")?;
-    let audience = exact(map, "audience")?;
-    let jwks_url = exact(map, "jwks_url")?;
+    let issuer = claim(map, "issuer")?;
+    let audience = claim(map, "audience")?;
+    let jwks_url = claim(map, "jwks_url")?;
     match preset.as_deref() {
         None => {
             if map.contains_key("entra_tenant_id") {
@@ -176,21 +162,7 @@ fn identity(map: &Map<String, Value>) -> AdminResult<(String, String, Option<Str
                     "the entra preset sets issuer and jwks_url from entra_tenant_id; omit them",
                 ));
             }
-            let tid = input::opt_str(map, "entra_tenant_id")?.ok_or_else(|| {
-                AdminError::invalid(
-                    "entra_tenant_id",
-                    "entra_tenant_id is required with the entra preset (the directory \
-                     (tenant) id, a GUID)",
-                )
-            })?;
-            if uuid::Uuid::parse_str(&tid).is_err() {
-                return Err(AdminError::invalid(
-                    "entra_tenant_id",
-                    format!(
-                        "entra_tenant_id must be the directory (tenant) id, a GUID, not '{tid}'"
-                    ),
-                ));
-            }
+            let tid = entra_tenant_id(map)?;
             // Entra's provisioning service sends a v1 token: its issuer is sts.windows.net.
             Ok((
                 format!("https://sts.windows.net/{tid}/"),
@@ -203,17 +175,6 @@ fn identity(map: &Map<String, Value>) -> AdminResult<(String, String, Option<Str
         Some(other) => Err(AdminError::invalid(
             "preset",
             format!("unknown preset '{other}'; the one preset is \"entra\""),
-        )),
-    }
-}
-
-fn enabled(map: &Map<String, Value>) -> AdminResult<Option<bool>> {
-    match map.get("enabled") {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Bool(b)) => Ok(Some(*b)),
-        Some(_) => Err(AdminError::invalid(
-            "enabled",
-            "enabled must be true or false",
         )),
     }
 }
@@ -262,7 +223,7 @@ fn apply_scopes(t: &mut TrustedIssuer, map: &Map<String, Value>) -> AdminResult<
     }
     if sets(map, "scope_claim") {
         let had = t.scope_claim.is_some();
-        t.scope_claim = exact(map, "scope_claim")?;
+        t.scope_claim = claim(map, "scope_claim")?;
         if had && t.scope_claim.is_none() {
             // Dropping the mapping must not quietly grant what was stored before it.
             if !sets(map, "scopes") || map.get("scopes") == Some(&Value::Null) {
@@ -356,7 +317,7 @@ impl AdminService {
             name,
             issuer,
             audience,
-            subject: exact(&map, "subject")?,
+            subject: claim(&map, "subject")?,
             jwks_url,
             scopes: vec![SCIM_SCOPE.to_owned()],
             scope_claim: None,
@@ -429,15 +390,15 @@ impl AdminService {
             t.name = name;
         }
         if sets(&map, "audience") {
-            t.audience = exact(&map, "audience")?.ok_or_else(|| {
+            t.audience = claim(&map, "audience")?.ok_or_else(|| {
                 AdminError::invalid("audience", "audience cannot be cleared, only changed")
             })?;
         }
         if sets(&map, "subject") {
-            t.subject = exact(&map, "subject")?;
+            t.subject = claim(&map, "subject")?;
         }
         if sets(&map, "jwks_url") {
-            t.jwks_url = exact(&map, "jwks_url")?;
+            t.jwks_url = claim(&map, "jwks_url")?;
         }
         if let Some(e) = enabled(&map)? {
             t.enabled = e;
