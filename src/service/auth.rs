@@ -17,9 +17,10 @@ use super::auth_cache::AuthCache;
 use super::bearer_jwt::{looks_like_jwt, JwtBearer};
 use super::error::{ServiceError, ServiceResult};
 use super::jwks::KeySets;
+use super::password;
 use crate::clock::Clock;
 use crate::scim::ScimError;
-use crate::store::{Realm, RealmState, Store, StoreError, TokenInfo};
+use crate::store::{PasswordKind, Realm, RealmState, Store, StoreError, TokenInfo};
 
 pub const SCIM_SCOPE: &str = "scim:all";
 /// Reads only: GET, `.search` and discovery, for applications that read the directory.
@@ -96,12 +97,20 @@ impl Default for UsageTracker {
     }
 }
 
+/// Which table a used credential's last use goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Used {
+    Token,
+    /// A trusted issuer (JWT bearer).
+    Issuer,
+    Basic,
+}
+
 /// A token's last use, with the realm it belongs to (its key leads with the realm).
 #[derive(Debug)]
 struct LastUse {
     realm_id: String,
-    /// A trusted issuer's id rather than a token's (JWT bearer).
-    issuer: bool,
+    kind: Used,
     at: AtomicI64,
 }
 
@@ -110,19 +119,25 @@ struct LastUse {
 struct Drained {
     tokens: Vec<(String, String, String)>,
     issuers: Vec<(String, String, String)>,
+    basic: Vec<(String, String, String)>,
 }
 
 impl UsageTracker {
     pub fn note(&self, realm_id: &str, token_id: &str) {
-        self.note_use(realm_id, token_id, false)
+        self.note_use(realm_id, token_id, Used::Token)
+    }
+
+    /// A Basic credential was used.
+    pub fn note_basic(&self, realm_id: &str, credential_id: &str) {
+        self.note_use(realm_id, credential_id, Used::Basic)
     }
 
     /// A JWT bearer token of a trusted issuer was used: the issuer's last use moves.
     pub fn note_issuer(&self, realm_id: &str, issuer_id: &str) {
-        self.note_use(realm_id, issuer_id, true)
+        self.note_use(realm_id, issuer_id, Used::Issuer)
     }
 
-    fn note_use(&self, realm_id: &str, token_id: &str, issuer: bool) {
+    fn note_use(&self, realm_id: &str, token_id: &str, kind: Used) {
         let now = chrono::Utc::now().timestamp_millis();
         let shard = &self.shards[shard_of(token_id)];
         if let Ok(known) = shard.read() {
@@ -134,7 +149,7 @@ impl UsageTracker {
         if let Ok(mut all) = shard.write() {
             let used = all.entry(token_id.to_owned()).or_insert_with(|| LastUse {
                 realm_id: realm_id.to_owned(),
-                issuer,
+                kind,
                 at: AtomicI64::new(0),
             });
             used.at.fetch_max(now, Ordering::Relaxed);
@@ -155,10 +170,10 @@ impl UsageTracker {
                     continue;
                 };
                 let row = (used.realm_id, id, crate::clock::format(at));
-                if used.issuer {
-                    batch.issuers.push(row);
-                } else {
-                    batch.tokens.push(row);
+                match used.kind {
+                    Used::Token => batch.tokens.push(row),
+                    Used::Issuer => batch.issuers.push(row),
+                    Used::Basic => batch.basic.push(row),
                 }
             }
         }
@@ -172,6 +187,9 @@ impl UsageTracker {
         }
         if !batch.issuers.is_empty() {
             store.record_trusted_issuer_use(&batch.issuers).await?;
+        }
+        if !batch.basic.is_empty() {
+            store.record_basic_use(&batch.basic).await?;
         }
         Ok(())
     }
@@ -188,8 +206,9 @@ fn shard_of(token_id: &str) -> usize {
 pub enum Credential {
     /// RFC 6750: a realm token (or an admin token).
     Bearer(String),
-    /// RFC 7617: a realm token as the password, under the token's name as the username,
-    /// for identity providers that offer only Basic (Okta, PingFederate, SailPoint).
+    /// RFC 7617, for identity providers that offer only Basic (Okta, PingFederate,
+    /// SailPoint): one of the realm's Basic credentials; or, where the username is no Basic
+    /// credential's, a realm token as the password under the token's name.
     Basic { username: String, password: String },
     /// A scheme we read but could not decode (Basic that is not base64 of `user:password`).
     Malformed,
@@ -277,6 +296,12 @@ impl AuthService {
             }
             Some(Credential::Bearer(s)) => (Some(s.as_str()), None),
             Some(Credential::Basic { username, password }) => {
+                if let Some(p) = self
+                    .authorize_basic(tenant, realm, username, password, intent)
+                    .await?
+                {
+                    return Ok(p);
+                }
                 (Some(password.as_str()), Some(username.as_str()))
             }
             // Said nothing we could read: as wrong as a wrong token, and told the same way.
@@ -384,6 +409,83 @@ impl AuthService {
             realm: found,
             token: Some(token),
         })
+    }
+
+    /// One of the realm's Basic credentials, or None when the username is none of theirs
+    /// (then the password may be a realm token: the older form of Basic). A verified
+    /// password is remembered like a token, by the hash of username and password, so a
+    /// chosen password costs Argon2 once, not once per request (where the cache can hear of
+    /// the credential's deletion).
+    async fn authorize_basic(
+        &self,
+        tenant: &str,
+        realm: &str,
+        username: &str,
+        password: &str,
+        intent: Intent,
+    ) -> ServiceResult<Option<Principal>> {
+        let key = hash_secret(&format!("basic\0{username}\0{password}"));
+        let now = self.clock.now_text();
+        if let Some((r, t)) = self.cache.get(tenant, realm, &key) {
+            check_token(&key, &t, &now, intent)?;
+            check_state(&r)?;
+            self.usage.note_basic(&r.id, &t.id);
+            return Ok(Some(Principal {
+                realm: r,
+                token: Some(t),
+            }));
+        }
+        if tenant.contains('\0') || realm.contains('\0') {
+            return Ok(None);
+        }
+        let ticket = self.cache.ticket();
+        let Some((found, _)) = self.lookup(tenant, realm, None).await? else {
+            // The token path answers an unknown realm.
+            return Ok(None);
+        };
+        let Some(c) = self
+            .store
+            .find_basic(&found.id, username)
+            .await
+            .map_err(|e| ServiceError::from_store(e, "Basic credential"))?
+        else {
+            return Ok(None);
+        };
+        let matched = match c.kind {
+            PasswordKind::Generated => bool::from(
+                hash_secret(password)
+                    .as_bytes()
+                    .ct_eq(c.password_hash.as_bytes()),
+            ),
+            PasswordKind::Chosen => password::verify(password, &c.password_hash).await?,
+        };
+        if !matched {
+            return Err(refused("basic_password"));
+        }
+        let token = Arc::new(TokenInfo {
+            id: c.id,
+            realm_id: found.id.clone(),
+            name: c.username,
+            token_hash: key.clone(),
+            scopes: c.scopes,
+            description: c.description,
+            created_by: c.created_by,
+            created_at: c.created_at,
+            expires_at: c.expires_at,
+            revoked_at: None,
+            last_used_at: c.last_used_at,
+            replaced_by: None,
+        });
+        check_token(&key, &token, &now, intent)?;
+        check_state(&found)?;
+        if let Some(ticket) = ticket {
+            self.cache.put(ticket, &found, &token);
+        }
+        self.usage.note_basic(&found.id, &token.id);
+        Ok(Some(Principal {
+            realm: found,
+            token: Some(token),
+        }))
     }
 
     /// An admin token on SCIM data: only with a SCIM scope, and only on the realms of the

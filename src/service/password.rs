@@ -26,8 +26,13 @@ const QUEUE: usize = 64;
 
 struct Job {
     password: String,
+    /// A stored hash to check the password against; None hashes it anew.
+    against: Option<String>,
     reply: oneshot::Sender<anyhow::Result<String>>,
 }
+
+/// What `verify` hears back from a hashing thread for a match (anything else is a mismatch).
+const MATCHED: &str = "matched";
 
 fn queue() -> &'static SyncSender<Job> {
     static QUEUE_TX: OnceLock<SyncSender<Job>> = OnceLock::new();
@@ -60,7 +65,17 @@ fn hashing_thread(rx: &Mutex<Receiver<Job>>) {
                 }
                 let blocks = buffer
                     .get_or_insert_with(|| vec![Block::default(); Params::default().block_count()]);
-                let _ = job.reply.send(hash_with(job.password.as_bytes(), blocks));
+                let answer = match &job.against {
+                    None => hash_with(job.password.as_bytes(), blocks),
+                    Some(phc) => verify_with(job.password.as_bytes(), phc, blocks).map(|ok| {
+                        if ok {
+                            MATCHED.to_owned()
+                        } else {
+                            String::new()
+                        }
+                    }),
+                };
+                let _ = job.reply.send(answer);
             }
             // Idle: free the buffer here, on the thread that allocated it.
             Err(RecvTimeoutError::Timeout) => buffer = None,
@@ -75,9 +90,23 @@ pub async fn hash(password: Option<String>) -> ServiceResult<Option<String>> {
     let Some(password) = password else {
         return Ok(None);
     };
+    run(password, None).await.map(Some)
+}
+
+/// Whether `password` is the one `phc` (an Argon2id PHC string) was made from, checked on
+/// the hashing threads in constant time.
+pub async fn verify(password: &str, phc: &str) -> ServiceResult<bool> {
+    Ok(run(password.to_owned(), Some(phc.to_owned())).await? == MATCHED)
+}
+
+async fn run(password: String, against: Option<String>) -> ServiceResult<String> {
     let (reply, answer) = oneshot::channel();
     let gone = || anyhow::anyhow!("the password hashing threads are gone");
-    match queue().try_send(Job { password, reply }) {
+    match queue().try_send(Job {
+        password,
+        against,
+        reply,
+    }) {
         Ok(()) => {}
         Err(TrySendError::Full(job)) => {
             // A full queue blocks its sender: wait for room off the async workers.
@@ -89,10 +118,10 @@ pub async fn hash(password: Option<String>) -> ServiceResult<Option<String>> {
         }
         Err(TrySendError::Disconnected(_)) => return Err(gone().into()),
     }
-    let hash = answer
+    let out = answer
         .await
         .map_err(|_| anyhow::anyhow!("a password hashing thread stopped"))??;
-    Ok(Some(hash))
+    Ok(out)
 }
 
 /// One request's password hash. A write that lost a race re-applies the request to a fresh
@@ -147,6 +176,37 @@ fn hash_with(password: &[u8], blocks: &mut [Block]) -> anyhow::Result<String> {
     Ok(phc.to_string())
 }
 
+/// Recomputes the PHC string's hash of `password` with its own salt and parameters, in
+/// `blocks` when they are the default ones, and compares in constant time.
+fn verify_with(password: &[u8], phc: &str, blocks: &mut [Block]) -> anyhow::Result<bool> {
+    use subtle::ConstantTimeEq;
+    let parsed = PasswordHash::new(phc).map_err(|e| anyhow::anyhow!("a stored hash: {e}"))?;
+    if parsed.algorithm != argon2::ARGON2ID_IDENT {
+        anyhow::bail!("a stored hash is not Argon2id");
+    }
+    let params = Params::try_from(&parsed).map_err(|e| anyhow::anyhow!("its parameters: {e}"))?;
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        anyhow::bail!("a stored hash lacks its salt or output");
+    };
+    let mut salt_bytes = [0u8; 64];
+    let salt_bytes = salt
+        .decode_b64(&mut salt_bytes)
+        .map_err(|e| anyhow::anyhow!("decoding a salt: {e}"))?;
+    let argon = Argon2::new(argon2::Algorithm::Argon2id, Version::V0x13, params.clone());
+    let mut out = vec![0u8; expected.len()];
+    let mut own;
+    let blocks = if blocks.len() == params.block_count() {
+        blocks
+    } else {
+        own = vec![Block::default(); params.block_count()];
+        &mut own[..]
+    };
+    argon
+        .hash_password_into_with_memory(password, salt_bytes, &mut out, blocks)
+        .map_err(|e| anyhow::anyhow!("hashing a password: {e}"))?;
+    Ok(bool::from(out.as_slice().ct_eq(expected.as_bytes())))
+}
+
 #[cfg(test)]
 mod tests {
     use argon2::password_hash::{PasswordHash, PasswordVerifier};
@@ -188,6 +248,18 @@ mod tests {
             .verify_password(b"other", &parsed)
             .is_ok());
         assert_eq!(once.hash(None).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_stored_hash_verifies_its_own_password_only() {
+        let phc = super::hash(Some("a long chosen password".into()))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(super::verify("a long chosen password", &phc).await.unwrap());
+        assert!(!super::verify("a long chosen passworD", &phc).await.unwrap());
+        assert!(!super::verify("", &phc).await.unwrap());
+        assert!(super::verify("x", "not a phc string").await.is_err());
     }
 
     #[tokio::test]

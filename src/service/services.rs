@@ -327,6 +327,29 @@ pub(crate) mod fake {
         }
     }
 
+    /// Nor are Basic credentials.
+    #[async_trait]
+    impl BasicCredentials for FakeStore {
+        async fn insert_basic(&self, _: &BasicCredential, _: usize) -> StoreResult<()> {
+            unexpected("insert_basic")
+        }
+        async fn list_basic(&self, _: &str) -> StoreResult<Vec<BasicCredential>> {
+            unexpected("list_basic")
+        }
+        async fn get_basic(&self, _: &str, _: &str) -> StoreResult<Option<BasicCredential>> {
+            unexpected("get_basic")
+        }
+        async fn delete_basic(&self, _: &str, _: &str) -> StoreResult<bool> {
+            unexpected("delete_basic")
+        }
+        async fn find_basic(&self, _: &str, _: &str) -> StoreResult<Option<BasicCredential>> {
+            unexpected("find_basic")
+        }
+        async fn record_basic_use(&self, _: &[(String, String, String)]) -> StoreResult<()> {
+            unexpected("record_basic_use")
+        }
+    }
+
     /// The control plane is not what the service's unit tests are about: every call refuses.
     #[async_trait]
     impl Control for FakeStore {

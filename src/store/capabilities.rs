@@ -18,6 +18,7 @@ pub trait Store:
     + OAuthClients
     + Federation
     + TrustedIssuers
+    + BasicCredentials
 {
 }
 
@@ -31,6 +32,7 @@ impl<T> Store for T where
         + OAuthClients
         + Federation
         + TrustedIssuers
+        + BasicCredentials
         + ?Sized
 {
 }
@@ -351,6 +353,27 @@ pub trait TrustedIssuers: Send + Sync + 'static {
     /// (realm id, issuer id, when) of recent uses.
     async fn record_trusted_issuer_use(&self, uses: &[(String, String, String)])
         -> StoreResult<()>;
+}
+
+/// A realm's HTTP Basic credentials.
+#[async_trait]
+pub trait BasicCredentials: Send + Sync + 'static {
+    /// Adds the credential unless the realm already has `max` (Conflict) or one with that
+    /// username (Conflict); NotFound without the realm.
+    async fn insert_basic(&self, credential: &BasicCredential, max: usize) -> StoreResult<()>;
+    /// A realm's Basic credentials in id (creation) order.
+    async fn list_basic(&self, realm_id: &str) -> StoreResult<Vec<BasicCredential>>;
+    async fn get_basic(&self, realm_id: &str, id: &str) -> StoreResult<Option<BasicCredential>>;
+    /// False when there was none.
+    async fn delete_basic(&self, realm_id: &str, id: &str) -> StoreResult<bool>;
+    /// The realm's credential with this username.
+    async fn find_basic(
+        &self,
+        realm_id: &str,
+        username: &str,
+    ) -> StoreResult<Option<BasicCredential>>;
+    /// (realm id, credential id, when) of recent uses.
+    async fn record_basic_use(&self, uses: &[(String, String, String)]) -> StoreResult<()>;
 }
 
 /// A live subscription to changes of realms and tokens.

@@ -363,3 +363,45 @@ pub struct TrustedIssuer {
     pub updated_at: String,
     pub last_used_at: Option<String>,
 }
+
+/// How a Basic credential's password is kept: a generated one (256 random bits) as SHA-256,
+/// one a person chose as Argon2id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordKind {
+    Generated,
+    Chosen,
+}
+
+impl PasswordKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PasswordKind::Generated => "sha256",
+            PasswordKind::Chosen => "argon2id",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "sha256" => Some(PasswordKind::Generated),
+            "argon2id" => Some(PasswordKind::Chosen),
+            _ => None,
+        }
+    }
+}
+
+/// An HTTP Basic credential of a realm (RFC 7617), for identity providers that offer only
+/// Basic: a username and a password kept hashed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BasicCredential {
+    pub id: String,
+    pub realm_id: String,
+    pub username: String,
+    pub password_hash: String,
+    pub kind: PasswordKind,
+    pub scopes: Vec<String>,
+    pub description: String,
+    pub created_at: String,
+    pub created_by: String,
+    pub expires_at: Option<String>,
+    pub last_used_at: Option<String>,
+}

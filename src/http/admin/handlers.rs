@@ -414,6 +414,51 @@ pub async fn delete_trusted_issuer(Extension(c): Ctx, p: Seg, q: AdminQuery) -> 
     gone()
 }
 
+// HTTP Basic credentials
+
+pub async fn list_basic_credentials(Extension(c): Ctx, p: Seg, q: AdminQuery) -> Reply {
+    q.none()?;
+    ok(c.svc()
+        .list_basic_credentials(&c.actor, p.tenant(), p.realm())
+        .await?)
+}
+
+pub async fn create_basic_credential(
+    Extension(c): Ctx,
+    p: Seg,
+    q: AdminQuery,
+    AdminBody(body): AdminBody,
+) -> Reply {
+    q.none()?;
+    let b = c
+        .svc()
+        .create_basic_credential(&c.actor, p.tenant(), p.realm(), body)
+        .await?;
+    let location = format!(
+        "{}/v1/tenants/{}/realms/{}/basic-credentials/{}",
+        c.origin,
+        p.tenant(),
+        p.realm(),
+        b.id
+    );
+    created(location, b)
+}
+
+pub async fn get_basic_credential(Extension(c): Ctx, p: Seg, q: AdminQuery) -> Reply {
+    q.none()?;
+    ok(c.svc()
+        .get_basic_credential(&c.actor, p.tenant(), p.realm(), p.id())
+        .await?)
+}
+
+pub async fn delete_basic_credential(Extension(c): Ctx, p: Seg, q: AdminQuery) -> Reply {
+    q.none()?;
+    c.svc()
+        .delete_basic_credential(&c.actor, p.tenant(), p.realm(), p.id())
+        .await?;
+    gone()
+}
+
 // Admin tokens: global when the path names no tenant.
 
 fn admin_token_location(origin: &str, tenant: Option<&str>, id: &str) -> String {

@@ -91,6 +91,8 @@ pub const CLIENT_FEDERATED_ONE: &str =
     "/v1/tenants/{tenant}/realms/{realm}/oauth-clients/{id}/federated-credentials/{credential}";
 pub const TRUSTED_ISSUERS: &str = "/v1/tenants/{tenant}/realms/{realm}/trusted-issuers";
 pub const TRUSTED_ISSUER: &str = "/v1/tenants/{tenant}/realms/{realm}/trusted-issuers/{id}";
+pub const BASIC_CREDENTIALS: &str = "/v1/tenants/{tenant}/realms/{realm}/basic-credentials";
+pub const BASIC_CREDENTIAL: &str = "/v1/tenants/{tenant}/realms/{realm}/basic-credentials/{id}";
 pub const GLOBAL_ADMIN_TOKENS: &str = "/v1/admin-tokens";
 pub const GLOBAL_ADMIN_TOKEN: &str = "/v1/admin-tokens/{id}";
 pub const TENANT_ADMIN_TOKENS: &str = "/v1/tenants/{tenant}/admin-tokens";
@@ -580,6 +582,62 @@ pub fn table() -> Vec<Route> {
             doc(
                 "deleteTrustedIssuer",
                 "Stop trusting an issuer (its tokens stop working at once)",
+                J,
+                None,
+                (204, None),
+                NoQuery,
+                &[404],
+            ),
+        ),
+        route(
+            Get,
+            BASIC_CREDENTIALS,
+            h::list_basic_credentials,
+            doc(
+                "listBasicCredentials",
+                "List a realm's HTTP Basic credentials (never their passwords)",
+                J,
+                None,
+                (200, Some("BasicCredentialList")),
+                NoQuery,
+                &[404],
+            ),
+        ),
+        route(
+            Post,
+            BASIC_CREDENTIALS,
+            h::create_basic_credential,
+            doc(
+                "createBasicCredential",
+                "Create an HTTP Basic credential; a generated password is in this response only",
+                J,
+                Some("BasicCredentialCreate"),
+                (201, Some("BasicCredential")),
+                NoQuery,
+                &[404, 409],
+            ),
+        ),
+        route(
+            Get,
+            BASIC_CREDENTIAL,
+            h::get_basic_credential,
+            doc(
+                "getBasicCredential",
+                "Show a Basic credential",
+                J,
+                None,
+                (200, Some("BasicCredential")),
+                NoQuery,
+                &[404],
+            ),
+        ),
+        route(
+            Delete,
+            BASIC_CREDENTIAL,
+            h::delete_basic_credential,
+            doc(
+                "deleteBasicCredential",
+                "Revoke a Basic credential (it stops working at once)",
                 J,
                 None,
                 (204, None),

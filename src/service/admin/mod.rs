@@ -2,6 +2,7 @@
 //! for the admin API and the CLI alike, and the first-start bootstrap.
 
 pub mod admin_tokens;
+pub mod basic;
 mod cli;
 pub mod clients;
 pub mod error;

@@ -229,7 +229,8 @@ fn apply_scopes(t: &mut TrustedIssuer, map: &Map<String, Value>) -> AdminResult<
             if !sets(map, "scopes") || map.get("scopes") == Some(&Value::Null) {
                 return Err(AdminError::invalid(
                     "scopes",
-                    "without scope_claim every token gets the same scopes: name them in                      scopes",
+                    "without scope_claim every token gets the same scopes: name them in \
+                     scopes",
                 ));
             }
             t.scope_values.clear();

@@ -3,6 +3,7 @@
 //! documents `jsonb`, versions `bigint`. The records it returns carry ids and instants as the
 //! text the protocol shows (lowercase hyphenated uuids; RFC 3339 UTC with milliseconds).
 
+mod basic;
 mod control;
 mod federation;
 mod feed;
@@ -76,6 +77,69 @@ impl PgStore {
     async fn conn(&self) -> StoreResult<Conn<PgConnection>> {
         Ok(self.pool.acquire().await?)
     }
+
+    /// Moves `last_used_at` of `table`'s rows (keyed by realm_id and id) forward to the
+    /// (realm id, id, when) of `uses`: one statement for the whole batch, never backward.
+    async fn record_uses(
+        &self,
+        table: &'static str,
+        uses: &[(String, String, String)],
+    ) -> StoreResult<()> {
+        let mut realms = Vec::with_capacity(uses.len());
+        let mut ids = Vec::with_capacity(uses.len());
+        let mut ats = Vec::with_capacity(uses.len());
+        for (realm, id, at) in uses {
+            if let (Some(realm), Some(id)) = (uid(realm), uid(id)) {
+                realms.push(realm);
+                ids.push(id);
+                ats.push(instant(at)?);
+            }
+        }
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut conn = self.conn().await?;
+        sqlx::query(&format!(
+            "UPDATE {table} t SET last_used_at = u.at \
+             FROM unnest($1::uuid[], $2::uuid[], $3::timestamptz[]) AS u(realm_id, id, at) \
+             WHERE t.realm_id = u.realm_id AND t.id = u.id \
+             AND (t.last_used_at IS NULL OR t.last_used_at < u.at)"
+        ))
+        .bind(&realms)
+        .bind(&ids)
+        .bind(&ats)
+        .execute(&mut *conn)
+        .await?;
+        conn.finish();
+        Ok(())
+    }
+}
+
+/// In a transaction about to add a row to `table` for a realm: locks the realm's row (so two
+/// requests cannot both count below the limit and both add one; a row lock fires no
+/// trigger), then counts. NotFound without the realm, Conflict at `max`.
+async fn room_in_realm(
+    tx: &mut PgConnection,
+    table: &'static str,
+    realm: Uuid,
+    max: usize,
+) -> StoreResult<()> {
+    let locked: Option<(Uuid,)> = sqlx::query_as("SELECT id FROM realms WHERE id = $1 FOR UPDATE")
+        .bind(realm)
+        .fetch_optional(&mut *tx)
+        .await?;
+    if locked.is_none() {
+        return Err(StoreError::NotFound);
+    }
+    let held: i64 =
+        sqlx::query_scalar(&format!("SELECT count(*) FROM {table} WHERE realm_id = $1"))
+            .bind(realm)
+            .fetch_one(&mut *tx)
+            .await?;
+    if held as usize >= max {
+        return Err(StoreError::Conflict);
+    }
+    Ok(())
 }
 
 fn get<'r, T>(row: &'r PgRow, col: &str) -> Result<T, StoreError>

@@ -122,33 +122,6 @@ impl Tokens for PgStore {
     }
 
     async fn record_token_use(&self, uses: &[(String, String, String)]) -> StoreResult<()> {
-        if uses.is_empty() {
-            return Ok(());
-        }
-        let mut realms = Vec::with_capacity(uses.len());
-        let mut ids = Vec::with_capacity(uses.len());
-        let mut ats = Vec::with_capacity(uses.len());
-        for (realm, id, at) in uses {
-            if let (Some(realm), Some(id)) = (super::uid(realm), super::uid(id)) {
-                realms.push(realm);
-                ids.push(id);
-                ats.push(instant(at)?);
-            }
-        }
-        // One statement for the whole batch, each token moved forward only.
-        let mut conn = self.conn().await?;
-        sqlx::query(
-            "UPDATE tokens t SET last_used_at = u.at \
-             FROM unnest($1::uuid[], $2::uuid[], $3::timestamptz[]) AS u(realm_id, id, at) \
-             WHERE t.realm_id = u.realm_id AND t.id = u.id \
-             AND (t.last_used_at IS NULL OR t.last_used_at < u.at)",
-        )
-        .bind(&realms)
-        .bind(&ids)
-        .bind(&ats)
-        .execute(&mut *conn)
-        .await?;
-        conn.finish();
-        Ok(())
+        self.record_uses("tokens", uses).await
     }
 }

@@ -1,9 +1,10 @@
 //! Issuers a realm trusts directly for JWT bearer tokens.
 
 use sqlx::postgres::PgRow;
-use uuid::Uuid;
 
-use super::{get, get_id, get_instant, get_opt_instant, instant, own_uid, uid, PgStore};
+use super::{
+    get, get_id, get_instant, get_opt_instant, instant, own_uid, room_in_realm, uid, PgStore,
+};
 use crate::store::sql::{parse_scopes, parse_values, values_text};
 use crate::store::{StoreError, StoreResult, TrustedIssuer, TrustedIssuers};
 
@@ -37,27 +38,10 @@ impl TrustedIssuers for PgStore {
         let realm = own_uid(&t.realm_id)?;
         let mut conn = self.conn().await?;
         let mut tx = conn.begin().await?;
-        // The realm's row is locked first, so two requests cannot both count below the
-        // limit and both add one. (A row lock fires no trigger.)
-        let locked: Option<(Uuid,)> =
-            sqlx::query_as("SELECT id FROM realms WHERE id = $1 FOR UPDATE")
-                .bind(realm)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if locked.is_none() {
+        if let Err(e) = room_in_realm(&mut tx, "trusted_issuers", realm, max).await {
             tx.rollback().await?;
             conn.finish();
-            return Err(StoreError::NotFound);
-        }
-        let held: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM trusted_issuers WHERE realm_id = $1")
-                .bind(realm)
-                .fetch_one(&mut *tx)
-                .await?;
-        if held as usize >= max {
-            tx.rollback().await?;
-            conn.finish();
-            return Err(StoreError::Conflict);
+            return Err(e);
         }
         sqlx::query(
             "INSERT INTO trusted_issuers (realm_id, id, name, issuer, audience, subject, \
@@ -185,32 +169,6 @@ impl TrustedIssuers for PgStore {
         &self,
         uses: &[(String, String, String)],
     ) -> StoreResult<()> {
-        let mut realms = Vec::with_capacity(uses.len());
-        let mut ids = Vec::with_capacity(uses.len());
-        let mut ats = Vec::with_capacity(uses.len());
-        for (realm, id, at) in uses {
-            if let (Some(realm), Some(id)) = (uid(realm), uid(id)) {
-                realms.push(realm);
-                ids.push(id);
-                ats.push(instant(at)?);
-            }
-        }
-        if ids.is_empty() {
-            return Ok(());
-        }
-        let mut conn = self.conn().await?;
-        sqlx::query(
-            "UPDATE trusted_issuers t SET last_used_at = u.at \
-             FROM unnest($1::uuid[], $2::uuid[], $3::timestamptz[]) AS u(realm_id, id, at) \
-             WHERE t.realm_id = u.realm_id AND t.id = u.id \
-             AND (t.last_used_at IS NULL OR t.last_used_at < u.at)",
-        )
-        .bind(&realms)
-        .bind(&ids)
-        .bind(&ats)
-        .execute(&mut *conn)
-        .await?;
-        conn.finish();
-        Ok(())
+        self.record_uses("trusted_issuers", uses).await
     }
 }

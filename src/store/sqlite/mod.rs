@@ -5,6 +5,7 @@
 //! reads first can fail to upgrade under contention. So every write transaction here starts
 //! with a write statement.
 
+mod basic;
 mod control;
 mod federation;
 mod oauth;
@@ -79,6 +80,62 @@ impl SqliteStore {
     async fn conn(&self) -> StoreResult<Conn<SqliteConnection>> {
         Ok(self.pool.acquire().await?)
     }
+
+    /// Moves `last_used_at` of `table`'s rows (keyed by realm_id and id) forward to the
+    /// (realm id, id, when) of `uses`, in one transaction; never backward.
+    async fn record_uses(
+        &self,
+        table: &'static str,
+        uses: &[(String, String, String)],
+    ) -> StoreResult<()> {
+        if uses.is_empty() {
+            return Ok(());
+        }
+        let sql = format!(
+            "UPDATE {table} SET last_used_at = $1 \
+             WHERE realm_id = $2 AND id = $3 AND (last_used_at IS NULL OR last_used_at < $1)"
+        );
+        let mut conn = self.conn().await?;
+        let mut tx = conn.begin().await?;
+        for (realm, id, at) in uses {
+            sqlx::query(&sql)
+                .bind(at)
+                .bind(realm)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        conn.finish();
+        Ok(())
+    }
+}
+
+/// In a transaction about to add a row to `table` for a realm: takes the database's write
+/// lock with a write that changes nothing (so two requests cannot both count below the limit
+/// and both add one), then counts. NotFound without the realm, Conflict at `max`.
+async fn room_in_realm(
+    tx: &mut SqliteConnection,
+    table: &'static str,
+    realm_id: &str,
+    max: usize,
+) -> StoreResult<()> {
+    let claimed = sqlx::query("UPDATE realms SET state = state WHERE id = $1")
+        .bind(realm_id)
+        .execute(&mut *tx)
+        .await?;
+    if claimed.rows_affected() == 0 {
+        return Err(StoreError::NotFound);
+    }
+    let held: i64 =
+        sqlx::query_scalar(&format!("SELECT count(*) FROM {table} WHERE realm_id = $1"))
+            .bind(realm_id)
+            .fetch_one(&mut *tx)
+            .await?;
+    if held as usize >= max {
+        return Err(StoreError::Conflict);
+    }
+    Ok(())
 }
 
 fn get<'r, T>(row: &'r SqliteRow, col: &str) -> Result<T, StoreError>

@@ -112,25 +112,7 @@ impl Tokens for SqliteStore {
     }
 
     async fn record_token_use(&self, uses: &[(String, String, String)]) -> StoreResult<()> {
-        if uses.is_empty() {
-            return Ok(());
-        }
-        let mut conn = self.conn().await?;
-        let mut tx = conn.begin().await?;
-        for (realm, id, at) in uses {
-            sqlx::query(
-                "UPDATE tokens SET last_used_at = $1 \
-                 WHERE realm_id = $2 AND id = $3 AND (last_used_at IS NULL OR last_used_at < $1)",
-            )
-            .bind(at)
-            .bind(realm)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        conn.finish();
-        Ok(())
+        self.record_uses("tokens", uses).await
     }
 
     async fn auth_feed(&self) -> StoreResult<Option<Box<dyn AuthFeed>>> {

@@ -2,7 +2,7 @@
 
 use sqlx::sqlite::SqliteRow;
 
-use super::{get, SqliteStore};
+use super::{get, room_in_realm, SqliteStore};
 use crate::store::sql::{parse_scopes, parse_values, values_text};
 use crate::store::{StoreError, StoreResult, TrustedIssuer, TrustedIssuers};
 
@@ -35,26 +35,10 @@ impl TrustedIssuers for SqliteStore {
     async fn insert_trusted_issuer(&self, t: &TrustedIssuer, max: usize) -> StoreResult<()> {
         let mut conn = self.conn().await?;
         let mut tx = conn.begin().await?;
-        // A write that changes nothing takes the database's write lock first, so two
-        // requests cannot both count below the limit and both add one.
-        let claimed = sqlx::query("UPDATE realms SET state = state WHERE id = $1")
-            .bind(&t.realm_id)
-            .execute(&mut *tx)
-            .await?;
-        if claimed.rows_affected() == 0 {
+        if let Err(e) = room_in_realm(&mut tx, "trusted_issuers", &t.realm_id, max).await {
             tx.rollback().await?;
             conn.finish();
-            return Err(StoreError::NotFound);
-        }
-        let held: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM trusted_issuers WHERE realm_id = $1")
-                .bind(&t.realm_id)
-                .fetch_one(&mut *tx)
-                .await?;
-        if held as usize >= max {
-            tx.rollback().await?;
-            conn.finish();
-            return Err(StoreError::Conflict);
+            return Err(e);
         }
         sqlx::query(&format!(
             "INSERT INTO trusted_issuers ({COLS}) \
@@ -171,24 +155,6 @@ impl TrustedIssuers for SqliteStore {
         &self,
         uses: &[(String, String, String)],
     ) -> StoreResult<()> {
-        if uses.is_empty() {
-            return Ok(());
-        }
-        let mut conn = self.conn().await?;
-        let mut tx = conn.begin().await?;
-        for (realm, id, at) in uses {
-            sqlx::query(
-                "UPDATE trusted_issuers SET last_used_at = $1 \
-                 WHERE realm_id = $2 AND id = $3 AND (last_used_at IS NULL OR last_used_at < $1)",
-            )
-            .bind(at)
-            .bind(realm)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        conn.finish();
-        Ok(())
+        self.record_uses("trusted_issuers", uses).await
     }
 }
