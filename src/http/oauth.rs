@@ -97,6 +97,9 @@ impl From<OAuthError> for Failure {
                 Failure::new(StatusCode::BAD_REQUEST, "invalid_scope", d)
             }
             OAuthError::NoRealm(d) => Failure::new(StatusCode::NOT_FOUND, "invalid_request", d),
+            OAuthError::NotEnabled(d) => {
+                Failure::new(StatusCode::BAD_REQUEST, "unauthorized_client", d)
+            }
             OAuthError::TooManyFailures(wait) => Failure {
                 retry_after: Some(wait.as_secs_f64().ceil() as u64),
                 ..Failure::new(
@@ -373,8 +376,13 @@ async fn token_method() -> Response {
 
 async fn metadata(State(state): State<AppState>, params: RawPathParams, req: Request) -> Response {
     let (tenant, realm) = realm_of(&params);
-    if let Err(e) = state.services.oauth.realm(&tenant, &realm).await {
-        return Failure::from(e).into_response();
+    match state.services.oauth.realm(&tenant, &realm).await {
+        Ok(_) => {}
+        // No authorization server here: as absent as a realm that is not there.
+        Err(OAuthError::NotEnabled(d)) => {
+            return Failure::new(StatusCode::NOT_FOUND, "invalid_request", d).into_response()
+        }
+        Err(e) => return Failure::from(e).into_response(),
     }
     let issuer = format!(
         "{}/v1/tenants/{tenant}/realms/{realm}",

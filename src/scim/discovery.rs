@@ -22,7 +22,101 @@ pub struct Capabilities {
     pub documentation_uri: Option<String>,
 }
 
-pub fn service_provider_config(c: &Capabilities, base: &str) -> Value {
+/// A way a caller may authenticate to a realm's SCIM endpoints; each realm enables its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMethod {
+    /// A realm token as `Authorization: Bearer` (RFC 6750).
+    Token,
+    /// HTTP Basic (RFC 7617): a Basic credential, or a realm token as the password.
+    Basic,
+    /// OAuth 2.0 client credentials (RFC 6749 §4.4), with secrets or workload identity
+    /// federation (RFC 7523): the realm's token endpoint, and the access tokens it issues.
+    OAuth,
+    /// A JWT from one of the realm's trusted issuers as `Authorization: Bearer`.
+    Jwt,
+}
+
+impl AuthMethod {
+    pub const ALL: [AuthMethod; 4] = [
+        AuthMethod::Token,
+        AuthMethod::Basic,
+        AuthMethod::OAuth,
+        AuthMethod::Jwt,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMethod::Token => "token",
+            AuthMethod::Basic => "basic",
+            AuthMethod::OAuth => "oauth",
+            AuthMethod::Jwt => "jwt",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.as_str() == s)
+    }
+
+    /// What people call it, for messages.
+    pub fn title(self) -> &'static str {
+        match self {
+            AuthMethod::Token => "a realm token as a bearer token",
+            AuthMethod::Basic => "HTTP Basic",
+            AuthMethod::OAuth => "OAuth 2.0 client credentials",
+            AuthMethod::Jwt => "a JWT from a trusted issuer",
+        }
+    }
+}
+
+/// RFC 7643 §5 `authenticationSchemes`: one per enabled method, the first primary.
+fn schemes(methods: &[AuthMethod]) -> Value {
+    let all: Vec<Value> = methods
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let (kind, name, description, spec) = match m {
+                AuthMethod::Token => (
+                    "oauthbearertoken",
+                    "OAuth Bearer Token",
+                    "A realm token, sent as 'Authorization: Bearer <token>'. Create one with \
+                     the admin API (POST .../realms/{realm}/tokens) or 'scimd token create'.",
+                    "https://www.rfc-editor.org/info/rfc6750",
+                ),
+                AuthMethod::Basic => (
+                    "httpbasic",
+                    "HTTP Basic",
+                    "A Basic credential of the realm (POST .../realms/{realm}/basic-credentials), \
+                     or a realm token as the password under that token's name as the username.",
+                    "https://www.rfc-editor.org/info/rfc7617",
+                ),
+                AuthMethod::OAuth => (
+                    "oauth2",
+                    "OAuth 2.0 client credentials",
+                    "An OAuth client of the realm gets an access token from the realm's token \
+                     endpoint (.../oauth2/token, RFC 8414 metadata at \
+                     /.well-known/oauth-authorization-server/v1/tenants/{tenant}/realms/{realm}), \
+                     with a client secret or a client assertion (RFC 7523), and sends it as a \
+                     bearer token.",
+                    "https://www.rfc-editor.org/info/rfc6749",
+                ),
+                AuthMethod::Jwt => (
+                    "oauthbearertoken",
+                    "JWT bearer from a trusted issuer",
+                    "A JWT signed by one of the realm's trusted issuers (Entra ID's own token, \
+                     for one), sent as 'Authorization: Bearer <JWT>'.",
+                    "https://www.rfc-editor.org/info/rfc9068",
+                ),
+            };
+            json!({"type": kind, "name": name, "description": description,
+                   "specUri": spec, "primary": i == 0})
+        })
+        .collect();
+    Value::Array(all)
+}
+
+/// The realm's own discovery document: `methods` are the ways it accepts callers.
+pub fn service_provider_config(c: &Capabilities, base: &str, methods: &[AuthMethod]) -> Value {
     let mut spc = json!({
         "schemas": [urn::SERVICE_PROVIDER_CONFIG],
         // RFC 7643 §5 gives `patch` no field for its operation bound, and strict clients
@@ -42,31 +136,7 @@ pub fn service_provider_config(c: &Capabilities, base: &str) -> Value {
             "maxPageSize": c.max_page_size,
             "cursorTimeout": c.cursor_timeout_secs,
         },
-        "authenticationSchemes": [{
-            "type": "oauthbearertoken",
-            "name": "OAuth Bearer Token",
-            "description": "A realm token carrying the scim:all scope, sent as \
-                            'Authorization: Bearer <token>'. Create one with \
-                            'scimd token create'.",
-            "specUri": "https://www.rfc-editor.org/info/rfc6750",
-            "primary": true,
-        }, {
-            "type": "httpbasic",
-            "name": "HTTP Basic",
-            "description": "For clients that offer only Basic: a realm token as the \
-                            password, under that token's name as the username.",
-            "specUri": "https://www.rfc-editor.org/info/rfc7617",
-            "primary": false,
-        }, {
-            "type": "oauth2",
-            "name": "OAuth 2.0 client credentials",
-            "description": "An OAuth client of the realm gets an access token from the \
-                            realm's token endpoint (.../oauth2/token, RFC 8414 metadata at \
-                            /.well-known/oauth-authorization-server/v1/tenants/{tenant}/realms/{realm}) \
-                            and sends it as a bearer token.",
-            "specUri": "https://www.rfc-editor.org/info/rfc6749",
-            "primary": false,
-        }],
+        "authenticationSchemes": schemes(methods),
         "meta": {
             "resourceType": "ServiceProviderConfig",
             "location": format!("{base}/ServiceProviderConfig"),

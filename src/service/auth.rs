@@ -20,12 +20,14 @@ use super::jwks::KeySets;
 use super::password;
 use crate::clock::Clock;
 use crate::scim::ScimError;
-use crate::store::{PasswordKind, Realm, RealmState, Store, StoreError, TokenInfo};
+use crate::store::{AuthMethod, PasswordKind, Realm, RealmState, Store, StoreError, TokenInfo};
 
 pub const SCIM_SCOPE: &str = "scim:all";
 /// Reads only: GET, `.search` and discovery, for applications that read the directory.
 pub const SCIM_READ_SCOPE: &str = "scim:read";
 const TOKEN_PREFIX: &str = "scimd_";
+/// `created_by` of an access token the realm's token endpoint issued to an OAuth client.
+pub const OAUTH_ISSUED: &str = "oauth-client:";
 
 /// An authenticated caller of one realm. Shared, not copied: the cache, the request's
 /// extensions and its handlers all hold the same realm and token.
@@ -331,6 +333,14 @@ impl AuthService {
             }
             (Some(_), None) => return Err(invalid_token()),
             (Some(hash), Some(t)) => {
+                let method = if username.is_some() {
+                    AuthMethod::Basic
+                } else if t.created_by.starts_with(OAUTH_ISSUED) {
+                    AuthMethod::OAuth
+                } else {
+                    AuthMethod::Token
+                };
+                check_method(&realm, method)?;
                 // Basic names the token as well: a password given under another token's
                 // name is refused like a wrong password, in the same time.
                 if let Some(user) = username {
@@ -360,6 +370,7 @@ impl AuthService {
         let hash = hash_secret(jwt);
         let now = self.clock.now_text();
         if let Some((r, t)) = self.cache.get(tenant, realm, &hash) {
+            check_method(&r, AuthMethod::Jwt)?;
             check_token(&hash, &t, &now, intent)?;
             check_state(&r)?;
             self.usage.note_issuer(&r.id, &t.id);
@@ -384,6 +395,7 @@ impl AuthService {
             ))
             .into());
         };
+        check_method(&found, AuthMethod::Jwt)?;
         let at = self.clock.now().timestamp();
         let verified = self
             .jwt
@@ -427,6 +439,7 @@ impl AuthService {
         let key = hash_secret(&format!("basic\0{username}\0{password}"));
         let now = self.clock.now_text();
         if let Some((r, t)) = self.cache.get(tenant, realm, &key) {
+            check_method(&r, AuthMethod::Basic)?;
             check_token(&key, &t, &now, intent)?;
             check_state(&r)?;
             self.usage.note_basic(&r.id, &t.id);
@@ -443,6 +456,8 @@ impl AuthService {
             // The token path answers an unknown realm.
             return Ok(None);
         };
+        // Before any password is checked: Argon2 is not paid for a method that is off.
+        check_method(&found, AuthMethod::Basic)?;
         let Some(c) = self
             .store
             .find_basic(&found.id, username)
@@ -577,6 +592,25 @@ fn check_token(hash: &str, t: &TokenInfo, now: &str, intent: Intent) -> ServiceR
         }
     }
     check_scope(&t.scopes, intent)
+}
+
+/// A credential of a kind the realm does not accept is refused for that, whatever it is: the
+/// realm's discovery says which kinds it takes.
+fn check_method(realm: &Realm, method: AuthMethod) -> ServiceResult<()> {
+    if realm.auth_methods.contains(&method) {
+        return Ok(());
+    }
+    let takes: Vec<&str> = realm.auth_methods.iter().map(|m| m.as_str()).collect();
+    Err(unauthorized(
+        "method_disabled",
+        &format!(
+            "realm '{}' does not accept {} (its auth_methods are {}; /ServiceProviderConfig \
+             lists them)",
+            realm.name,
+            method.title(),
+            takes.join(", ")
+        ),
+    ))
 }
 
 /// `scim:all` allows everything; `scim:read` allows reads.

@@ -146,6 +146,7 @@ mod tests {
             tenant: "t".into(),
             name: "default".into(),
             state: RealmState::Enabled,
+            auth_methods: crate::store::AuthMethod::ALL.to_vec(),
             display_name: String::new(),
             description: String::new(),
             created_at: "2026-01-01T00:00:00.000Z".into(),

@@ -9,13 +9,13 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use super::admin::clients::CLIENT_SECRET_PREFIX;
-use super::auth::{hash_secret, mint_secret_with, SCIM_READ_SCOPE, SCIM_SCOPE};
+use super::auth::{hash_secret, mint_secret_with, OAUTH_ISSUED, SCIM_READ_SCOPE, SCIM_SCOPE};
 use super::failures::FailureLimit;
 use super::jwks::{KeyError, KeySets, KeySource};
 use super::jwt::{self, Expected, Rejected};
 use crate::clock::Clock;
 use crate::store::{
-    AuditEvent, IssuedWith, NewToken, OAuthClient, Realm, RealmState, Store, StoreError,
+    AuditEvent, AuthMethod, IssuedWith, NewToken, OAuthClient, Realm, RealmState, Store, StoreError,
 };
 
 /// Why a client was refused, for the audit record only.
@@ -86,6 +86,9 @@ pub enum OAuthError {
     InvalidScope(String),
     #[error("{0}")]
     NoRealm(String),
+    /// The realm does not accept OAuth clients (its auth_methods lack `oauth`).
+    #[error("{0}")]
+    NotEnabled(String),
     /// Too many failed authentications from this address or for this client.
     #[error("too many failed attempts; retry after {0:?}")]
     TooManyFailures(Duration),
@@ -137,9 +140,16 @@ impl OAuthService {
         } else {
             self.store.find_realm(tenant, realm).await?
         };
-        found.ok_or_else(|| {
+        let found = found.ok_or_else(|| {
             OAuthError::NoRealm(format!("there is no realm '{realm}' in tenant '{tenant}'"))
-        })
+        })?;
+        if !found.auth_methods.contains(&AuthMethod::OAuth) {
+            return Err(OAuthError::NotEnabled(format!(
+                "realm '{realm}' of tenant '{tenant}' does not accept OAuth 2.0 client \
+                 credentials; an operator adds \"oauth\" to its auth_methods"
+            )));
+        }
+        Ok(found)
     }
 
     pub async fn token(
@@ -195,7 +205,7 @@ impl OAuthService {
             token_hash: minted.hash,
             scopes: scopes.clone(),
             description: String::new(),
-            created_by: format!("oauth-client:{}", client.id),
+            created_by: format!("{OAUTH_ISSUED}{}", client.id),
             created_at: crate::clock::format(issued_at),
             expires_at: Some(crate::clock::format(
                 issued_at + chrono::Duration::seconds(client.token_lifetime),

@@ -2,6 +2,7 @@
 
 use serde_json::{Map, Value};
 
+pub use crate::scim::discovery::AuthMethod;
 pub use crate::scim::schema::ResourceKind as Kind;
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -46,6 +47,8 @@ pub struct Realm {
     pub tenant: String,
     pub name: String,
     pub state: RealmState,
+    /// How callers may authenticate to its SCIM endpoints, in `AuthMethod::ALL` order.
+    pub auth_methods: Vec<AuthMethod>,
     pub display_name: String,
     pub description: String,
     pub created_at: String,
@@ -129,6 +132,8 @@ pub struct Changes {
     pub name: Option<String>,
     /// Realms: their state. Ignored elsewhere.
     pub state: Option<RealmState>,
+    /// Realms: their authentication methods. Ignored elsewhere.
+    pub auth_methods: Option<Vec<AuthMethod>>,
 }
 
 /// One page of a control-plane list, in id order after `after`.

@@ -35,7 +35,8 @@ async fn service_provider_config_is_readable_without_a_token_and_truthful(app: &
     assert_eq!(b["authenticationSchemes"][0]["type"], "oauthbearertoken");
     assert_eq!(b["authenticationSchemes"][1]["type"], "httpbasic");
     assert_eq!(b["authenticationSchemes"][2]["type"], "oauth2");
-    assert_eq!(b["authenticationSchemes"].as_array().unwrap().len(), 3);
+    assert_eq!(b["authenticationSchemes"][3]["type"], "oauthbearertoken");
+    assert_eq!(b["authenticationSchemes"].as_array().unwrap().len(), 4);
     assert_eq!(b["pagination"]["maxPageSize"], 1000);
     assert_eq!(b["pagination"]["defaultPageSize"], 100);
     // The default realm is also served at /scim/v2.

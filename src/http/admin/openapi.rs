@@ -229,6 +229,9 @@ fn base_schemas() -> Value {
     let display = json!({"type": "string", "maxLength": 200});
     let description = json!({"type": "string", "maxLength": 1000});
     let state = json!({"type": "string", "enum": ["enabled", "paused", "disabled"]});
+    let methods = json!({"type": "array", "minItems": 1, "uniqueItems": true,
+        "items": {"type": "string", "enum": ["token", "basic", "oauth", "jwt"]},
+        "description": "How callers may authenticate to the realm's SCIM endpoints: token (realm tokens as Bearer), basic (HTTP Basic), oauth (OAuth 2.0 client credentials and workload identity federation), jwt (JWTs of trusted issuers). Default: all."});
     let status = json!({"type": "string", "enum": ["active", "rotating", "expired", "revoked"]});
     let days = json!({"type": "integer", "minimum": 1, "maximum": 3650});
     let scim_scopes =
@@ -253,13 +256,13 @@ fn base_schemas() -> Value {
         "TenantCreate": object(json!({"id": id, "display_name": display, "description": description}), &["id"]),
         "TenantUpdate": object(json!({"display_name": display, "description": description}), &[]),
         "Realm": object(json!({"id": id, "tenant_id": id, "display_name": string(),
-            "description": string(), "state": state, "scim_base_url": {"type": "string", "format": "uri"},
+            "description": string(), "state": state, "auth_methods": methods, "scim_base_url": {"type": "string", "format": "uri"},
             "users": {"type": "integer"}, "groups": {"type": "integer"},
             "created_at": time(), "updated_at": time()}),
-            &["id", "tenant_id", "display_name", "description", "state", "scim_base_url", "users", "groups", "created_at", "updated_at"]),
+            &["id", "tenant_id", "display_name", "description", "state", "auth_methods", "scim_base_url", "users", "groups", "created_at", "updated_at"]),
         "RealmList": list("Realm"),
-        "RealmCreate": object(json!({"id": id, "display_name": display, "description": description, "state": state}), &["id"]),
-        "RealmUpdate": object(json!({"display_name": display, "description": description, "state": state}), &[]),
+        "RealmCreate": object(json!({"id": id, "display_name": display, "description": description, "state": state, "auth_methods": methods}), &["id"]),
+        "RealmUpdate": object(json!({"display_name": display, "description": description, "state": state, "auth_methods": methods}), &[]),
         "Token": object(json!({"id": string(), "tenant_id": string(), "realm_id": string(),
             "name": string(), "description": string(), "scopes": scim_scopes, "status": status,
             "replaced_by": {"type": ["string", "null"]}, "created_at": time(), "created_by": string(),

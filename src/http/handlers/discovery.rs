@@ -48,7 +48,11 @@ pub async fn service_provider_config_handler(
 ) -> Response {
     scim_json(
         StatusCode::OK,
-        &service_provider_config(&state.services.capabilities, &ctx.base_url),
+        &service_provider_config(
+            &state.services.capabilities,
+            &ctx.base_url,
+            &ctx.realm.auth_methods,
+        ),
     )
 }
 

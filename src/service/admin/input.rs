@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::{Map, Value};
 
 use super::error::{AdminError, AdminResult};
-use crate::store::{Changes, RealmState};
+use crate::store::{AuthMethod, Changes, RealmState};
 
 /// The longest grace period a rotation may give the old token.
 pub const MAX_GRACE_SECONDS: i64 = 30 * 24 * 3600;
@@ -278,7 +278,49 @@ pub fn changes(map: &Map<String, Value>, token: bool) -> AdminResult<Changes> {
         description: description(map)?,
         name: if token { token_name(map, false)? } else { None },
         state: if token { None } else { state(map)? },
+        auth_methods: if token { None } else { auth_methods(map)? },
     })
+}
+
+/// A realm's authentication methods: at least one, each known (a realm no one may reach is
+/// what `state: disabled` is for).
+pub fn auth_methods(map: &Map<String, Value>) -> AdminResult<Option<Vec<AuthMethod>>> {
+    let Some(names) = opt_strings(map, "auth_methods")? else {
+        return Ok(None);
+    };
+    let known = || {
+        AuthMethod::ALL
+            .iter()
+            .map(|m| m.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if names.is_empty() {
+        return Err(AdminError::invalid(
+            "auth_methods",
+            format!(
+                "auth_methods must name at least one of {}; to stop all access, set state \
+                 to disabled",
+                known()
+            ),
+        ));
+    }
+    let mut out = Vec::with_capacity(names.len());
+    for n in &names {
+        let m = AuthMethod::parse(n).ok_or_else(|| {
+            AdminError::invalid(
+                "auth_methods",
+                format!(
+                    "unknown authentication method '{n}'; the methods are {}",
+                    known()
+                ),
+            )
+        })?;
+        out.push(m);
+    }
+    out.sort();
+    out.dedup();
+    Ok(Some(out))
 }
 
 #[cfg(test)]

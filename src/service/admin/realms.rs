@@ -5,10 +5,10 @@ use serde_json::{json, Map, Value};
 use super::input::{self, object};
 use super::view::RealmView;
 use super::{listed, no_realm, Actor, AdminError, AdminResult, AdminService, Listed, PageRequest};
-use crate::store::{Deletion, Realm, RealmState, StoreError};
+use crate::store::{AuthMethod, Deletion, Realm, RealmState, StoreError};
 
-const CREATE_FIELDS: &[&str] = &["id", "display_name", "description", "state"];
-const UPDATE_FIELDS: &[&str] = &["display_name", "description", "state"];
+const CREATE_FIELDS: &[&str] = &["id", "display_name", "description", "state", "auth_methods"];
+const UPDATE_FIELDS: &[&str] = &["display_name", "description", "state", "auth_methods"];
 const READ_ONLY: &[&str] = &[
     "id",
     "tenant_id",
@@ -86,6 +86,7 @@ impl AdminService {
             display_name: input::display_name(map)?.unwrap_or_else(|| id.clone()),
             description: input::description(map)?.unwrap_or_default(),
             state: input::state(map)?.unwrap_or(RealmState::Enabled),
+            auth_methods: input::auth_methods(map)?.unwrap_or_else(|| AuthMethod::ALL.to_vec()),
             name: id,
             created_at: now.clone(),
             updated_at: now,
@@ -105,6 +106,7 @@ impl AdminService {
             "display_name": realm.display_name,
             "description": realm.description,
             "state": realm.state,
+            "auth_methods": realm.auth_methods,
         });
         self.audit(actor, Some(tenant), "realm.create", target(&realm), detail)
             .await;

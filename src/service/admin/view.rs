@@ -5,8 +5,8 @@ use serde::Serialize;
 
 use super::federated::FederatedView;
 use crate::store::{
-    AdminToken, ClientSecret, FederatedCredential, OAuthClient, Realm, RealmState, Tenant,
-    TokenInfo,
+    AdminToken, AuthMethod, ClientSecret, FederatedCredential, OAuthClient, Realm, RealmState,
+    Tenant, TokenInfo,
 };
 
 #[derive(Debug, Serialize)]
@@ -41,6 +41,8 @@ pub struct RealmView {
     pub display_name: String,
     pub description: String,
     pub state: RealmState,
+    /// How callers may authenticate to its SCIM endpoints.
+    pub auth_methods: Vec<AuthMethod>,
     pub scim_base_url: String,
     pub users: u64,
     pub groups: u64,
@@ -62,6 +64,7 @@ impl RealmView {
             tenant_id: r.tenant,
             description: r.description,
             state: r.state,
+            auth_methods: r.auth_methods,
             users,
             groups,
             created_at: r.created_at,

@@ -12,7 +12,7 @@ use super::{
     get, get_id, get_instant, get_opt_instant, id_cursor, instant, opt_instant, own_uid, uid,
     PgStore,
 };
-use crate::store::sql::{parse_scopes, TOKEN_COLS};
+use crate::store::sql::{methods_text, parse_scopes, TOKEN_COLS};
 use crate::store::{
     AdminToken, AuditEvent, Changes, Control, Deletion, NewToken, Page, Realm, StoreError,
     StoreResult, Tenant, TokenInfo,
@@ -223,8 +223,8 @@ impl Control for PgStore {
         let mut conn = self.conn().await?;
         let done = sqlx::query(
             "INSERT INTO realms (id, tenant, name, state, display_name, description, \
-             created_at, updated_at) SELECT $1, name, $3, $4, $5, $6, $7, $8 FROM tenants \
-             WHERE name = $2",
+             created_at, updated_at, auth_methods) SELECT $1, name, $3, $4, $5, $6, $7, $8, $9 \
+             FROM tenants WHERE name = $2",
         )
         .bind(own_uid(&r.id)?)
         .bind(&r.tenant)
@@ -234,6 +234,7 @@ impl Control for PgStore {
         .bind(&r.description)
         .bind(instant(&r.created_at)?)
         .bind(instant(&r.updated_at)?)
+        .bind(methods_text(&r.auth_methods))
         .execute(&mut *conn)
         .await?;
         conn.finish();
@@ -254,7 +255,7 @@ impl Control for PgStore {
         let row = sqlx::query(&format!(
             "UPDATE realms r SET display_name = coalesce($3, display_name), \
              description = coalesce($4, description), state = coalesce($5, state), \
-             updated_at = $6 WHERE r.tenant = $1 AND r.name = $2 RETURNING {REALM_COLS}"
+             auth_methods = coalesce($7, auth_methods), updated_at = $6 WHERE r.tenant = $1 AND r.name = $2 RETURNING {REALM_COLS}"
         ))
         .bind(tenant)
         .bind(name)
@@ -262,6 +263,7 @@ impl Control for PgStore {
         .bind(c.description.as_deref())
         .bind(c.state.map(|s| s.as_str()))
         .bind(instant(now)?)
+        .bind(c.auth_methods.as_deref().map(methods_text))
         .fetch_optional(&mut *conn)
         .await?;
         conn.finish();

@@ -3,11 +3,13 @@
 use sqlx::postgres::PgRow;
 
 use super::{get, get_id, get_instant, instant, PgStore};
-use crate::store::sql::parse_state;
-use crate::store::{NewToken, Realm, RealmState, StoreError, StoreResult, Tenancy, Tenant};
+use crate::store::sql::{parse_methods, parse_state};
+use crate::store::{
+    AuthMethod, NewToken, Realm, RealmState, StoreError, StoreResult, Tenancy, Tenant,
+};
 
-pub(super) const REALM_COLS: &str = "r.id, r.tenant, r.name, r.state, r.display_name, \
-    r.description, r.created_at, r.updated_at";
+pub(super) const REALM_COLS: &str = "r.id, r.tenant, r.name, r.state, r.auth_methods, \
+    r.display_name, r.description, r.created_at, r.updated_at";
 pub(super) const TENANT_COLS: &str = "name, display_name, description, created_at, updated_at";
 
 pub(super) fn tenant_from_row(row: &PgRow) -> StoreResult<Tenant> {
@@ -26,6 +28,7 @@ pub(super) fn realm_from_row(row: &PgRow) -> StoreResult<Realm> {
         tenant: get(row, "tenant")?,
         name: get(row, "name")?,
         state: parse_state(&get::<String>(row, "state")?)?,
+        auth_methods: parse_methods(&get::<String>(row, "auth_methods")?)?,
         display_name: get(row, "display_name")?,
         description: get(row, "description")?,
         created_at: get_instant(row, "created_at")?,
@@ -72,6 +75,7 @@ impl Tenancy for PgStore {
             tenant: tenant.to_owned(),
             name: name.to_owned(),
             state: RealmState::Enabled,
+            auth_methods: AuthMethod::ALL.to_vec(),
             display_name: name.to_owned(),
             description: String::new(),
             created_at: now.clone(),

@@ -131,6 +131,29 @@ pub(crate) fn parse_kind(kind: &str) -> Result<super::Kind, super::StoreError> {
         .ok_or_else(|| super::StoreError::Corrupt(format!("unknown resource kind {kind}")))
 }
 
+/// A realm's authentication methods as stored: their names, space-separated.
+pub(crate) fn parse_methods(text: &str) -> Result<Vec<super::AuthMethod>, super::StoreError> {
+    let mut out = text
+        .split_whitespace()
+        .map(|m| {
+            super::AuthMethod::parse(m).ok_or_else(|| {
+                super::StoreError::Corrupt(format!("unknown authentication method {m}"))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+pub(crate) fn methods_text(methods: &[super::AuthMethod]) -> String {
+    methods
+        .iter()
+        .map(|m| m.as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 pub(crate) fn parse_state(state: &str) -> Result<super::RealmState, super::StoreError> {
     super::RealmState::parse(state)
         .ok_or_else(|| super::StoreError::Corrupt(format!("unknown realm state {state}")))

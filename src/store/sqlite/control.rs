@@ -7,7 +7,7 @@ use sqlx::SqliteConnection;
 use super::tenancy::{realm_from_row, tenant_from_row, REALM_COLS, TENANT_COLS};
 use super::tokens::{insert_token, token_from_row};
 use super::{get, SqliteStore};
-use crate::store::sql::{parse_scopes, TOKEN_COLS};
+use crate::store::sql::{methods_text, parse_scopes, TOKEN_COLS};
 use crate::store::{
     AdminToken, AuditEvent, Changes, Control, Deletion, NewToken, Page, Realm, StoreError,
     StoreResult, Tenant, TokenInfo,
@@ -269,8 +269,8 @@ impl Control for SqliteStore {
         let mut conn = self.conn().await?;
         let done = sqlx::query(
             "INSERT INTO realms (id, tenant, name, state, display_name, description, \
-             created_at, updated_at) SELECT $1, name, $3, $4, $5, $6, $7, $8 FROM tenants \
-             WHERE name = $2",
+             created_at, updated_at, auth_methods) SELECT $1, name, $3, $4, $5, $6, $7, $8, $9 \
+             FROM tenants WHERE name = $2",
         )
         .bind(&r.id)
         .bind(&r.tenant)
@@ -280,6 +280,7 @@ impl Control for SqliteStore {
         .bind(&r.description)
         .bind(&r.created_at)
         .bind(&r.updated_at)
+        .bind(methods_text(&r.auth_methods))
         .execute(&mut *conn)
         .await?;
         conn.finish();
@@ -300,7 +301,7 @@ impl Control for SqliteStore {
         let row = sqlx::query(&format!(
             "UPDATE realms SET display_name = coalesce($3, display_name), \
              description = coalesce($4, description), state = coalesce($5, state), \
-             updated_at = $6 WHERE tenant = $1 AND name = $2 RETURNING {REALM_COLS}"
+             auth_methods = coalesce($7, auth_methods), updated_at = $6 WHERE tenant = $1 AND name = $2 RETURNING {REALM_COLS}"
         ))
         .bind(tenant)
         .bind(name)
@@ -308,6 +309,7 @@ impl Control for SqliteStore {
         .bind(c.description.as_deref())
         .bind(c.state.map(|s| s.as_str()))
         .bind(now)
+        .bind(c.auth_methods.as_deref().map(methods_text))
         .fetch_optional(&mut *conn)
         .await?;
         conn.finish();
