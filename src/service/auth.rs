@@ -288,41 +288,25 @@ impl AuthService {
         token_required: bool,
         intent: Intent,
     ) -> ServiceResult<Principal> {
-        let (secret, username) = match credential {
-            None => (None, None),
+        let secret = match credential {
+            None => None,
             Some(Credential::Bearer(s)) if s.starts_with(ADMIN_TOKEN_PREFIX) => {
                 return self.authorize_admin(tenant, realm, s, intent).await;
             }
             Some(Credential::Bearer(s)) if looks_like_jwt(s) => {
                 return self.authorize_jwt(tenant, realm, s, intent).await;
             }
-            Some(Credential::Bearer(s)) => (Some(s.as_str()), None),
+            Some(Credential::Bearer(s)) => Some(s.as_str()),
             Some(Credential::Basic { username, password }) => {
-                if let Some(p) = self
+                return self
                     .authorize_basic(tenant, realm, username, password, intent)
-                    .await?
-                {
-                    return Ok(p);
-                }
-                (Some(password.as_str()), Some(username.as_str()))
+                    .await;
             }
             // Said nothing we could read: as wrong as a wrong token, and told the same way.
             Some(Credential::Malformed) => return Err(invalid_token()),
         };
         let hash = secret.map(hash_secret);
-        // No tenant or realm name holds NUL, and PostgreSQL refuses to compare text with one.
-        let found = if tenant.contains('\0') || realm.contains('\0') {
-            None
-        } else {
-            self.lookup(tenant, realm, hash.as_deref()).await?
-        };
-        let Some((realm, token)) = found else {
-            auth_failure("unknown_realm");
-            return Err(ScimError::not_found(format!(
-                "there is no realm '{realm}' in tenant '{tenant}'"
-            ))
-            .into());
-        };
+        let (realm, token) = self.realm_and_token(tenant, realm, hash.as_deref()).await?;
         let token = match (hash, token) {
             (None, _) if !token_required => None,
             (None, _) => {
@@ -333,21 +317,12 @@ impl AuthService {
             }
             (Some(_), None) => return Err(invalid_token()),
             (Some(hash), Some(t)) => {
-                let method = if username.is_some() {
-                    AuthMethod::Basic
-                } else if t.created_by.starts_with(OAUTH_ISSUED) {
+                let method = if t.created_by.starts_with(OAUTH_ISSUED) {
                     AuthMethod::OAuth
                 } else {
                     AuthMethod::Token
                 };
                 check_method(&realm, method)?;
-                // Basic names the token as well: a password given under another token's
-                // name is refused like a wrong password, in the same time.
-                if let Some(user) = username {
-                    if !bool::from(user.as_bytes().ct_eq(t.name.as_bytes())) {
-                        return Err(invalid_token());
-                    }
-                }
                 check_token(&hash, &t, &self.clock.now_text(), intent)?;
                 self.usage.note(&t.realm_id, &t.id);
                 Some(t)
@@ -355,6 +330,25 @@ impl AuthService {
         };
         check_state(&realm)?;
         Ok(Principal { realm, token })
+    }
+
+    /// `lookup`, with an unknown realm told as 404.
+    async fn realm_and_token(
+        &self,
+        tenant: &str,
+        realm: &str,
+        hash: Option<&str>,
+    ) -> ServiceResult<(Arc<Realm>, Option<Arc<TokenInfo>>)> {
+        // No tenant or realm name holds NUL, and PostgreSQL refuses to compare text with one.
+        let found = if tenant.contains('\0') || realm.contains('\0') {
+            None
+        } else {
+            self.lookup(tenant, realm, hash).await?
+        };
+        found.ok_or_else(|| {
+            auth_failure("unknown_realm");
+            ScimError::not_found(format!("there is no realm '{realm}' in tenant '{tenant}'")).into()
+        })
     }
 
     /// A JWT bearer token from one of the realm's trusted issuers. A JWT once verified is
@@ -380,21 +374,7 @@ impl AuthService {
             });
         }
         let ticket = self.cache.ticket();
-        let found = if tenant.contains('\0') || realm.contains('\0') {
-            None
-        } else {
-            self.store
-                .authenticate(tenant, realm, None)
-                .await
-                .map_err(|e| ServiceError::from_store(e, "realm"))?
-        };
-        let Some((found, _)) = found else {
-            auth_failure("unknown_realm");
-            return Err(ScimError::not_found(format!(
-                "there is no realm '{realm}' in tenant '{tenant}'"
-            ))
-            .into());
-        };
+        let (found, _) = self.realm_and_token(tenant, realm, None).await?;
         check_method(&found, AuthMethod::Jwt)?;
         let at = self.clock.now().timestamp();
         let verified = self
@@ -410,7 +390,6 @@ impl AuthService {
                 return Err(refused("jwt_refused"));
             }
         };
-        let found = Arc::new(found);
         check_token(&hash, &token, &now, intent)?;
         check_state(&found)?;
         if let Some(ticket) = ticket {
@@ -423,8 +402,10 @@ impl AuthService {
         })
     }
 
-    /// One of the realm's Basic credentials, or None when the username is none of theirs
-    /// (then the password may be a realm token: the older form of Basic). A verified
+    /// HTTP Basic: one of the realm's Basic credentials, or the older form, a realm token as
+    /// the password under the token's name. The older form is the token path with a name
+    /// check, so it is tried first and costs what a bearer token costs (nothing on a cache
+    /// hit); the Basic credentials are read only when no token matched. A verified Basic
     /// password is remembered like a token, by the hash of username and password, so a
     /// chosen password costs Argon2 once, not once per request (where the cache can hear of
     /// the credential's deletion).
@@ -435,7 +416,7 @@ impl AuthService {
         username: &str,
         password: &str,
         intent: Intent,
-    ) -> ServiceResult<Option<Principal>> {
+    ) -> ServiceResult<Principal> {
         let key = hash_secret(&format!("basic\0{username}\0{password}"));
         let now = self.clock.now_text();
         if let Some((r, t)) = self.cache.get(tenant, realm, &key) {
@@ -443,35 +424,43 @@ impl AuthService {
             check_token(&key, &t, &now, intent)?;
             check_state(&r)?;
             self.usage.note_basic(&r.id, &t.id);
-            return Ok(Some(Principal {
+            return Ok(Principal {
                 realm: r,
                 token: Some(t),
-            }));
+            });
         }
-        if tenant.contains('\0') || realm.contains('\0') {
-            return Ok(None);
-        }
+        let hash = hash_secret(password);
+        // Taken before either read: a credential deleted between them is not remembered.
         let ticket = self.cache.ticket();
-        let Some((found, _)) = self.lookup(tenant, realm, None).await? else {
-            // The token path answers an unknown realm.
-            return Ok(None);
-        };
+        let (found, token) = self.realm_and_token(tenant, realm, Some(&hash)).await?;
         // Before any password is checked: Argon2 is not paid for a method that is off.
         check_method(&found, AuthMethod::Basic)?;
+        if let Some(t) = token {
+            // A password given under another token's name is refused like a wrong password,
+            // in the same time.
+            if !bool::from(username.as_bytes().ct_eq(t.name.as_bytes())) {
+                return Err(invalid_token());
+            }
+            check_token(&hash, &t, &now, intent)?;
+            check_state(&found)?;
+            self.usage.note(&t.realm_id, &t.id);
+            return Ok(Principal {
+                realm: found,
+                token: Some(t),
+            });
+        }
         let Some(c) = self
             .store
             .find_basic(&found.id, username)
             .await
             .map_err(|e| ServiceError::from_store(e, "Basic credential"))?
         else {
-            return Ok(None);
+            return Err(invalid_token());
         };
         let matched = match c.kind {
-            PasswordKind::Generated => bool::from(
-                hash_secret(password)
-                    .as_bytes()
-                    .ct_eq(c.password_hash.as_bytes()),
-            ),
+            PasswordKind::Generated => {
+                bool::from(hash.as_bytes().ct_eq(c.password_hash.as_bytes()))
+            }
             PasswordKind::Chosen => password::verify(password, &c.password_hash).await?,
         };
         if !matched {
@@ -497,10 +486,10 @@ impl AuthService {
             self.cache.put(ticket, &found, &token);
         }
         self.usage.note_basic(&found.id, &token.id);
-        Ok(Some(Principal {
+        Ok(Principal {
             realm: found,
             token: Some(token),
-        }))
+        })
     }
 
     /// An admin token on SCIM data: only with a SCIM scope, and only on the realms of the

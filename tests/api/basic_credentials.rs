@@ -14,6 +14,7 @@ both_backends!(
     a_chosen_password_is_kept_as_argon2id_and_works,
     scopes_expiry_and_revocation_hold,
     basic_credentials_are_checked_when_created,
+    the_older_form_reads_no_basic_credential,
 );
 
 fn creds() -> String {
@@ -179,6 +180,48 @@ async fn scopes_expiry_and_revocation_hold(app: &TestApp) {
             .status,
         StatusCode::OK
     );
+}
+
+/// A realm token as the password under its name is the token path with a name check: it costs
+/// what a bearer token costs, and never waits on (or fails with) the Basic credentials' table.
+/// The table is taken away to show it is not read; the newer form needs it, and says so.
+async fn the_older_form_reads_no_basic_credential(app: &TestApp) {
+    let t = app
+        .admin
+        .create_token("default", "default", "okta-legacy", None)
+        .await
+        .unwrap();
+    let r = create(app, json!({"username": "okta-new"})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let newer = r.body["password"].as_str().unwrap().to_owned();
+    sqlx::any::install_default_drivers();
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&app.database_url)
+        .await
+        .unwrap();
+    sqlx::query("ALTER TABLE basic_credentials RENAME TO basic_credentials_away")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        let r = with_basic(app, Method::GET, "okta-legacy", &t.secret).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    }
+    let r = with_basic(app, Method::POST, "okta-legacy", &t.secret).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    // The token's password under another name is no token's: the newer form is looked up.
+    let r = with_basic(app, Method::GET, "okta-new", &newer).await;
+    assert!(r.status.is_server_error(), "{}: {}", r.status, r.body);
+    assert!(
+        !r.body.to_string().contains("basic_credentials"),
+        "no internals: {}",
+        r.body
+    );
+    sqlx::query("ALTER TABLE basic_credentials_away RENAME TO basic_credentials")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let r = with_basic(app, Method::GET, "okta-new", &newer).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
 }
 
 async fn basic_credentials_are_checked_when_created(app: &TestApp) {
