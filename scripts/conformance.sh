@@ -148,7 +148,7 @@ rm -f "$TMP/token"
 # The checker fires ~800 requests as fast as it can: far above an identity provider's rate,
 # so rate limits are off here. Metrics get an ephemeral port so nothing else can clash.
 (cd "$TMP" && SCIMD_DATABASE_URL=$DB_URL SCIMD_LISTEN=127.0.0.1:$PORT \
-    SCIMD_RATE_LIMIT_TOKEN_PER_SECOND=0 SCIMD_RATE_LIMIT_REALM_PER_SECOND=0 \
+    SCIMD_RATE_LIMIT_TOKEN_PER_SECOND=0 SCIMD_RATE_LIMIT_REALM_PER_SECOND=0 SCIMD_AUTH_FAILURES_PER_MINUTE=0 \
     SCIMD_METRICS_LISTEN=127.0.0.1:0 exec "$BIN" serve) >"$TMP/server.log" 2>&1 &
 SERVER_PID=$!
 ready=0

@@ -36,6 +36,8 @@ pub fn services(cfg: &Config, store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> S
             max_body_bytes: cfg.max_body_bytes,
             max_patch_operations: cfg.patch_max_operations,
             cursor_timeout_secs: cfg.cursor_timeout_seconds,
+            auth_failures_per_minute: cfg.auth_failures_per_minute,
+            basic_failures_per_minute: cfg.basic_failures_per_minute,
         },
         clock,
     )

@@ -50,6 +50,11 @@ pub struct Config {
     pub rate_limit_realm_per_second: u32,
     /// Requests a realm may receive in a burst above its rate.
     pub rate_limit_realm_burst: u32,
+    /// Refused SCIM credentials allowed per realm and client address a minute; past it
+    /// 429 until the minute is out (0: no limit).
+    pub auth_failures_per_minute: u32,
+    /// Wrong passwords allowed per realm and Basic username a minute (0: no limit).
+    pub basic_failures_per_minute: u32,
     /// Requests handled at once; more get 503 with Retry-After.
     pub max_concurrent_requests: usize,
     /// Seconds a request may take before it is abandoned with a 503 SCIM error.
@@ -87,6 +92,8 @@ impl Default for Config {
             rate_limit_token_burst: 200,
             rate_limit_realm_per_second: 500,
             rate_limit_realm_burst: 1000,
+            auth_failures_per_minute: 30,
+            basic_failures_per_minute: 10,
             max_concurrent_requests: 1024,
             request_timeout_seconds: 30,
             metrics_listen: "127.0.0.1:9464".into(),
@@ -183,6 +190,8 @@ impl fmt::Debug for Config {
                 &self.rate_limit_realm_per_second,
             )
             .field("rate_limit_realm_burst", &self.rate_limit_realm_burst)
+            .field("auth_failures_per_minute", &self.auth_failures_per_minute)
+            .field("basic_failures_per_minute", &self.basic_failures_per_minute)
             .field("max_concurrent_requests", &self.max_concurrent_requests)
             .field("request_timeout_seconds", &self.request_timeout_seconds)
             .field("metrics_listen", &self.metrics_listen)

@@ -32,7 +32,21 @@ const UNAVAILABLE_RETRY_AFTER: &str = "5";
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let e = match self.0 {
-            ServiceError::Scim(e) => e,
+            ServiceError::Scim(e) | ServiceError::Refused { error: e, .. } => e,
+            ServiceError::TooManyFailures(wait) => {
+                let secs = wait.as_secs() + 1;
+                let mut resp = error_response(&ScimError::new(
+                    429,
+                    None,
+                    format!(
+                        "too many failed authentications for this realm from this address (or \
+                         for this Basic username); retry after {secs} s"
+                    ),
+                ));
+                resp.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+                return resp;
+            }
             ServiceError::InsufficientScope(e) => {
                 let mut resp = error_response(&e);
                 resp.headers_mut().insert(

@@ -40,7 +40,14 @@ pub async fn resolve_realm(
     let principal = match state
         .services
         .auth
-        .authorize(&tenant, &realm, cred.as_ref(), token_required, intent(&req))
+        .authorize(
+            &tenant,
+            &realm,
+            cred.as_ref(),
+            token_required,
+            intent(&req),
+            client_address(&state, &req).as_deref(),
+        )
         .await
     {
         Ok(p) => p,

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 use base64::Engine;
 use rand::RngCore;
@@ -16,16 +17,25 @@ use super::admin::{AdminError, ADMIN_TOKEN_PREFIX};
 use super::auth_cache::AuthCache;
 use super::bearer_jwt::{looks_like_jwt, JwtBearer};
 use super::error::{ServiceError, ServiceResult};
+use super::failures::FailureLimit;
 use super::jwks::KeySets;
 use super::password;
 use crate::clock::Clock;
 use crate::scim::ScimError;
-use crate::store::{AuthMethod, PasswordKind, Realm, RealmState, Store, StoreError, TokenInfo};
+use crate::store::{
+    AuditEvent, AuthMethod, PasswordKind, Realm, RealmState, Store, StoreError, TokenInfo,
+};
 
 pub const SCIM_SCOPE: &str = "scim:all";
 /// Reads only: GET, `.search` and discovery, for applications that read the directory.
 pub const SCIM_READ_SCOPE: &str = "scim:read";
 const TOKEN_PREFIX: &str = "scimd_";
+/// The window the failure limits count in (`auth_failures_per_minute`).
+const FAILURE_WINDOW: Duration = Duration::from_secs(60);
+/// A wrong password for a Basic credential that exists (the one refusal counted per name).
+const BASIC_PASSWORD: &str = "basic_password";
+/// Characters of a Basic username kept in an audit record.
+const MAX_AUDITED_NAME: usize = 128;
 /// `created_by` of an access token the realm's token endpoint issued to an OAuth client.
 pub const OAUTH_ISSUED: &str = "oauth-client:";
 
@@ -222,6 +232,11 @@ pub struct AuthService {
     clock: Arc<dyn Clock>,
     jwt: JwtBearer,
     pub cache: Arc<AuthCache>,
+    /// Refused credentials per (realm, address).
+    failures: FailureLimit,
+    /// Wrong passwords per (realm, Basic username): a chosen password is the one guessable
+    /// secret here, and each wrong one costs an Argon2 run.
+    basic_failures: FailureLimit,
 }
 
 /// What a request is about to do, for the scope it needs.
@@ -231,6 +246,29 @@ pub enum Intent {
     Read,
     /// Anything that changes data: `scim:all`.
     Write,
+}
+
+/// One request's authentication: which realm, for what, and whether its caller is being held
+/// back for refused credentials (then only what the cache already vouches for is served).
+struct Attempt<'a> {
+    tenant: &'a str,
+    realm: &'a str,
+    intent: Intent,
+    wait: Option<Duration>,
+}
+
+impl Attempt<'_> {
+    /// Called before anything costly (a database read, a hash, a signature): a caller held
+    /// back gets no more tries.
+    fn admit(&self) -> ServiceResult<()> {
+        match self.wait {
+            Some(wait) => {
+                auth_failure("too_many_failures");
+                Err(ServiceError::TooManyFailures(wait))
+            }
+            None => Ok(()),
+        }
+    }
 }
 
 impl AuthService {
@@ -246,26 +284,36 @@ impl AuthService {
             usage,
             clock,
             cache: Arc::default(),
+            failures: FailureLimit::new(0, FAILURE_WINDOW),
+            basic_failures: FailureLimit::new(0, FAILURE_WINDOW),
         }
+    }
+
+    /// Refused credentials allowed a minute per realm and address, and wrong passwords per
+    /// realm and Basic username (0: no limit). Without this call there is none.
+    pub fn with_failure_limits(mut self, per_address: u32, per_username: u32) -> Self {
+        self.failures = FailureLimit::new(per_address, FAILURE_WINDOW);
+        self.basic_failures = FailureLimit::new(per_username, FAILURE_WINDOW);
+        self
     }
 
     /// The realm and, when a hash is given, the token with it: from the cache when it can
     /// vouch for them, else from the store (remembered for next time when allowed).
     async fn lookup(
         &self,
-        tenant: &str,
-        realm: &str,
+        at: &Attempt<'_>,
         hash: Option<&str>,
     ) -> ServiceResult<Option<(Arc<Realm>, Option<Arc<TokenInfo>>)>> {
         if let Some(h) = hash {
-            if let Some((r, t)) = self.cache.get(tenant, realm, h) {
+            if let Some((r, t)) = self.cache.get(at.tenant, at.realm, h) {
                 return Ok(Some((r, Some(t))));
             }
         }
+        at.admit()?;
         let ticket = self.cache.ticket();
         let found = self
             .store
-            .authenticate(tenant, realm, hash)
+            .authenticate(at.tenant, at.realm, hash)
             .await
             .map_err(|e| ServiceError::from_store(e, "realm"))?;
         let Some((r, t)) = found else {
@@ -278,8 +326,31 @@ impl AuthService {
         Ok(Some((r, t)))
     }
 
-    /// Resolves the realm and checks the bearer token. `token_required == false` lets
-    /// anonymous callers through (discovery), but a token that is sent must still be valid.
+    /// `lookup`, with an unknown realm told as 404.
+    async fn realm_and_token(
+        &self,
+        at: &Attempt<'_>,
+        hash: Option<&str>,
+    ) -> ServiceResult<(Arc<Realm>, Option<Arc<TokenInfo>>)> {
+        let (tenant, realm) = (at.tenant, at.realm);
+        // No tenant or realm name holds NUL, and PostgreSQL refuses to compare text with one.
+        let found = if tenant.contains('\0') || realm.contains('\0') {
+            None
+        } else {
+            self.lookup(at, hash).await?
+        };
+        found.ok_or_else(|| {
+            auth_failure("unknown_realm");
+            ScimError::not_found(format!("there is no realm '{realm}' in tenant '{tenant}'")).into()
+        })
+    }
+
+    /// Resolves the realm and checks the credential. `token_required == false` lets
+    /// anonymous callers through (discovery), but a credential that is sent must still be
+    /// valid. Refused credentials are counted per (realm, address) and per Basic username
+    /// and audited; past the limit the caller gets 429 until its window ends, except for
+    /// credentials the cache already vouches for (so a guesser on the same address as the
+    /// identity provider cannot lock the provider out where the cache is live).
     pub async fn authorize(
         &self,
         tenant: &str,
@@ -287,26 +358,78 @@ impl AuthService {
         credential: Option<&Credential>,
         token_required: bool,
         intent: Intent,
+        address: Option<&str>,
+    ) -> ServiceResult<Principal> {
+        let Some(cred) = credential else {
+            let at = Attempt {
+                tenant,
+                realm,
+                intent,
+                wait: None,
+            };
+            return self.check(&at, None, token_required).await;
+        };
+        let place = format!("{tenant}\0{realm}");
+        let by_address = format!("{place}\0{}", address.unwrap_or("-"));
+        let by_user = match cred {
+            Credential::Basic { username, .. } => Some(format!("{place}\0{username}")),
+            _ => None,
+        };
+        let now = Instant::now();
+        let wait = self.failures.blocked(&by_address, now).or_else(|| {
+            by_user
+                .as_deref()
+                .and_then(|k| self.basic_failures.blocked(k, now))
+        });
+        let at = Attempt {
+            tenant,
+            realm,
+            intent,
+            wait,
+        };
+        let result = self.check(&at, Some(cred), token_required).await;
+        if let Err(ServiceError::Refused { reason, .. }) = &result {
+            self.failures.fail(&by_address, now);
+            // Only a real credential's username is counted: a flood of made-up names would
+            // only fill the table.
+            if *reason == BASIC_PASSWORD {
+                if let Some(k) = &by_user {
+                    self.basic_failures.fail(k, now);
+                }
+            }
+            self.record_refusal(tenant, realm, cred, reason, address)
+                .await;
+        }
+        result
+    }
+
+    async fn check(
+        &self,
+        at: &Attempt<'_>,
+        credential: Option<&Credential>,
+        token_required: bool,
     ) -> ServiceResult<Principal> {
         let secret = match credential {
             None => None,
             Some(Credential::Bearer(s)) if s.starts_with(ADMIN_TOKEN_PREFIX) => {
-                return self.authorize_admin(tenant, realm, s, intent).await;
+                return self.authorize_admin(at, s).await;
             }
             Some(Credential::Bearer(s)) if looks_like_jwt(s) => {
-                return self.authorize_jwt(tenant, realm, s, intent).await;
+                return self.authorize_jwt(at, s).await;
             }
             Some(Credential::Bearer(s)) => Some(s.as_str()),
             Some(Credential::Basic { username, password }) => {
-                return self
-                    .authorize_basic(tenant, realm, username, password, intent)
-                    .await;
+                return self.authorize_basic(at, username, password).await;
             }
-            // Said nothing we could read: as wrong as a wrong token, and told the same way.
-            Some(Credential::Malformed) => return Err(invalid_token()),
+            // Said nothing we could read: as wrong as a wrong token, and told the same way
+            // (once the realm is known to exist: refusals are counted per realm).
+            Some(Credential::Malformed) => {
+                self.realm_and_token(at, None).await?;
+                return Err(invalid_token());
+            }
         };
         let hash = secret.map(hash_secret);
-        let (realm, token) = self.realm_and_token(tenant, realm, hash.as_deref()).await?;
+        let (realm, token) = self.realm_and_token(at, hash.as_deref()).await?;
         let token = match (hash, token) {
             (None, _) if !token_required => None,
             (None, _) => {
@@ -323,7 +446,7 @@ impl AuthService {
                     AuthMethod::Token
                 };
                 check_method(&realm, method)?;
-                check_token(&hash, &t, &self.clock.now_text(), intent)?;
+                check_token(&hash, &t, &self.clock.now_text(), at.intent)?;
                 self.usage.note(&t.realm_id, &t.id);
                 Some(t)
             }
@@ -332,40 +455,15 @@ impl AuthService {
         Ok(Principal { realm, token })
     }
 
-    /// `lookup`, with an unknown realm told as 404.
-    async fn realm_and_token(
-        &self,
-        tenant: &str,
-        realm: &str,
-        hash: Option<&str>,
-    ) -> ServiceResult<(Arc<Realm>, Option<Arc<TokenInfo>>)> {
-        // No tenant or realm name holds NUL, and PostgreSQL refuses to compare text with one.
-        let found = if tenant.contains('\0') || realm.contains('\0') {
-            None
-        } else {
-            self.lookup(tenant, realm, hash).await?
-        };
-        found.ok_or_else(|| {
-            auth_failure("unknown_realm");
-            ScimError::not_found(format!("there is no realm '{realm}' in tenant '{tenant}'")).into()
-        })
-    }
-
     /// A JWT bearer token from one of the realm's trusted issuers. A JWT once verified is
     /// remembered by its hash like any token (while the cache can hear of changes to the
     /// issuer), so the signature is checked once per token, not once per request.
-    async fn authorize_jwt(
-        &self,
-        tenant: &str,
-        realm: &str,
-        jwt: &str,
-        intent: Intent,
-    ) -> ServiceResult<Principal> {
+    async fn authorize_jwt(&self, at: &Attempt<'_>, jwt: &str) -> ServiceResult<Principal> {
         let hash = hash_secret(jwt);
         let now = self.clock.now_text();
-        if let Some((r, t)) = self.cache.get(tenant, realm, &hash) {
+        if let Some((r, t)) = self.cache.get(at.tenant, at.realm, &hash) {
             check_method(&r, AuthMethod::Jwt)?;
-            check_token(&hash, &t, &now, intent)?;
+            check_token(&hash, &t, &now, at.intent)?;
             check_state(&r)?;
             self.usage.note_issuer(&r.id, &t.id);
             return Ok(Principal {
@@ -374,23 +472,23 @@ impl AuthService {
             });
         }
         let ticket = self.cache.ticket();
-        let (found, _) = self.realm_and_token(tenant, realm, None).await?;
+        let (found, _) = self.realm_and_token(at, None).await?;
         check_method(&found, AuthMethod::Jwt)?;
-        let at = self.clock.now().timestamp();
+        let unix = self.clock.now().timestamp();
         let verified = self
             .jwt
-            .verify(&found, jwt, &hash, at)
+            .verify(&found, jwt, &hash, unix)
             .await
             .map_err(|e| ServiceError::from_store(e, "trusted issuer"))?;
         let token = match verified {
             Ok((token, _)) => Arc::new(token),
             Err(why) => {
-                tracing::info!(tenant, realm = %found.name, reason = %why,
+                tracing::info!(tenant = at.tenant, realm = %found.name, reason = %why,
                     "a JWT bearer token was refused");
                 return Err(refused("jwt_refused"));
             }
         };
-        check_token(&hash, &token, &now, intent)?;
+        check_token(&hash, &token, &now, at.intent)?;
         check_state(&found)?;
         if let Some(ticket) = ticket {
             self.cache.put(ticket, &found, &token);
@@ -411,17 +509,15 @@ impl AuthService {
     /// the credential's deletion).
     async fn authorize_basic(
         &self,
-        tenant: &str,
-        realm: &str,
+        at: &Attempt<'_>,
         username: &str,
         password: &str,
-        intent: Intent,
     ) -> ServiceResult<Principal> {
         let key = hash_secret(&format!("basic\0{username}\0{password}"));
         let now = self.clock.now_text();
-        if let Some((r, t)) = self.cache.get(tenant, realm, &key) {
+        if let Some((r, t)) = self.cache.get(at.tenant, at.realm, &key) {
             check_method(&r, AuthMethod::Basic)?;
-            check_token(&key, &t, &now, intent)?;
+            check_token(&key, &t, &now, at.intent)?;
             check_state(&r)?;
             self.usage.note_basic(&r.id, &t.id);
             return Ok(Principal {
@@ -432,7 +528,7 @@ impl AuthService {
         let hash = hash_secret(password);
         // Taken before either read: a credential deleted between them is not remembered.
         let ticket = self.cache.ticket();
-        let (found, token) = self.realm_and_token(tenant, realm, Some(&hash)).await?;
+        let (found, token) = self.realm_and_token(at, Some(&hash)).await?;
         // Before any password is checked: Argon2 is not paid for a method that is off.
         check_method(&found, AuthMethod::Basic)?;
         if let Some(t) = token {
@@ -441,7 +537,7 @@ impl AuthService {
             if !bool::from(username.as_bytes().ct_eq(t.name.as_bytes())) {
                 return Err(invalid_token());
             }
-            check_token(&hash, &t, &now, intent)?;
+            check_token(&hash, &t, &now, at.intent)?;
             check_state(&found)?;
             self.usage.note(&t.realm_id, &t.id);
             return Ok(Principal {
@@ -464,7 +560,7 @@ impl AuthService {
             PasswordKind::Chosen => password::verify(password, &c.password_hash).await?,
         };
         if !matched {
-            return Err(refused("basic_password"));
+            return Err(refused(BASIC_PASSWORD));
         }
         let token = Arc::new(TokenInfo {
             id: c.id,
@@ -480,7 +576,7 @@ impl AuthService {
             last_used_at: c.last_used_at,
             replaced_by: None,
         });
-        check_token(&key, &token, &now, intent)?;
+        check_token(&key, &token, &now, at.intent)?;
         check_state(&found)?;
         if let Some(ticket) = ticket {
             self.cache.put(ticket, &found, &token);
@@ -494,32 +590,24 @@ impl AuthService {
 
     /// An admin token on SCIM data: only with a SCIM scope, and only on the realms of the
     /// tenants it administers (others are 404, as on the admin API).
-    async fn authorize_admin(
-        &self,
-        tenant: &str,
-        realm: &str,
-        secret: &str,
-        intent: Intent,
-    ) -> ServiceResult<Principal> {
+    async fn authorize_admin(&self, at: &Attempt<'_>, secret: &str) -> ServiceResult<Principal> {
+        at.admit()?;
         let now = self.clock.now_text();
         let t = match check_admin_secret(self.store.as_ref(), &now, secret).await {
             Ok(t) => t,
             Err(AdminError::Unauthorized(detail)) => {
-                return Err(unauthorized("invalid_token", &detail))
+                // Refusals are counted per realm, so only a realm that exists gets one.
+                self.realm_and_token(at, None).await?;
+                return Err(unauthorized("invalid_token", &detail));
             }
             Err(AdminError::Unavailable(e)) => return Err(ServiceError::Unavailable(e)),
             Err(e) => return Err(ServiceError::Internal(anyhow::anyhow!(e))),
         };
-        let visible = t.tenant.as_deref().is_none_or(|own| own == tenant);
-        let found = if visible && !tenant.contains('\0') && !realm.contains('\0') {
-            self.store
-                .authenticate(tenant, realm, None)
-                .await
-                .map_err(|e| ServiceError::from_store(e, "realm"))?
+        let visible = t.tenant.as_deref().is_none_or(|own| own == at.tenant);
+        let (found, _) = if visible {
+            self.realm_and_token(at, None).await?
         } else {
-            None
-        };
-        let Some((found, _)) = found else {
+            let (tenant, realm) = (at.tenant, at.realm);
             auth_failure("unknown_realm");
             return Err(ScimError::not_found(format!(
                 "there is no realm '{realm}' in tenant '{tenant}'"
@@ -540,7 +628,7 @@ impl AuthService {
             )
             .into());
         }
-        check_scope(&t.scopes, intent)?;
+        check_scope(&t.scopes, at.intent)?;
         check_state(&found)?;
         let token = TokenInfo {
             id: t.id,
@@ -557,9 +645,44 @@ impl AuthService {
             replaced_by: None,
         };
         Ok(Principal {
-            realm: Arc::new(found),
+            realm: found,
             token: Some(Arc::new(token)),
         })
+    }
+
+    /// An audit record of a refused credential, naming what kind it was and never any of
+    /// its secret. The failure limit bounds how many a caller can cause.
+    async fn record_refusal(
+        &self,
+        tenant: &str,
+        realm: &str,
+        cred: &Credential,
+        reason: &str,
+        address: Option<&str>,
+    ) {
+        let actor = match cred {
+            Credential::Bearer(s) if s.starts_with(ADMIN_TOKEN_PREFIX) => "admin-token".into(),
+            Credential::Bearer(s) if looks_like_jwt(s) => "jwt-bearer".into(),
+            Credential::Bearer(_) => "bearer-token".into(),
+            Credential::Basic { username, .. } => {
+                let name: String = username.chars().take(MAX_AUDITED_NAME).collect();
+                format!("basic:{name}")
+            }
+            Credential::Malformed => "malformed".into(),
+        };
+        let event = AuditEvent {
+            id: uuid::Uuid::now_v7().to_string(),
+            tenant: Some(tenant.to_owned()),
+            at: self.clock.now_text(),
+            actor,
+            action: "scim.auth.denied".into(),
+            target: format!("tenants/{tenant}/realms/{realm}/scim/v2"),
+            address: address.map(str::to_owned),
+            detail: serde_json::json!({ "reason": reason }),
+        };
+        if let Err(e) = self.store.append_audit(&event).await {
+            tracing::error!(error = %e, "recording a refused SCIM credential failed");
+        }
     }
 }
 
@@ -656,7 +779,10 @@ fn refused(reason: &'static str) -> ServiceError {
 
 fn unauthorized(reason: &'static str, detail: &str) -> ServiceError {
     auth_failure(reason);
-    ScimError::new(401, None, detail).into()
+    ServiceError::Refused {
+        reason,
+        error: ScimError::new(401, None, detail),
+    }
 }
 
 fn auth_failure(reason: &'static str) {

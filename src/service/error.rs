@@ -12,6 +12,16 @@ pub enum ServiceError {
     /// names the scope that would).
     #[error("insufficient scope: {0}")]
     InsufficientScope(ScimError),
+    /// A credential that was presented and refused (a 401): `reason` is for the metrics, the
+    /// failure limit and the audit record, never for the caller.
+    #[error("refused ({reason}): {error}")]
+    Refused {
+        reason: &'static str,
+        error: ScimError,
+    },
+    /// Too many refused credentials from this caller of late: wait this long.
+    #[error("too many failed authentications")]
+    TooManyFailures(std::time::Duration),
     /// The database cannot serve just now; the client should retry. The cause is logged.
     #[error("database unavailable: {0}")]
     Unavailable(StoreError),

@@ -28,6 +28,9 @@ pub struct Limits {
     pub max_body_bytes: u64,
     pub max_patch_operations: usize,
     pub cursor_timeout_secs: u64,
+    /// Refused credentials per realm and address, and per Basic username, a minute.
+    pub auth_failures_per_minute: u32,
+    pub basic_failures_per_minute: u32,
 }
 
 impl Services {
@@ -51,7 +54,11 @@ impl Services {
         // both is fetched once.
         let keys = Arc::new(super::jwks::KeySets::new());
         let auth =
-            auth::AuthService::new(store.clone(), usage.clone(), clock.clone(), keys.clone());
+            auth::AuthService::new(store.clone(), usage.clone(), clock.clone(), keys.clone())
+                .with_failure_limits(
+                    limits.auth_failures_per_minute,
+                    limits.basic_failures_per_minute,
+                );
         let admin = admin::AdminService::new(store.clone(), clock.clone())
             .with_auth_cache(auth.cache.clone());
         let oauth = oauth::OAuthService::new(store.clone(), clock, keys);

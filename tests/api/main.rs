@@ -5,6 +5,7 @@ mod idp;
 
 mod admin_api;
 mod auth;
+mod auth_failures;
 mod auth_methods;
 mod basic_credentials;
 mod cli;
