@@ -10,17 +10,32 @@ use crate::helpers::{send, until_status, TestApp};
 both_backends!(
     admin_commands_manage_tenants_realms_and_tokens,
     oauth_client_commands_issue_credentials_that_get_tokens,
+    credential_commands_manage_basic_credentials_issuers_and_auth_methods,
 );
 
 fn scimd(app: &TestApp, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_scimd"))
+    scimd_with_stdin(app, args, "")
+}
+
+fn scimd_with_stdin(app: &TestApp, args: &[&str], stdin: &str) -> (bool, String, String) {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_scimd"))
         .args(args)
         .env("SCIMD_DATABASE_URL", &app.database_url)
-        .env("SCIMD_CONFIG", "/nonexistent-is-not-read")
         .env_remove("SCIMD_CONFIG")
         .current_dir(std::env::temp_dir())
-        .output()
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .expect("run scimd");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().expect("run scimd");
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -224,4 +239,155 @@ async fn oauth_client_commands_issue_credentials_that_get_tokens(app: &TestApp) 
     assert!(ok, "{err}");
     let (ok, _, err) = scimd(app, &["oauth-client", "delete", &id]);
     assert!(!ok && err.contains("no OAuth client"), "{err}");
+}
+
+/// Basic credentials, trusted issuers and a realm's auth methods from the command line: what
+/// it prints works on SCIM, what it deletes stops working, and a chosen password never needs
+/// to be on the command line.
+async fn credential_commands_manage_basic_credentials_issuers_and_auth_methods(app: &TestApp) {
+    let users = format!("{}/Users", app.base);
+    let (ok, generated, err) = scimd(app, &["basic-credential", "create", "--username", "okta"]);
+    assert!(ok, "{err}");
+    let generated = generated.trim().to_owned();
+    assert!(generated.starts_with("scimd_basic_"), "{generated}");
+    assert!(err.contains("shown once"), "{err}");
+    let basic = |user: &str, pass: &str| app.client.get(&users).basic_auth(user, Some(pass));
+    assert_eq!(send(basic("okta", &generated)).await.status, StatusCode::OK);
+
+    let chosen = "a chosen password of some length";
+    let (ok, printed, err) = scimd_with_stdin(
+        app,
+        &[
+            "basic-credential",
+            "create",
+            "--username",
+            "ping",
+            "--password-stdin",
+            "--scope",
+            "scim:read",
+        ],
+        &format!("{chosen}\n"),
+    );
+    assert!(ok, "{err}");
+    assert!(
+        printed.trim().is_empty(),
+        "a chosen password is not printed: {printed}"
+    );
+    assert_eq!(send(basic("ping", chosen)).await.status, StatusCode::OK);
+    let (ok, _, err) = scimd_with_stdin(
+        app,
+        &[
+            "basic-credential",
+            "create",
+            "--username",
+            "short",
+            "--password-stdin",
+        ],
+        "too short\n",
+    );
+    assert!(!ok && err.contains("password"), "{err}");
+
+    let (ok, listed, _) = scimd(app, &["basic-credential", "list"]);
+    assert!(ok, "{listed}");
+    assert!(
+        listed.contains("generated") && listed.contains("chosen"),
+        "{listed}"
+    );
+    assert!(
+        !listed.contains(&generated) && !listed.contains(chosen),
+        "{listed}"
+    );
+    let okta_id = listed
+        .lines()
+        .find(|l| l.contains(" okta "))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap()
+        .to_owned();
+    let (ok, _, err) = scimd(app, &["basic-credential", "delete", &okta_id]);
+    assert!(ok, "{err}");
+    let r = until_status(StatusCode::UNAUTHORIZED, || basic("okta", &generated)).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
+
+    // Only tokens: Basic is refused however right the password, and the realm says so.
+    let (ok, out, err) = scimd(app, &["realm", "set-auth-methods", "token"]);
+    assert!(ok && out.contains("now accepts token"), "{out}{err}");
+    let r = until_status(StatusCode::UNAUTHORIZED, || basic("ping", chosen)).await;
+    assert!(
+        r.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("does not accept"),
+        "{}",
+        r.body
+    );
+    let (ok, out, _) = scimd(app, &["realm", "list", "--tenant", "default"]);
+    assert!(ok && out.contains("AUTH METHODS"), "{out}");
+    let (ok, _, err) = scimd(app, &["realm", "set-auth-methods", "token", "kerberos"]);
+    assert!(!ok && err.contains("kerberos"), "{err}");
+    let (ok, out, err) = scimd(app, &["realm", "set-auth-methods", "token", "basic"]);
+    assert!(ok && out.contains("token, basic"), "{out}{err}");
+    let r = until_status(StatusCode::OK, || basic("ping", chosen)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+
+    let tid = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+    let (ok, out, err) = scimd(
+        app,
+        &[
+            "trusted-issuer",
+            "create",
+            "--name",
+            "entra",
+            "--preset",
+            "entra",
+            "--entra-tenant-id",
+            tid,
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(
+        out.contains(&format!("https://sts.windows.net/{tid}/")),
+        "{out}"
+    );
+    let (ok, listed, _) = scimd(app, &["trusted-issuer", "list"]);
+    assert!(
+        ok && listed.contains("entra") && listed.contains("true"),
+        "{listed}"
+    );
+    let id = listed
+        .lines()
+        .nth(1)
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap()
+        .to_owned();
+    let (ok, _, err) = scimd(app, &["trusted-issuer", "disable", &id]);
+    assert!(ok, "{err}");
+    let (_, listed, _) = scimd(app, &["trusted-issuer", "list"]);
+    assert!(listed.contains("false"), "{listed}");
+    let (ok, _, err) = scimd(app, &["trusted-issuer", "delete", &id]);
+    assert!(ok, "{err}");
+    let (_, listed, _) = scimd(app, &["trusted-issuer", "list"]);
+    assert_eq!(listed.lines().count(), 1, "only the header: {listed}");
+    let (ok, _, err) = scimd(app, &["trusted-issuer", "delete", &id]);
+    assert!(!ok && err.contains(&id), "{err}");
+
+    // Each change is on record as the command line's.
+    let audit = app
+        .admin_call(reqwest::Method::GET, "/v1/tenants/default/audit", None)
+        .await;
+    let actions: Vec<&str> = audit.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["actor"] == "cli")
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    for want in [
+        "basic_credential.create",
+        "basic_credential.delete",
+        "realm.update",
+        "trusted_issuer.create",
+        "trusted_issuer.delete",
+    ] {
+        assert!(actions.contains(&want), "{want}: {actions:?}");
+    }
 }

@@ -7,6 +7,10 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
+mod credentials;
+
+use credentials::{BasicCredentialCmd, TrustedIssuerCmd};
+
 use std::sync::Arc;
 
 use crate::clock::SystemClock;
@@ -51,6 +55,12 @@ pub enum Command {
     /// Manage a realm's OAuth 2.0 clients (client credentials) and their secrets.
     #[command(subcommand)]
     OauthClient(OAuthClientCmd),
+    /// Manage a realm's HTTP Basic credentials (username and password).
+    #[command(subcommand)]
+    BasicCredential(BasicCredentialCmd),
+    /// Manage a realm's trusted issuers, whose JWTs are accepted as bearer tokens.
+    #[command(subcommand)]
+    TrustedIssuer(TrustedIssuerCmd),
 }
 
 #[derive(Subcommand, Debug)]
@@ -176,6 +186,14 @@ pub enum RealmCmd {
         /// enabled | paused | disabled
         state: String,
     },
+    /// Set which credentials a realm accepts on SCIM: any of token, basic, oauth, jwt (its
+    /// /ServiceProviderConfig lists them, the first as primary).
+    SetAuthMethods {
+        #[command(flatten)]
+        at: RealmRef,
+        #[arg(required = true)]
+        methods: Vec<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -252,17 +270,19 @@ async fn admin_command(admin: &AdminService, cmd: Command) -> anyhow::Result<()>
         Command::Realm(RealmCmd::List { tenant }) => {
             writeln!(
                 out,
-                "{:<20} {:<20} {:<9} CREATED",
-                "TENANT", "REALM", "STATE"
+                "{:<20} {:<20} {:<9} {:<24} AUTH METHODS",
+                "TENANT", "REALM", "STATE", "CREATED"
             )?;
             for r in admin.list_realms(tenant.as_deref()).await? {
+                let methods: Vec<&str> = r.auth_methods.iter().map(|m| m.as_str()).collect();
                 writeln!(
                     out,
-                    "{:<20} {:<20} {:<9} {}",
+                    "{:<20} {:<20} {:<9} {:<24} {}",
                     r.tenant,
                     r.name,
                     r.state.as_str(),
-                    r.created_at
+                    r.created_at,
+                    methods.join(" ")
                 )?;
             }
         }
@@ -329,6 +349,29 @@ async fn admin_command(admin: &AdminService, cmd: Command) -> anyhow::Result<()>
         }
         Command::AdminToken(cmd) => admin_token_command(admin, cmd, &mut out).await?,
         Command::OauthClient(cmd) => oauth_client_command(admin, cmd, &mut out).await?,
+        Command::BasicCredential(cmd) => {
+            credentials::basic_credential_command(admin, cmd, &mut out).await?
+        }
+        Command::TrustedIssuer(cmd) => {
+            credentials::trusted_issuer_command(admin, cmd, &mut out).await?
+        }
+        Command::Realm(RealmCmd::SetAuthMethods { at, methods }) => {
+            let body = serde_json::json!({ "auth_methods": methods });
+            let r = admin
+                .update_realm(&Actor::cli(), &at.tenant, &at.realm, body, "")
+                .await?;
+            writeln!(
+                out,
+                "realm {} of tenant {} now accepts {}",
+                at.realm,
+                at.tenant,
+                r.auth_methods
+                    .iter()
+                    .map(|m| m.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )?;
+        }
         Command::Serve | Command::Healthcheck => unreachable!("handled by run"),
     }
     Ok(())
