@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use super::realm::{client_address, origin};
 use super::state::AppState;
-use crate::service::auth::{SCIM_READ_SCOPE, SCIM_SCOPE};
+use crate::service::auth::{Credential, SCIM_READ_SCOPE, SCIM_SCOPE};
 use crate::service::oauth::{ClientAuthMethod, ClientCredential, OAuthError, TokenRequest};
 
 pub const TOKEN: &str = "/v1/tenants/{tenant}/realms/{realm}/oauth2/token";
@@ -194,9 +194,9 @@ fn hex(b: u8) -> Option<u8> {
 /// (client id, secret) from `Authorization: Basic`; Err when the header is there but is not
 /// a Basic credential we can read.
 fn basic_client(headers: &HeaderMap) -> Result<Option<(String, String)>, Failure> {
-    let Some(v) = headers.get(header::AUTHORIZATION) else {
+    if !headers.contains_key(header::AUTHORIZATION) {
         return Ok(None);
-    };
+    }
     let bad = || Failure {
         challenge: true,
         ..Failure::new(
@@ -205,21 +205,12 @@ fn basic_client(headers: &HeaderMap) -> Result<Option<(String, String)>, Failure
             "the Authorization header is not HTTP Basic with client_id:client_secret",
         )
     };
-    let v = v.to_str().map_err(|_| bad())?.trim();
-    let Some((scheme, rest)) = v.split_once(' ') else {
-        return Err(bad());
+    // The SCIM endpoints' reading of Basic (RFC 7617), then RFC 6749 §2.3.1's form decoding.
+    let (id, secret) = match super::extract::credential(headers) {
+        Some(Credential::Basic { username, password }) => (username, password),
+        _ => return Err(bad()),
     };
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return Err(bad());
-    }
-    use base64::Engine;
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(rest.trim())
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-        .ok_or_else(bad)?;
-    let (id, secret) = decoded.split_once(':').ok_or_else(bad)?;
-    let (id, secret) = (form_decoded(id), form_decoded(secret));
+    let (id, secret) = (form_decoded(&id), form_decoded(&secret));
     if id.is_empty() || secret.is_empty() {
         return Err(bad());
     }

@@ -286,3 +286,55 @@ async fn an_access_token_from_one_replica_works_on_the_other_until_its_client_is
         "the other replica still accepted the access token a second after its client was disabled"
     );
 }
+
+/// A chosen Basic password is verified (Argon2) once and then remembered by each server: the
+/// credential deleted through one replica's admin API is refused by the other within the
+/// second, as a revoked token is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_basic_credential_deleted_through_one_replica_is_refused_by_the_other_within_a_second() {
+    let Some((app, peer)) = replicas().await else {
+        return;
+    };
+    let password = "a password the operator chose";
+    let created = app
+        .admin_call(
+            Method::POST,
+            "/v1/tenants/default/realms/default/basic-credentials",
+            Some(json!({"username": "pingfederate", "password": password})),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    for base in [&app.base, &peer.base] {
+        for _ in 0..3 {
+            let r = send(
+                app.client
+                    .get(format!("{base}/Users"))
+                    .basic_auth("pingfederate", Some(password)),
+            )
+            .await;
+            assert_eq!(r.status, StatusCode::OK, "{base}: {}", r.body);
+        }
+    }
+    let deleted = app
+        .admin_call(
+            Method::DELETE,
+            &format!("/v1/tenants/default/realms/default/basic-credentials/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.body);
+    let gone = Instant::now();
+    let url = format!("{}/Users", peer.base);
+    let (r, within) = refused_within(gone, Duration::from_secs(1), || {
+        app.client
+            .get(&url)
+            .basic_auth("pingfederate", Some(password))
+    })
+    .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
+    assert!(
+        within,
+        "the other replica still accepted the deleted credential a second later"
+    );
+}

@@ -392,7 +392,7 @@ impl Control for PgStore {
                 None => StoreError::NotFound,
             });
         }
-        insert_token(&mut tx, &new).await?;
+        insert_token(&mut tx, &new, None).await?;
         tx.commit().await?;
         conn.finish();
         Ok(new.issued())

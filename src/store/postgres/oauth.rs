@@ -382,22 +382,7 @@ impl OAuthClients for PgStore {
             .execute(&mut *tx)
             .await?;
         }
-        sqlx::query(
-            "INSERT INTO tokens (realm_id, id, name, token_hash, scopes, created_at, expires_at, \
-             description, created_by, client_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .bind(realm)
-        .bind(own_uid(&t.id)?)
-        .bind(&t.name)
-        .bind(&t.token_hash)
-        .bind(t.scopes.join(" "))
-        .bind(at)
-        .bind(opt_instant(t.expires_at.as_deref())?)
-        .bind(&t.description)
-        .bind(&t.created_by)
-        .bind(client)
-        .execute(&mut *tx)
-        .await?;
+        super::tokens::insert_token(&mut tx, t, Some(client)).await?;
         tx.commit().await?;
         conn.finish();
         Ok(())

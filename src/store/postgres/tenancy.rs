@@ -163,7 +163,7 @@ impl Tenancy for PgStore {
         .execute(&mut *tx)
         .await?;
         token.realm_id = realm_id.to_string();
-        super::tokens::insert_token(&mut tx, &token).await?;
+        super::tokens::insert_token(&mut tx, &token, None).await?;
         tx.commit().await?;
         conn.finish();
         Ok(true)

@@ -9,10 +9,15 @@ use super::{get, get_id, get_instant, get_opt_instant, instant, opt_instant, own
 use crate::store::sql::{parse_scopes, TOKEN_COLS};
 use crate::store::{AuthFeed, NewToken, Realm, StoreResult, TokenInfo, Tokens};
 
-pub(super) async fn insert_token(conn: &mut PgConnection, t: &NewToken) -> StoreResult<()> {
+/// `client`: the OAuth client an access token was issued to (deleted with it).
+pub(super) async fn insert_token(
+    conn: &mut PgConnection,
+    t: &NewToken,
+    client: Option<Uuid>,
+) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO tokens (realm_id, id, name, token_hash, scopes, created_at, expires_at, \
-         description, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+         description, created_by, client_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(own_uid(&t.realm_id)?)
     .bind(own_uid(&t.id)?)
@@ -23,6 +28,7 @@ pub(super) async fn insert_token(conn: &mut PgConnection, t: &NewToken) -> Store
     .bind(opt_instant(t.expires_at.as_deref())?)
     .bind(&t.description)
     .bind(&t.created_by)
+    .bind(client)
     .execute(conn)
     .await?;
     Ok(())
@@ -49,7 +55,7 @@ pub(super) fn token_from_row(row: &PgRow) -> StoreResult<TokenInfo> {
 impl Tokens for PgStore {
     async fn create_token(&self, t: NewToken) -> StoreResult<TokenInfo> {
         let mut conn = self.conn().await?;
-        insert_token(&mut conn, &t).await?;
+        insert_token(&mut conn, &t, None).await?;
         conn.finish();
         Ok(t.issued())
     }

@@ -440,7 +440,7 @@ impl Control for SqliteStore {
                 None => StoreError::NotFound,
             });
         }
-        insert_token(&mut tx, &new).await?;
+        insert_token(&mut tx, &new, None).await?;
         tx.commit().await?;
         conn.finish();
         Ok(new.issued())

@@ -343,22 +343,7 @@ impl OAuthClients for SqliteStore {
         .bind(&t.created_at)
         .execute(&mut *tx)
         .await?;
-        sqlx::query(
-            "INSERT INTO tokens (id, realm_id, name, token_hash, scopes, created_at, expires_at, \
-             description, created_by, client_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .bind(&t.id)
-        .bind(&t.realm_id)
-        .bind(&t.name)
-        .bind(&t.token_hash)
-        .bind(t.scopes.join(" "))
-        .bind(&t.created_at)
-        .bind(&t.expires_at)
-        .bind(&t.description)
-        .bind(&t.created_by)
-        .bind(client_id)
-        .execute(&mut *tx)
-        .await?;
+        super::tokens::insert_token(&mut tx, t, Some(client_id)).await?;
         tx.commit().await?;
         conn.finish();
         Ok(())

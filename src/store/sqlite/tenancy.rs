@@ -177,7 +177,7 @@ impl Tenancy for SqliteStore {
         .execute(&mut *tx)
         .await?;
         token.realm_id = realm_id;
-        super::tokens::insert_token(&mut tx, &token).await?;
+        super::tokens::insert_token(&mut tx, &token, None).await?;
         tx.commit().await?;
         conn.finish();
         Ok(true)

@@ -8,10 +8,15 @@ use super::{get, SqliteStore};
 use crate::store::sql::{parse_scopes, TOKEN_COLS};
 use crate::store::{AuthFeed, NewToken, Realm, StoreResult, TokenInfo, Tokens};
 
-pub(super) async fn insert_token(conn: &mut SqliteConnection, t: &NewToken) -> StoreResult<()> {
+/// `client`: the OAuth client an access token was issued to (deleted with it).
+pub(super) async fn insert_token(
+    conn: &mut SqliteConnection,
+    t: &NewToken,
+    client: Option<&str>,
+) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO tokens (id, realm_id, name, token_hash, scopes, created_at, expires_at, \
-         description, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+         description, created_by, client_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(&t.id)
     .bind(&t.realm_id)
@@ -22,6 +27,7 @@ pub(super) async fn insert_token(conn: &mut SqliteConnection, t: &NewToken) -> S
     .bind(&t.expires_at)
     .bind(&t.description)
     .bind(&t.created_by)
+    .bind(client)
     .execute(conn)
     .await?;
     Ok(())
@@ -48,7 +54,7 @@ pub(super) fn token_from_row(row: &SqliteRow) -> StoreResult<TokenInfo> {
 impl Tokens for SqliteStore {
     async fn create_token(&self, t: NewToken) -> StoreResult<TokenInfo> {
         let mut conn = self.conn().await?;
-        insert_token(&mut conn, &t).await?;
+        insert_token(&mut conn, &t, None).await?;
         conn.finish();
         Ok(t.issued())
     }
