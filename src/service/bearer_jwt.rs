@@ -10,8 +10,8 @@ use serde_json::{Map, Value};
 
 use super::auth::SCIM_READ_SCOPE;
 use super::auth::SCIM_SCOPE;
-use super::jwks::{KeyError, KeySets, KeySource};
-use super::jwt::{self, Expected, Rejected};
+use super::jwks::{KeySets, KeySource, Signer, Unverified};
+use super::jwt::{self, Expected};
 use crate::store::{Realm, Store, StoreError, TokenInfo, TrustedIssuer};
 
 /// A compact JWS (header.payload.signature) whose header is base64url JSON (`{"` is `eyJ`).
@@ -54,53 +54,42 @@ impl JwtBearer {
         if candidates.is_empty() {
             return Ok(Err("the realm trusts no enabled issuer with its iss".into()));
         }
-        let mut why = Rejected::Audience;
-        for t in candidates {
-            let source = KeySource::new(&t.issuer, t.jwks_url.as_deref());
-            let keys = match self
-                .keys
-                .keys_for(&source, peek.kid.as_deref(), peek.alg)
-                .await
-            {
-                Ok(k) => k,
-                Err(KeyError::Unknown) => {
-                    why = Rejected::UnknownKey;
-                    continue;
-                }
-                Err(e @ KeyError::Unavailable(_)) => return Ok(Err(e.to_string())),
-            };
-            let expected = Expected {
-                issuer: &t.issuer,
-                subject: t.subject.as_deref(),
-                audience: &t.audience,
-            };
-            let claims = match jwt::verify(jwt, peek.alg, &keys, &expected, now) {
-                Ok(c) => c,
-                Err(r) => {
-                    why = r;
-                    continue;
-                }
-            };
-            let exp = claims.get("exp").and_then(Value::as_f64).unwrap_or(0.0) as i64;
-            let until = chrono::DateTime::from_timestamp(exp + jwt::LEEWAY_SECONDS, 0)
-                .map(crate::clock::format);
-            let token = TokenInfo {
-                id: t.id.clone(),
-                realm_id: realm.id.clone(),
-                name: t.name.clone(),
-                token_hash: hash.to_owned(),
-                scopes: scopes_of(&t, &claims),
-                description: format!("JWT of '{}' for subject '{}'", t.issuer, peek.subject),
-                created_by: t.created_by.clone(),
-                created_at: t.created_at.clone(),
-                expires_at: until,
-                revoked_at: None,
-                last_used_at: None,
-                replaced_by: None,
-            };
-            return Ok(Ok((token, t)));
+        let (t, claims) = match self.keys.first_verified(jwt, &peek, now, candidates).await {
+            Ok(found) => found,
+            Err(Unverified::Keys(e)) => return Ok(Err(e.to_string())),
+            Err(Unverified::Rejected(why)) => return Ok(Err(why.reason().into())),
+        };
+        let exp = claims.get("exp").and_then(Value::as_f64).unwrap_or(0.0) as i64;
+        let until = chrono::DateTime::from_timestamp(exp + jwt::LEEWAY_SECONDS, 0)
+            .map(crate::clock::format);
+        let token = TokenInfo {
+            id: t.id.clone(),
+            realm_id: realm.id.clone(),
+            name: t.name.clone(),
+            token_hash: hash.to_owned(),
+            scopes: scopes_of(&t, &claims),
+            description: format!("JWT of '{}' for subject '{}'", t.issuer, peek.subject),
+            created_by: t.created_by.clone(),
+            created_at: t.created_at.clone(),
+            expires_at: until,
+            revoked_at: None,
+            last_used_at: None,
+            replaced_by: None,
+        };
+        Ok(Ok((token, t)))
+    }
+}
+
+impl Signer for TrustedIssuer {
+    fn key_source(&self) -> KeySource {
+        KeySource::new(&self.issuer, self.jwks_url.as_deref())
+    }
+    fn expected(&self) -> Expected<'_> {
+        Expected {
+            issuer: &self.issuer,
+            subject: self.subject.as_deref(),
+            audience: &self.audience,
         }
-        Ok(Err(why.reason().into()))
     }
 }
 

@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey};
-use serde_json::Value;
+use serde_json::{Map, Value};
+
+use super::jwt::{self, Expected, Peek, Rejected};
 
 const FRESH_FOR: Duration = Duration::from_secs(3600);
 const MIN_REFETCH: Duration = Duration::from_secs(30);
@@ -280,6 +282,54 @@ fn usable(set: &[Jwk], kid: Option<&str>, alg: Algorithm) -> Vec<DecodingKey> {
         })
         .filter_map(|k| DecodingKey::from_jwk(k).ok())
         .collect()
+}
+
+/// One party that may have signed a JWT: where its keys are and what its claims must say
+/// (a trusted issuer, a federated credential).
+pub trait Signer {
+    fn key_source(&self) -> KeySource;
+    fn expected(&self) -> Expected<'_>;
+}
+
+/// Why none of the candidates verified a JWT.
+#[derive(Debug)]
+pub enum Unverified {
+    /// The last candidate's reason (the audience, when there were none to try).
+    Rejected(Rejected),
+    /// A key set that could not be fetched: said at once, the JWT may be good.
+    Keys(KeyError),
+}
+
+impl KeySets {
+    /// The first of `candidates` whose keys verify `token` (peeked as `peek`) and whose
+    /// claims it meets at `now` (Unix seconds), with the claims.
+    pub async fn first_verified<C: Signer>(
+        &self,
+        token: &str,
+        peek: &Peek,
+        now: i64,
+        candidates: Vec<C>,
+    ) -> Result<(C, Map<String, Value>), Unverified> {
+        let mut why = Rejected::Audience;
+        for c in candidates {
+            let keys = match self
+                .keys_for(&c.key_source(), peek.kid.as_deref(), peek.alg)
+                .await
+            {
+                Ok(k) => k,
+                Err(KeyError::Unknown) => {
+                    why = Rejected::UnknownKey;
+                    continue;
+                }
+                Err(e) => return Err(Unverified::Keys(e)),
+            };
+            match jwt::verify(token, peek.alg, &keys, &c.expected(), now) {
+                Ok(claims) => return Ok((c, claims)),
+                Err(r) => why = r,
+            }
+        }
+        Err(Unverified::Rejected(why))
+    }
 }
 
 #[cfg(test)]

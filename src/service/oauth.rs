@@ -11,11 +11,12 @@ use serde_json::json;
 use super::admin::clients::CLIENT_SECRET_PREFIX;
 use super::auth::{hash_secret, mint_secret_with, OAUTH_ISSUED, SCIM_READ_SCOPE, SCIM_SCOPE};
 use super::failures::FailureLimit;
-use super::jwks::{KeyError, KeySets, KeySource};
-use super::jwt::{self, Expected, Rejected};
+use super::jwks::{KeySets, KeySource, Signer, Unverified};
+use super::jwt::{self, Expected};
 use crate::clock::Clock;
 use crate::store::{
-    AuditEvent, AuthMethod, IssuedWith, NewToken, OAuthClient, Realm, RealmState, Store, StoreError,
+    AuditEvent, AuthMethod, FederatedCredential, IssuedWith, NewToken, OAuthClient, Realm,
+    RealmState, Store, StoreError,
 };
 
 /// Why a client was refused, for the audit record only.
@@ -301,56 +302,36 @@ impl OAuthService {
             ));
         }
         let now = self.clock.now();
-        let mut why = Rejected::Audience;
-        for (client, cred) in candidates {
-            let source = KeySource::new(&cred.issuer, cred.jwks_url.as_deref());
-            let keys = match self
-                .keys
-                .keys_for(&source, peek.kid.as_deref(), peek.alg)
-                .await
-            {
-                Ok(k) => k,
-                Err(KeyError::Unknown) => {
-                    why = Rejected::UnknownKey;
-                    continue;
-                }
-                Err(e @ KeyError::Unavailable(_)) => {
-                    return Ok(Err(format!("client assertion: {e}").into()))
-                }
-            };
-            let expected = Expected {
-                issuer: &cred.issuer,
-                subject: Some(&cred.subject),
-                audience: &cred.audience,
-            };
-            let claims = match jwt::verify(assertion, peek.alg, &keys, &expected, now.timestamp()) {
-                Ok(c) => c,
-                Err(r) => {
-                    why = r;
-                    continue;
-                }
-            };
-            if let Some(jti) = claims.get("jti").and_then(|j| j.as_str()) {
-                let key = hash_secret(&format!("{}\n{jti}", cred.issuer));
-                let exp = claims.get("exp").and_then(|e| e.as_i64()).unwrap_or(0);
-                let until =
-                    chrono::DateTime::from_timestamp(exp + jwt::LEEWAY_SECONDS, 0).unwrap_or(now);
-                let fresh = self
-                    .store
-                    .claim_assertion(
-                        &realm.id,
-                        &key,
-                        &crate::clock::format(until),
-                        &crate::clock::format(now),
-                    )
-                    .await?;
-                if !fresh {
-                    return Ok(Err("client assertion: its jti was used before".into()));
-                }
+        let ((client, cred), claims) = match self
+            .keys
+            .first_verified(assertion, &peek, now.timestamp(), candidates)
+            .await
+        {
+            Ok(found) => found,
+            Err(Unverified::Keys(e)) => return Ok(Err(format!("client assertion: {e}").into())),
+            Err(Unverified::Rejected(why)) => {
+                return Ok(Err(format!("client assertion: {}", why.reason()).into()))
             }
-            return Ok(Ok((client, IssuedWith::Federated(cred.id))));
+        };
+        if let Some(jti) = claims.get("jti").and_then(|j| j.as_str()) {
+            let key = hash_secret(&format!("{}\n{jti}", cred.issuer));
+            let exp = claims.get("exp").and_then(|e| e.as_i64()).unwrap_or(0);
+            let until =
+                chrono::DateTime::from_timestamp(exp + jwt::LEEWAY_SECONDS, 0).unwrap_or(now);
+            let fresh = self
+                .store
+                .claim_assertion(
+                    &realm.id,
+                    &key,
+                    &crate::clock::format(until),
+                    &crate::clock::format(now),
+                )
+                .await?;
+            if !fresh {
+                return Ok(Err("client assertion: its jti was used before".into()));
+            }
         }
-        Ok(Err(format!("client assertion: {}", why.reason()).into()))
+        Ok(Ok((client, IssuedWith::Federated(cred.id))))
     }
 
     async fn record_failure(&self, realm: &Realm, req: &TokenRequest, why: Denied) {
@@ -372,6 +353,20 @@ impl OAuthService {
         };
         if let Err(e) = self.store.append_audit(&event).await {
             tracing::error!(error = %e, "recording a failed client authentication failed");
+        }
+    }
+}
+
+/// A federated credential signs for its client.
+impl Signer for (OAuthClient, FederatedCredential) {
+    fn key_source(&self) -> KeySource {
+        KeySource::new(&self.1.issuer, self.1.jwks_url.as_deref())
+    }
+    fn expected(&self) -> Expected<'_> {
+        Expected {
+            issuer: &self.1.issuer,
+            subject: Some(&self.1.subject),
+            audience: &self.1.audience,
         }
     }
 }
