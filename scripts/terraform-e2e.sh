@@ -2,11 +2,12 @@
 # scripts/terraform-e2e.sh — the Terraform provider end to end, with the real terraform CLI
 # against a real scimd (SQLite, in a temp dir):
 #   the provider's unit tests; plan-time validation (no API call); an API refusal's detail in
-#   the diagnostic; apply of examples/complete (+ tests/e2e/extra.tf: Basic credential, data
-#   sources); a no-op plan; the token, client secret and Basic password outputs working on
+#   the diagnostic; apply of examples/complete (+ tests/e2e/extra.tf: Basic credential,
+#   trusted issuer, data sources); a no-op plan; the token, client secret and Basic password outputs working on
 #   the SCIM API and the token endpoint; a renamed token replaced (old value refused, new one
 #   working); a token revoked behind Terraform's back re-created; a realm, a token and a
-#   client secret imported with a clean plan after; destroy, and nothing left in scimd.
+#   client secret imported with a clean plan after; an optional argument removed and cleared
+#   in place (a trusted issuer's subject); destroy, and nothing left in scimd.
 #
 # Needs: terraform (>= 1.5) on PATH, protoc with the well-known types (Debian:
 # protobuf-compiler libprotobuf-dev) to build the provider, curl, jq, python3.
@@ -139,7 +140,7 @@ cp "$ROOT/terraform-provider-scimd/tests/e2e/extra.tf" "$CFG/"
 
 say "apply examples/complete"
 tf "$CFG" apply -auto-approve || { show; fail "apply failed"; }
-expect_out "Resources: 9 added, 0 changed, 0 destroyed."
+expect_out "Resources: 10 added, 0 changed, 0 destroyed."
 [[ $(plan_rc "$CFG") == 0 ]] || { show; fail "a plan right after apply is not empty"; }
 
 okta_base=$(cd "$CFG" && terraform output -raw okta_scim_base_url)
@@ -209,10 +210,23 @@ rc=0
 tf "$CFG" import -var okta_token_name=okta-2026 scimd_token.okta acme/okta || rc=$?
 [[ $rc -ne 0 ]] || fail "an import id without the token id was accepted"
 
+# ---- an in-place update ----------------------------------------------------------------
+say "an optional argument taken out is cleared in place"
+V=(-var okta_token_name=okta-2026 -var restrict_subject=false)
+[[ $(plan_rc "$CFG" "${V[@]}") == 2 ]] || { show; fail "no change planned for the subject"; }
+expect_out "scimd_trusted_issuer.okta will be updated in-place"
+expect_out 'Plan: 0 to add, 1 to change, 0 to destroy.'
+tf "$CFG" apply -auto-approve "${V[@]}" || { show; fail "the in-place update failed"; }
+issuer_id=$(state_attr scimd_trusted_issuer.okta id)
+admin GET "/v1/tenants/acme/realms/okta/trusted-issuers/$issuer_id" >/dev/null
+jq -e '.subject == null and .scope_values["scim.read"] == "scim:read"' "$TMP/body" >/dev/null ||
+    fail "trusted issuer after the update: $(cat "$TMP/body")"
+[[ $(plan_rc "$CFG" "${V[@]}") == 0 ]] || { show; fail "plan after the update is not empty"; }
+
 # ---- destroy -----------------------------------------------------------------------------
 say "destroy"
-tf "$CFG" destroy -auto-approve -var okta_token_name=okta-2026 || { show; fail "destroy failed"; }
-expect_out "Resources: 9 destroyed."
+tf "$CFG" destroy -auto-approve "${V[@]}" || { show; fail "destroy failed"; }
+expect_out "Resources: 10 destroyed."
 admin GET /v1/tenants/acme >/dev/null
 [[ $(status) == 404 ]] || fail "tenant acme still exists after destroy"
 [[ $(scim_status "Authorization: Bearer $new_token" "$okta_base/Users") != 200 ]] || fail "the token outlived destroy"

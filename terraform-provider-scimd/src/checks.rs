@@ -150,6 +150,26 @@ pub fn basic_password(v: &ValueAny) -> Result<(), String> {
         .map_err(|e| format!("a chosen password {e}; or omit password and scimd generates one"))
 }
 
+/// A trusted issuer's claim values, each granting `scim:all` or `scim:read`.
+pub fn scope_values(v: &ValueAny) -> Result<(), String> {
+    let ValueAny::Map(m) = v else {
+        return Err("must be a map of claim values to scopes".into());
+    };
+    for (claim, scope) in m {
+        match scope {
+            ValueAny::String(s) if s == "scim:all" || s == "scim:read" => {}
+            ValueAny::Unknown => {}
+            other => {
+                return Err(format!(
+                    "{claim:?} maps to {}, not a scope; one of scim:all, scim:read",
+                    other.json()
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
 pub fn preset(v: &ValueAny) -> Result<(), String> {
     one_of(v, &["entra"], "preset")
 }
@@ -223,6 +243,14 @@ mod tests {
             .unwrap_err()
             .contains("16 to 256"));
         assert!(basic_password(&s(&"p".repeat(16))).is_ok());
+    }
+
+    #[test]
+    fn claim_values_map_to_scim_scopes() {
+        let ok = ValueAny::Map([("scim.write".to_owned(), s("scim:all"))].into());
+        assert!(scope_values(&ok).is_ok());
+        let bad = ValueAny::Map([("scim.write".to_owned(), s("write"))].into());
+        assert!(scope_values(&bad).unwrap_err().contains("not a scope"));
     }
 
     #[test]

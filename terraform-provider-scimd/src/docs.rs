@@ -14,6 +14,7 @@ fn kind(k: Kind) -> &'static str {
         Kind::Int => "Number",
         Kind::Bool => "Boolean",
         Kind::StrSet => "Set of String",
+        Kind::StrMap => "Map of String",
     }
 }
 

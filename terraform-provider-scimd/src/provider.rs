@@ -65,7 +65,7 @@ impl Provider for ScimdProvider {
                 description: Description::markdown(
                     "Manages scimd (a SCIM 2.0 server) through its admin API: tenants, realms, \
                      SCIM tokens, OAuth clients and their secrets and federated credentials, \
-                     Basic credentials.",
+                     Basic credentials, trusted JWT issuers.",
                 ),
                 attributes: map! {
                     "endpoint" => Attribute {

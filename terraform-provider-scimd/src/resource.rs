@@ -40,8 +40,16 @@ pub fn update_body(spec: &Spec, prior: &State, planned: &State) -> Map<String, V
         }
         let new = planned.get(f.name);
         if new != prior.get(f.name) {
-            if let Some(v) = new.and_then(to_json) {
-                body.insert(f.api_name().to_owned(), v);
+            match new.and_then(to_json) {
+                Some(v) => {
+                    body.insert(f.api_name().to_owned(), v);
+                }
+                // An optional argument taken out of the configuration is cleared (a
+                // defaulted one keeps the server's value, as Terraform plans it).
+                None if f.mode == Mode::Optional && new == Some(&ValueAny::Null) => {
+                    body.insert(f.api_name().to_owned(), Value::Null);
+                }
+                None => {}
             }
         }
     }

@@ -624,7 +624,141 @@ pub static BASIC_SPEC: Spec = Spec {
     check_all: no_checks,
 };
 
-pub static ALL: [&Spec; 7] = [
+fn trusted_checks(s: &State) -> Vec<(&'static str, String)> {
+    let set = |k: &str| !matches!(s.get(k), None | Some(ValueAny::Null));
+    let mut problems = federated_checks(s);
+    if !set("preset") && !set("audience") {
+        problems.push((
+            "audience",
+            "audience is required: the aud the issuer's tokens for scimd carry".to_owned(),
+        ));
+    }
+    if set("scope_claim") != set("scope_values") {
+        problems.push((
+            if set("scope_claim") { "scope_values" } else { "scope_claim" },
+            "scope_claim and scope_values go together: the claim, and which of its values grant which scope"
+                .to_owned(),
+        ));
+    }
+    if set("scope_claim") && set("scopes") {
+        problems.push((
+            "scopes",
+            "give scopes (the same for every token) or scope_claim with scope_values, not both"
+                .to_owned(),
+        ));
+    }
+    problems
+}
+
+pub static TRUSTED_ISSUER_SPEC: Spec = Spec {
+    type_name: "trusted_issuer",
+    doc: "A trusted issuer of a realm (JWT bearer): the realm's SCIM endpoints accept JWTs it \
+          signed as bearer tokens, for the configured audience (and subject). For Microsoft \
+          Entra ID's own provisioning token, `preset = \"entra\"` with the directory id.",
+    fields: &[
+        ID,
+        TENANT,
+        REALM,
+        Field {
+            name: "name",
+            mode: Mode::Required,
+            doc: "Unique in the realm, 1-100 characters.",
+            check: Some(checks::name),
+            ..FIELD
+        },
+        Field {
+            name: "preset",
+            mode: Mode::Optional,
+            flow: Flow::CreateOnly,
+            replace: true,
+            doc: "`entra`: Entra ID's provisioning token (issuer `https://sts.windows.net/{tenant id}/`, \
+                  its keys, and audience `8adf8e6e-67b2-4cf2-a259-e3dc5476c621` unless given).",
+            check: Some(checks::preset),
+            ..FIELD
+        },
+        Field {
+            name: "entra_tenant_id",
+            mode: Mode::Optional,
+            flow: Flow::CreateOnly,
+            replace: true,
+            doc: "With `preset = \"entra\"`: the directory (tenant) id, a GUID.",
+            check: Some(checks::guid),
+            ..FIELD
+        },
+        Field {
+            name: "issuer",
+            mode: Mode::Defaulted,
+            replace: true,
+            doc: "The JWTs' `iss`, exactly (set by the preset when one is given). Changing it \
+                  replaces the trusted issuer.",
+            ..FIELD
+        },
+        Field {
+            name: "audience",
+            mode: Mode::Defaulted,
+            doc: "A value the JWTs' `aud` must hold (required without a preset).",
+            ..FIELD
+        },
+        Field {
+            name: "subject",
+            mode: Mode::Optional,
+            doc: "Only JWTs for this `sub`; unset: any subject of the issuer.",
+            ..FIELD
+        },
+        Field {
+            name: "jwks_url",
+            mode: Mode::Defaulted,
+            doc: "Where the issuer's keys are (https); unset: from the issuer's OpenID discovery \
+                  (the preset sets it).",
+            ..FIELD
+        },
+        Field {
+            name: "scopes",
+            kind: Kind::StrSet,
+            mode: Mode::Defaulted,
+            doc: "The scopes every JWT gets (`scim:all` by default, or `scim:read`); empty when \
+                  `scope_claim` decides.",
+            check: Some(checks::scim_scopes),
+            ..FIELD
+        },
+        Field {
+            name: "scope_claim",
+            mode: Mode::Optional,
+            doc: "Instead of fixed `scopes`: the claim (e.g. `scp`, `roles`) whose values grant scopes.",
+            ..FIELD
+        },
+        Field {
+            name: "scope_values",
+            kind: Kind::StrMap,
+            mode: Mode::Optional,
+            doc: "With `scope_claim`: claim value to scope, e.g. `{ \"scim.write\" = \"scim:all\" }`.",
+            check: Some(checks::scope_values),
+            ..FIELD
+        },
+        Field {
+            name: "enabled",
+            kind: Kind::Bool,
+            mode: Mode::Defaulted,
+            doc: "Default true; false refuses its JWTs at once, on every replica.",
+            ..FIELD
+        },
+        CREATED_AT,
+        UPDATED_AT,
+        LAST_USED_AT,
+    ],
+    create_path: |s| realm_path(s, &["trusted-issuers"]),
+    read_path: |s| realm_path(s, &["trusted-issuers", seg(s, "id")]),
+    within: None,
+    write_path: |s| realm_path(s, &["trusted-issuers", seg(s, "id")]),
+    import: &["tenant", "realm", "id"],
+    tf_id: api_id,
+    create_extra: no_extra,
+    delete_query: no_query,
+    after_read: nothing_after,
+    check_all: trusted_checks,
+};
+
+pub static ALL: [&Spec; 8] = [
     &TENANT_SPEC,
     &REALM_SPEC,
     &TOKEN_SPEC,
@@ -632,6 +766,7 @@ pub static ALL: [&Spec; 7] = [
     &CLIENT_SECRET_SPEC,
     &FEDERATED_SPEC,
     &BASIC_SPEC,
+    &TRUSTED_ISSUER_SPEC,
 ];
 
 #[cfg(test)]
@@ -833,6 +968,36 @@ mod tests {
             &json!({"id": "b2", "username": "okta"}),
         );
         assert_eq!(planned["password"], s("a-chosen-password-1"));
+    }
+
+    #[test]
+    fn a_trusted_issuer_maps_a_claim_or_grants_fixed_scopes_but_not_both() {
+        let mut st = TRUSTED_ISSUER_SPEC.empty_state();
+        st.insert("issuer".into(), s("https://acme.okta.com/oauth2/default"));
+        st.insert("audience".into(), s("api://scimd"));
+        assert!(trusted_checks(&st).is_empty());
+        st.insert("scope_claim".into(), s("scp"));
+        assert_eq!(trusted_checks(&st)[0].0, "scope_values");
+        st.insert(
+            "scope_values".into(),
+            ValueAny::Map([("scim.write".to_owned(), s("scim:all"))].into()),
+        );
+        assert!(trusted_checks(&st).is_empty());
+        st.insert("scopes".into(), ValueAny::List(vec![s("scim:all")]));
+        assert_eq!(trusted_checks(&st)[0].0, "scopes");
+    }
+
+    #[test]
+    fn an_optional_argument_taken_out_of_the_configuration_is_cleared() {
+        let mut prior = TRUSTED_ISSUER_SPEC.empty_state();
+        prior.insert("subject".into(), s("okta-app"));
+        prior.insert("audience".into(), s("api://scimd"));
+        let mut planned = prior.clone();
+        planned.insert("subject".into(), ValueAny::Null);
+        assert_eq!(
+            json!(update_body(&TRUSTED_ISSUER_SPEC, &prior, &planned)),
+            json!({"subject": null})
+        );
     }
 
     #[test]

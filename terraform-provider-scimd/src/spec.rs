@@ -23,6 +23,8 @@ pub enum Kind {
     Bool,
     /// A set of strings (scopes, auth methods).
     StrSet,
+    /// A map of strings (a trusted issuer's claim values to scopes).
+    StrMap,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -188,6 +190,7 @@ pub fn attr_type(kind: Kind) -> AttributeType {
         Kind::Int => AttributeType::Number,
         Kind::Bool => AttributeType::Bool,
         Kind::StrSet => AttributeType::Set(Box::new(AttributeType::String)),
+        Kind::StrMap => AttributeType::Map(Box::new(AttributeType::String)),
     }
 }
 
@@ -206,6 +209,12 @@ pub fn from_json(kind: Kind, v: Option<&Value>) -> ValueAny {
             items.dedup();
             ValueAny::List(items.into_iter().map(ValueAny::String).collect())
         }
+        // The API shows "no mapping" as {}; in Terraform an unset map is null.
+        (Kind::StrMap, Some(Value::Object(m))) if !m.is_empty() => ValueAny::Map(
+            m.iter()
+                .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), ValueAny::String(v.into()))))
+                .collect(),
+        ),
         _ => ValueAny::Null,
     }
 }
@@ -265,6 +274,13 @@ mod tests {
         assert_eq!(from_json(Kind::Str, None), ValueAny::Null);
         assert_eq!(from_json(Kind::Int, Some(&json!("3"))), ValueAny::Null);
         assert_eq!(from_json(Kind::Str, Some(&Value::Null)), ValueAny::Null);
+    }
+
+    #[test]
+    fn an_empty_map_from_the_api_is_an_unset_map() {
+        assert_eq!(from_json(Kind::StrMap, Some(&json!({}))), ValueAny::Null);
+        let m = from_json(Kind::StrMap, Some(&json!({"scim.write": "scim:all"})));
+        assert_eq!(to_json(&m), Some(json!({"scim.write": "scim:all"})));
     }
 
     #[test]

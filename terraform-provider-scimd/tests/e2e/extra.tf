@@ -42,3 +42,20 @@ output "okta_base_url_from_data" {
 output "okta_token_names" {
   value = [for t in data.scimd_tokens.okta.tokens : t.name]
 }
+
+variable "restrict_subject" {
+  description = "false takes subject out of the trusted issuer: an in-place update that clears it."
+  type        = bool
+  default     = true
+}
+
+resource "scimd_trusted_issuer" "okta" {
+  tenant       = scimd_realm.okta.tenant
+  realm        = scimd_realm.okta.name
+  name         = "okta-as"
+  issuer       = "https://acme.okta.com/oauth2/default"
+  audience     = "api://scimd"
+  subject      = var.restrict_subject ? "okta-scim-app" : null
+  scope_claim  = "scp"
+  scope_values = { "scim.write" = "scim:all", "scim.read" = "scim:read" }
+}
