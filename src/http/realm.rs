@@ -64,10 +64,19 @@ pub async fn resolve_realm(
     let ctx = Arc::new(RealmCtx {
         realm: principal.realm.clone(),
         base_url: format!("{}{prefix}", origin(&state, &req)),
+        actor: principal.actor(),
+        request_id: request_id(&req),
     });
     req.extensions_mut().insert(ctx);
     req.extensions_mut().insert(Arc::new(principal));
     Ok(next.run(req).await)
+}
+
+/// The id the request-id layer gave the request (or the client's own, which it keeps),
+/// bounded: it is stored with every change the request makes.
+fn request_id(req: &Request) -> Option<String> {
+    let id = req.headers().get("x-request-id")?.to_str().ok()?;
+    Some(id.chars().take(128).collect())
 }
 
 /// A 401 challenges with the scheme the client used (RFC 7235 §4.1); one that sent nothing

@@ -46,11 +46,39 @@ pub struct Principal {
     pub realm: Arc<Realm>,
     /// `None` for anonymous discovery reads.
     pub token: Option<Arc<TokenInfo>>,
+    /// Which kind of credential `token` stands for.
+    pub via: Via,
+}
+
+/// How a caller authenticated: what the event log's `actor` says it was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    Token,
+    OAuth,
+    Basic,
+    Jwt,
+    Admin,
 }
 
 impl Principal {
     pub fn token_id(&self) -> Option<&str> {
         self.token.as_ref().map(|t| t.id.as_str())
+    }
+
+    /// `token:<id>`, `oauth-client:<client id>`, `basic:<id>`, `jwt:<trusted issuer id>`,
+    /// `admin-token:<id>`, or `anonymous`: never a secret.
+    pub fn actor(&self) -> String {
+        let Some(t) = &self.token else {
+            return "anonymous".into();
+        };
+        match self.via {
+            // An access token's creator is its client: `oauth-client:<id>`.
+            Via::OAuth => t.created_by.clone(),
+            Via::Token => format!("token:{}", t.id),
+            Via::Basic => format!("basic:{}", t.id),
+            Via::Jwt => format!("jwt:{}", t.id),
+            Via::Admin => format!("admin-token:{}", t.id),
+        }
     }
 }
 
@@ -430,6 +458,7 @@ impl AuthService {
         };
         let hash = secret.map(hash_secret);
         let (realm, token) = self.realm_and_token(at, hash.as_deref()).await?;
+        let mut via = Via::Token;
         let token = match (hash, token) {
             (None, _) if !token_required => None,
             (None, _) => {
@@ -441,6 +470,7 @@ impl AuthService {
             (Some(_), None) => return Err(invalid_token()),
             (Some(hash), Some(t)) => {
                 let method = if t.created_by.starts_with(OAUTH_ISSUED) {
+                    via = Via::OAuth;
                     AuthMethod::OAuth
                 } else {
                     AuthMethod::Token
@@ -452,7 +482,7 @@ impl AuthService {
             }
         };
         check_state(&realm)?;
-        Ok(Principal { realm, token })
+        Ok(Principal { realm, token, via })
     }
 
     /// A JWT bearer token from one of the realm's trusted issuers. A JWT once verified is
@@ -469,6 +499,7 @@ impl AuthService {
             return Ok(Principal {
                 realm: r,
                 token: Some(t),
+                via: Via::Jwt,
             });
         }
         let ticket = self.cache.ticket();
@@ -497,6 +528,7 @@ impl AuthService {
         Ok(Principal {
             realm: found,
             token: Some(token),
+            via: Via::Jwt,
         })
     }
 
@@ -523,6 +555,7 @@ impl AuthService {
             return Ok(Principal {
                 realm: r,
                 token: Some(t),
+                via: Via::Basic,
             });
         }
         let hash = hash_secret(password);
@@ -543,6 +576,7 @@ impl AuthService {
             return Ok(Principal {
                 realm: found,
                 token: Some(t),
+                via: Via::Token,
             });
         }
         let Some(c) = self
@@ -585,6 +619,7 @@ impl AuthService {
         Ok(Principal {
             realm: found,
             token: Some(token),
+            via: Via::Basic,
         })
     }
 
@@ -647,6 +682,7 @@ impl AuthService {
         Ok(Principal {
             realm: found,
             token: Some(Arc::new(token)),
+            via: Via::Admin,
         })
     }
 

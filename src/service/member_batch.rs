@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::oneshot;
 
-use crate::store::{MemberChange, MemberRow, Store, StoreError, StoredResource};
+use crate::store::{MemberChange, MemberRow, NewEvent, Store, StoreError, StoredResource};
 
 /// A written group, with its members as the batch left them when there are few enough to
 /// list: read once per batch rather than once per request.
@@ -38,8 +38,8 @@ pub enum Members {
 }
 
 type Reply = oneshot::Sender<Result<Written, StoreError>>;
-/// Changes waiting for a group's next batch, each with where its answer goes.
-type Waiting = Vec<(MemberChange, Reply)>;
+/// Changes waiting for a group's next batch, each with its event and where its answer goes.
+type Waiting = Vec<(MemberChange, NewEvent, Reply)>;
 
 #[derive(Default)]
 pub struct MemberBatcher {
@@ -55,10 +55,11 @@ impl MemberBatcher {
         realm_id: &str,
         group_id: &str,
         change: MemberChange,
+        event: NewEvent,
     ) -> Result<Written, StoreError> {
         let (tx, rx) = oneshot::channel();
         let key = (realm_id.to_owned(), group_id.to_owned());
-        if let Some(entry) = self.join(key, (change, tx)) {
+        if let Some(entry) = self.join(key, (change, event, tx)) {
             // The writes run in a task of their own: a caller that gives up (a timeout, a
             // closed connection) must not strand the changes queued behind it.
             let store = store.clone();
@@ -78,7 +79,7 @@ impl MemberBatcher {
     fn join(
         self: &Arc<Self>,
         key: (String, String),
-        change: (MemberChange, Reply),
+        change: (MemberChange, NewEvent, Reply),
     ) -> Option<InFlight> {
         let mut groups = self.lock();
         if let Some(waiting) = groups.get_mut(&key) {
@@ -150,33 +151,30 @@ impl Drop for InFlight {
     }
 }
 
-async fn write(
-    store: &dyn Store,
-    realm_id: &str,
-    group_id: &str,
-    batch: Vec<(MemberChange, Reply)>,
-) {
+async fn write(store: &dyn Store, realm_id: &str, group_id: &str, batch: Waiting) {
     let now = crate::clock::now();
     if batch.len() > 1 {
-        let combined = combine(batch.iter().map(|(c, _)| c));
+        let combined = combine(batch.iter().map(|(c, _, _)| c));
+        // One event per request, all in the batch's transaction, with its version.
+        let events = batch.iter().map(|(_, e, _)| e.clone()).collect();
         if let Ok(stored) = store
-            .change_members(realm_id, group_id, combined, None, &now)
+            .change_members(realm_id, group_id, combined, None, &now, events)
             .await
         {
             let written = Written {
                 members: members_now(store, realm_id, group_id).await,
                 stored: Arc::new(stored),
             };
-            for (_, reply) in batch {
+            for (_, _, reply) in batch {
                 let _ = reply.send(Ok(written.clone()));
             }
             return;
         }
         // Refused as a whole: each on its own, so only the bad ones fail.
     }
-    for (change, reply) in batch {
+    for (change, event, reply) in batch {
         let r = match store
-            .change_members(realm_id, group_id, change, None, &now)
+            .change_members(realm_id, group_id, change, None, &now, vec![event])
             .await
         {
             Ok(stored) => Ok(Written {
@@ -304,7 +302,11 @@ mod tests {
         add: &'static str,
     ) -> tokio::task::JoinHandle<Result<Written, StoreError>> {
         let (batcher, store) = (batcher.clone(), store.clone());
-        tokio::spawn(async move { batcher.apply(&store, "r", "g", change(&[add], &[])).await })
+        tokio::spawn(async move {
+            batcher
+                .apply(&store, "r", "g", change(&[add], &[]), NewEvent::default())
+                .await
+        })
     }
 
     #[tokio::test]

@@ -11,6 +11,8 @@ pub mod auth_cache;
 pub mod bearer_jwt;
 #[cfg(feature = "server")]
 pub mod error;
+/// What each SCIM write records in the event log.
+pub mod events;
 #[cfg(feature = "server")]
 pub mod failures;
 pub mod filter;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 
 use super::error::{ServiceError, ServiceResult};
+use super::events;
 use super::filter::lower_filter;
 use super::member_batch::{Members, Written};
 use super::sort::resolve_sort;
@@ -23,7 +24,8 @@ use crate::scim::ScimError;
 use crate::scim::ScimType;
 use crate::store::query::{Literal, Seek};
 use crate::store::{
-    Kind, ListQuery, MemberChange, MemberRow, NewResource, ReplaceResource, Store, StoredResource,
+    EventOp, Kind, ListQuery, MemberChange, MemberRow, NewResource, ReplaceResource, Store,
+    StoredResource,
 };
 
 /// The realm a request acts in, and the absolute base URL its locations are built from.
@@ -32,6 +34,10 @@ pub struct RealmCtx {
     /// The realm the request was authorized for, shared with its principal.
     pub realm: Arc<crate::store::Realm>,
     pub base_url: String,
+    /// Who is calling, as the event log names it (`Principal::actor`).
+    pub actor: String,
+    /// The request's id (`X-Request-Id`), which the event log keeps beside each change.
+    pub request_id: Option<String>,
 }
 
 impl RealmCtx {
@@ -81,6 +87,8 @@ pub struct ResourceService {
     cursor_timeout_secs: i64,
     cursor_key: tokio::sync::OnceCell<Vec<u8>>,
     member_batches: Arc<super::member_batch::MemberBatcher>,
+    /// Raised after every write (each records an event): the change feed's readers wait on it.
+    events_written: Arc<tokio::sync::Notify>,
 }
 
 /// How many times a PUT or PATCH without If-Match re-reads and re-applies after losing a race
@@ -132,7 +140,25 @@ impl ResourceService {
             cursor_timeout_secs,
             cursor_key: tokio::sync::OnceCell::new(),
             member_batches: Arc::default(),
+            events_written: Arc::default(),
         }
+    }
+
+    /// Shares the signal the change feed's readers wait on.
+    pub fn with_event_signal(mut self, signal: Arc<tokio::sync::Notify>) -> Self {
+        self.events_written = signal;
+        self
+    }
+
+    /// After a write committed (and its event with it).
+    fn wrote<T>(
+        &self,
+        r: Result<T, crate::store::StoreError>,
+    ) -> Result<T, crate::store::StoreError> {
+        if r.is_ok() {
+            self.events_written.notify_waiters();
+        }
+        r
     }
 
     async fn cursor_key(&self) -> ServiceResult<&[u8]> {
@@ -167,6 +193,22 @@ impl ResourceService {
         let incoming = parse_resource(schema, body)?;
         let name = required_name(&incoming, kind)?;
         let password_hash = super::password::hash(incoming.password.clone()).await?;
+        let members = member_ids(incoming.members);
+        let mut changed = events::created_attributes(&incoming.data);
+        for (present, name) in [
+            (incoming.external_id.is_some(), "externalId"),
+            (password_hash.is_some(), "password"),
+            (!members.is_empty(), "members"),
+        ] {
+            if present {
+                changed.push(name.to_owned());
+            }
+        }
+        changed.sort();
+        let mut event = ctx.event(EventOp::Create, changed);
+        if kind == ResourceKind::Group {
+            event.members_added = Some(members.clone());
+        }
         let new = NewResource {
             id: uuid::Uuid::now_v7().to_string(),
             realm_id: ctx.realm_id().to_owned(),
@@ -175,13 +217,12 @@ impl ResourceService {
             external_id: incoming.external_id,
             data: incoming.data,
             password_hash,
-            members: member_ids(incoming.members),
+            members,
             now: crate::clock::now(),
+            event: Some(event),
         };
         let stored = self
-            .store
-            .insert_resource(new)
-            .await
+            .wrote(self.store.insert_resource(new).await)
             .map_err(|e| ServiceError::from_store(e, what(kind)))?;
         if kind == ResourceKind::User {
             // A user created a moment ago belongs to no group yet: no membership query.
@@ -272,6 +313,13 @@ impl ResourceService {
             enforce_immutable(schema, &existing.data, &mut incoming.data)?;
             let name = required_name(&incoming, kind)?;
             let password_hash = password.hash(incoming.password.take()).await?;
+            let mut changed = changes(&existing, &incoming, password_hash.is_some());
+            let members = (kind == ResourceKind::Group).then(|| member_ids(incoming.members));
+            if members.is_some() {
+                // A PUT replaces the whole list; which members it changed is not read.
+                changed.push("members".into());
+                changed.sort();
+            }
             let update = ReplaceResource {
                 realm_id: ctx.realm_id().to_owned(),
                 kind,
@@ -281,14 +329,15 @@ impl ResourceService {
                 data: incoming.data,
                 password_hash,
                 // RFC 7644 §3.5.1: PUT replaces; a Group PUT without members leaves it without.
-                members: (kind == ResourceKind::Group).then(|| member_ids(incoming.members)),
+                members,
                 member_change: None,
                 // The version read above guards the write (immutables were checked against
                 // it); without If-Match a lost race re-reads and writes again, as PATCH does.
                 expected_version: Some(existing.version),
                 now: crate::clock::now(),
+                event: Some(ctx.event(EventOp::Replace, changed)),
             };
-            match self.store.replace_resource(update).await {
+            match self.wrote(self.store.replace_resource(update).await) {
                 Ok(stored) => return self.render_one(ctx, &stored, proj).await,
                 Err(e) => after_lost_race(e, if_match, attempt, kind, id).await?,
             }
@@ -358,18 +407,25 @@ impl ResourceService {
         proj: &Projection,
     ) -> ServiceResult<ResourceOut> {
         let failed = |e| self.write_error(e, ResourceKind::Group, id);
+        let mut event = ctx.event(EventOp::Patch, vec!["members".into()]);
+        (event.members_added, event.members_removed) = events::member_delta(&change);
         if if_match.is_none() && !change.clear {
             let batches = &self.member_batches;
-            let written = batches.apply(&self.store, ctx.realm_id(), id, change).await;
+            let written = batches
+                .apply(&self.store, ctx.realm_id(), id, change, event)
+                .await;
+            let written = self.wrote(written);
             return self
                 .render_batched(ctx, written.map_err(failed)?, proj)
                 .await;
         }
         let now = crate::clock::now();
         let stored = self
-            .store
-            .change_members(ctx.realm_id(), id, change, if_match, &now)
-            .await
+            .wrote(
+                self.store
+                    .change_members(ctx.realm_id(), id, change, if_match, &now, vec![event])
+                    .await,
+            )
             .map_err(failed)?;
         self.render_written(ctx, &stored, proj).await
     }
@@ -465,20 +521,44 @@ impl ResourceService {
             patcher.apply(&mut doc, ops)?;
             let mut incoming = parse_resource(schema, Value::Object(doc))?;
             enforce_immutable(schema, &existing.data, &mut incoming.data)?;
+            let name = required_name(&incoming, p.kind)?;
+            let password_hash = password.hash(incoming.password.take()).await?;
+            let mut changed = changes(&existing, &incoming, password_hash.is_some());
+            let mut event = ctx.event(EventOp::Patch, Vec::new());
+            let members = match old_members {
+                Some(old) => {
+                    let new = changed_members(old.clone(), incoming.members);
+                    if let Some(new) = &new {
+                        let (added, removed) = events::list_delta(&old, new);
+                        (event.members_added, event.members_removed) = (Some(added), Some(removed));
+                    }
+                    new
+                }
+                None => None,
+            };
+            if let Some(change) = &p.member_change {
+                (event.members_added, event.members_removed) = events::member_delta(change);
+            }
+            if event.members_added.is_some() || event.members_removed.is_some() {
+                changed.push("members".into());
+                changed.sort();
+            }
+            event.changed = changed;
             let update = ReplaceResource {
                 realm_id: ctx.realm_id().to_owned(),
                 kind: p.kind,
                 id: p.id.to_owned(),
-                name: required_name(&incoming, p.kind)?,
-                password_hash: password.hash(incoming.password.take()).await?,
-                members: old_members.and_then(|old| changed_members(old, incoming.members)),
+                name,
+                password_hash,
+                members,
                 external_id: incoming.external_id,
                 data: incoming.data,
                 member_change: p.member_change.clone(),
                 expected_version: Some(existing.version),
                 now: crate::clock::now(),
+                event: Some(event),
             };
-            match self.store.replace_resource(update).await {
+            match self.wrote(self.store.replace_resource(update).await) {
                 Ok(stored) => return self.render_written(ctx, &stored, p.proj).await,
                 Err(e) => after_lost_race(e, p.if_match, attempt, p.kind, p.id).await?,
             }
@@ -681,17 +761,19 @@ impl ResourceService {
         id: &str,
         if_match: Option<i64>,
     ) -> ServiceResult<()> {
-        self.store
-            .delete_resource(ctx.realm_id(), kind, id, if_match)
-            .await
-            .map_err(|e| match e {
-                crate::store::StoreError::NotFound => {
-                    ScimError::not_found(format!("{} '{id}' not found in this realm", kind.name()))
-                        .into()
-                }
-                crate::store::StoreError::VersionMismatch => precondition(kind, id),
-                e => ServiceError::from_store(e, what(kind)),
-            })
+        let event = ctx.event(EventOp::Delete, Vec::new());
+        let deleted = self
+            .store
+            .delete_resource(ctx.realm_id(), kind, id, if_match, Some(event))
+            .await;
+        self.wrote(deleted).map_err(|e| match e {
+            crate::store::StoreError::NotFound => {
+                ScimError::not_found(format!("{} '{id}' not found in this realm", kind.name()))
+                    .into()
+            }
+            crate::store::StoreError::VersionMismatch => precondition(kind, id),
+            e => ServiceError::from_store(e, what(kind)),
+        })
     }
 
     pub async fn list(
@@ -961,6 +1043,21 @@ struct DocPatch<'a> {
 
 /// The member list a patched document names, when it differs from `old` (order aside): only
 /// then is the membership rewritten.
+/// The attributes a write changes, for its event: the stored attributes that differ,
+/// `externalId` (a column of its own) and `password` (write-only: any new one counts as a
+/// change; its value is never compared).
+fn changes(existing: &StoredResource, incoming: &Incoming, new_password: bool) -> Vec<String> {
+    let mut changed = events::changed_attributes(&existing.data, &incoming.data);
+    if existing.external_id != incoming.external_id {
+        changed.push("externalId".into());
+    }
+    if new_password {
+        changed.push("password".into());
+    }
+    changed.sort();
+    changed
+}
+
 fn changed_members(
     old: Vec<String>,
     patched: Option<Vec<crate::scim::validate::MemberRef>>,
@@ -1230,6 +1327,8 @@ mod tests {
                 updated_at: "2026-01-01T00:00:00.000Z".into(),
             }),
             base_url: "http://localhost/scim/v2".into(),
+            actor: "token:k1".into(),
+            request_id: Some("req-1".into()),
         }
     }
 

@@ -59,8 +59,10 @@ impl Services {
                     limits.auth_failures_per_minute,
                     limits.basic_failures_per_minute,
                 );
+        let events_written = Arc::new(tokio::sync::Notify::new());
         let admin = admin::AdminService::new(store.clone(), clock.clone())
-            .with_auth_cache(auth.cache.clone());
+            .with_auth_cache(auth.cache.clone())
+            .with_event_signal(events_written.clone());
         let oauth = oauth::OAuthService::new(store.clone(), clock, keys);
         Self {
             oauth,
@@ -72,7 +74,8 @@ impl Services {
                 limits.filter,
                 limits.max_patch_operations,
                 limits.cursor_timeout_secs as i64,
-            ),
+            )
+            .with_event_signal(events_written),
             store,
             usage,
             capabilities,
@@ -449,6 +452,7 @@ pub(crate) mod fake {
             _kind: Kind,
             _id: &str,
             _expected_version: Option<i64>,
+            _event: Option<NewEvent>,
         ) -> StoreResult<()> {
             unexpected("delete_resource")
         }
@@ -470,6 +474,13 @@ pub(crate) mod fake {
         }
         async fn replace_resource(&self, update: ReplaceResource) -> StoreResult<StoredResource> {
             call(&self.replace_resource, update, "replace_resource").await
+        }
+    }
+
+    #[async_trait]
+    impl Events for FakeStore {
+        async fn read_events(&self, _realm_id: &str, _q: &EventQuery) -> StoreResult<Vec<Event>> {
+            unexpected("read_events")
         }
     }
 
@@ -496,6 +507,7 @@ pub(crate) mod fake {
             change: MemberChange,
             _expected_version: Option<i64>,
             _now: &str,
+            _events: Vec<NewEvent>,
         ) -> StoreResult<StoredResource> {
             call(&self.change_members, change, "change_members").await
         }

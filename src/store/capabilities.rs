@@ -19,6 +19,7 @@ pub trait Store:
     + Federation
     + TrustedIssuers
     + BasicCredentials
+    + Events
 {
 }
 
@@ -33,6 +34,7 @@ impl<T> Store for T where
         + Federation
         + TrustedIssuers
         + BasicCredentials
+        + Events
         + ?Sized
 {
 }
@@ -107,6 +109,7 @@ pub trait Resources: Send + Sync + 'static {
         kind: Kind,
         id: &str,
         expected_version: Option<i64>,
+        event: Option<NewEvent>,
     ) -> StoreResult<()>;
     async fn list_resources(
         &self,
@@ -116,11 +119,23 @@ pub trait Resources: Send + Sync + 'static {
     ) -> StoreResult<ListPage>;
 }
 
+/// The event log: every change of a user or group, recorded by the write that made it.
+#[async_trait]
+pub trait Events: Send + Sync + 'static {
+    /// The realm's events after `q.after`, oldest first, at most `q.limit`. Only events
+    /// nothing can ever appear before: a reader that goes on from the last one returned
+    /// misses none (PostgreSQL holds back events of transactions younger than the oldest one
+    /// still running, until it ends).
+    async fn read_events(&self, realm_id: &str, q: &EventQuery) -> StoreResult<Vec<Event>>;
+}
+
 /// Group membership, direct and nested.
 #[async_trait]
 pub trait Membership: Send + Sync + 'static {
     /// Applies a membership delta and bumps the group's version, without reading or rewriting
     /// its attributes or its other members.
+    /// `events`: one per request the change carries (a batch of coalesced requests records
+    /// each), all with the version the change wrote.
     async fn change_members(
         &self,
         realm_id: &str,
@@ -128,6 +143,7 @@ pub trait Membership: Send + Sync + 'static {
         change: MemberChange,
         expected_version: Option<i64>,
         now: &str,
+        events: Vec<NewEvent>,
     ) -> StoreResult<StoredResource>;
     /// Whether the group has more than `n` direct members (a bounded probe, not a count).
     async fn has_more_members_than(

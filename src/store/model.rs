@@ -181,6 +181,8 @@ pub struct NewResource {
     pub password_hash: Option<String>,
     pub members: Vec<String>,
     pub now: String,
+    /// Recorded in the event log with the write (`None`: internal writes, recorded nowhere).
+    pub event: Option<NewEvent>,
 }
 
 #[derive(Debug, Clone)]
@@ -199,6 +201,7 @@ pub struct ReplaceResource {
     pub member_change: Option<MemberChange>,
     pub expected_version: Option<i64>,
     pub now: String,
+    pub event: Option<NewEvent>,
 }
 
 #[derive(Debug, Clone)]
@@ -409,4 +412,108 @@ pub struct BasicCredential {
     pub created_by: String,
     pub expires_at: Option<String>,
     pub last_used_at: Option<String>,
+}
+
+/// What a write records of itself in the event log, beside what the store knows (realm,
+/// resource type and id, the version written, when): written in the write's own transaction.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewEvent {
+    /// Who: `token:<id>`, `oauth-client:<id>`, `basic:<id>`, `jwt:<issuer id>`,
+    /// `admin-token:<id>`, `cli`.
+    pub actor: String,
+    pub request_id: Option<String>,
+    pub operation: EventOp,
+    /// The names of the attributes that changed (extension attributes as `urn:...:name`).
+    pub changed: Vec<String>,
+    /// Members added to / removed from a group by this change; `None`: not a membership
+    /// delta (a group PUT replaces the list and says only that `members` changed).
+    pub members_added: Option<Vec<String>>,
+    pub members_removed: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum EventOp {
+    #[default]
+    Create,
+    Replace,
+    Patch,
+    Delete,
+}
+
+impl EventOp {
+    pub const ALL: [EventOp; 4] = [
+        EventOp::Create,
+        EventOp::Replace,
+        EventOp::Patch,
+        EventOp::Delete,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            EventOp::Create => "create",
+            EventOp::Replace => "replace",
+            EventOp::Patch => "patch",
+            EventOp::Delete => "delete",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<EventOp> {
+        EventOp::ALL.into_iter().find(|o| o.name() == s)
+    }
+}
+
+/// A place in a realm's event log: events are ordered by (`major`, `seq`). On PostgreSQL
+/// `major` is the writing transaction's id, so that the order is one no later commit can
+/// insert into; on SQLite, whose commits are serial, it is 0.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct EventPos {
+    pub major: u64,
+    pub seq: i64,
+}
+
+impl EventPos {
+    /// The text form readers hold: `major.seq`.
+    pub fn parse(s: &str) -> Option<EventPos> {
+        let (major, seq) = s.split_once('.')?;
+        let all_digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+        if !all_digits(major) || !all_digits(seq) {
+            return None;
+        }
+        Some(EventPos {
+            major: major.parse().ok()?,
+            seq: seq.parse().ok()?,
+        })
+    }
+}
+
+impl std::fmt::Display for EventPos {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.major, self.seq)
+    }
+}
+
+/// One recorded change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub pos: EventPos,
+    pub at: String,
+    pub actor: String,
+    pub request_id: Option<String>,
+    pub operation: EventOp,
+    pub resource_type: Kind,
+    pub resource_id: String,
+    /// The version the change wrote (a delete: the version deleted).
+    pub version: Option<i64>,
+    pub changed: Vec<String>,
+    pub members_added: Option<Vec<String>>,
+    pub members_removed: Option<Vec<String>>,
+}
+
+/// Which events a reader wants: after `after` (none: from the oldest kept), at most `limit`.
+#[derive(Debug, Clone, Default)]
+pub struct EventQuery {
+    pub after: Option<EventPos>,
+    pub limit: u32,
+    pub resource_type: Option<Kind>,
+    pub operation: Option<EventOp>,
 }

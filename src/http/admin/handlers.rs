@@ -513,6 +513,15 @@ pub async fn audit(Extension(c): Ctx, p: Seg, q: AdminQuery) -> Reply {
     ok(c.svc().audit_log(&c.actor, scope_of(&p), &page).await?)
 }
 
+// Events
+
+pub async fn events(Extension(c): Ctx, p: Seg, q: AdminQuery) -> Reply {
+    let req = q.feed()?;
+    ok(c.svc()
+        .read_events(&c.actor, p.tenant(), p.realm(), &req)
+        .await?)
+}
+
 /// /admin/openapi.json: open, like /openapi.json.
 pub async fn openapi() -> Response {
     (

@@ -19,6 +19,7 @@ use self::problem::Problem;
 use super::error::ApiError;
 use super::extract::{bearer, ScimBody};
 use super::state::AppState;
+use crate::service::admin::events::FeedRequest;
 use crate::service::admin::{Actor, AdminError, AdminService, PageRequest};
 use crate::service::{ServiceError, Services};
 
@@ -164,6 +165,30 @@ impl AdminQuery {
     }
 
     /// A delete's `?force=true`.
+    pub fn feed(&self) -> Result<FeedRequest, Problem> {
+        self.only(&["after", "limit", "wait", "resource_type", "operation"])?;
+        let number = |name: &str| -> Result<Option<u64>, Problem> {
+            self.get(name)
+                .map(|v| {
+                    v.parse::<u64>().map_err(|_| {
+                        AdminError::invalid(
+                            name,
+                            format!("{name} must be a whole number, not '{v}'"),
+                        )
+                        .into()
+                    })
+                })
+                .transpose()
+        };
+        Ok(FeedRequest {
+            after: self.get("after").map(str::to_owned),
+            limit: number("limit")?.map(|l| l.min(u64::from(u32::MAX)) as u32),
+            wait_seconds: number("wait")?,
+            resource_type: self.get("resource_type").map(str::to_owned),
+            operation: self.get("operation").map(str::to_owned),
+        })
+    }
+
     pub fn force(&self) -> Result<bool, Problem> {
         self.only(&["force"])?;
         match self.get("force") {

@@ -79,6 +79,15 @@ fn operation(path: &str, d: &super::routes::Doc) -> Value {
             json!({"name": "cursor", "in": "query", "schema": {"type": "string"}, "description": "The `next_cursor` of the previous page."}),
             json!({"name": "name", "in": "query", "schema": {"type": "string"}, "description": "Only the object with this id (tenants, realms) or name (tokens)."}),
         ]),
+        Query::Feed => params.extend([
+            json!({"name": "after", "in": "query", "schema": {"type": "string", "pattern": "^[0-9]+\\.[0-9]+$"},
+                   "description": "An event `id` (or a `next_cursor`): only the events after it. Absent: from the oldest kept."}),
+            json!({"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}}),
+            json!({"name": "wait", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": 60, "default": 0},
+                   "description": "Seconds to wait for an event when there is none yet (long poll)."}),
+            json!({"name": "resource_type", "in": "query", "schema": {"type": "string", "enum": ["User", "Group"]}}),
+            json!({"name": "operation", "in": "query", "schema": {"type": "string", "enum": ["create", "replace", "patch", "delete"]}}),
+        ]),
         Query::Force => params.push(
             json!({"name": "force", "in": "query", "schema": {"type": "boolean", "default": false},
                    "description": "Delete even when it still holds users or groups, with them."}),
@@ -169,10 +178,33 @@ fn list(item: &str) -> Value {
 
 fn schemas() -> Value {
     let mut all = base_schemas();
-    if let (Some(all), Value::Object(more)) = (all.as_object_mut(), trusted_issuer_schemas()) {
-        all.extend(more);
+    for more in [trusted_issuer_schemas(), event_schemas()] {
+        if let (Some(all), Value::Object(more)) = (all.as_object_mut(), more) {
+            all.extend(more);
+        }
     }
     all
+}
+
+fn event_schemas() -> Value {
+    let string = || json!({"type": "string"});
+    let ids = || json!({"type": "array", "items": {"type": "string"}});
+    json!({
+        "Event": object(json!({
+            "id": {"type": "string", "description": "Its place in the realm's log: `after=<id>` reads what follows."},
+            "at": {"type": "string", "format": "date-time"}, "actor": string(),
+            "request_id": {"type": ["string", "null"]},
+            "operation": {"type": "string", "enum": ["create", "replace", "patch", "delete"]},
+            "resource_type": {"type": "string", "enum": ["User", "Group"]},
+            "resource_id": string(), "version": {"type": ["integer", "null"]},
+            "changed": ids(), "members_added": ids(), "members_removed": ids()}),
+            &["id", "at", "actor", "request_id", "operation", "resource_type", "resource_id", "version", "changed"]),
+        "EventList": object(
+            json!({"items": {"type": "array", "items": schema_ref("Event")},
+                   "next_cursor": {"type": "string", "description": "The last event's id, or the position read from: poll with it."}}),
+            &["items", "next_cursor"],
+        ),
+    })
 }
 
 /// The trusted issuers' schemas, apart: one `json!` that held every schema would pass the

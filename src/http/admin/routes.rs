@@ -17,6 +17,8 @@ pub enum Query {
     List,
     /// `force`.
     Force,
+    /// `after`, `limit`, `wait`, `resource_type`, `operation`.
+    Feed,
 }
 
 /// What /admin/openapi.json says about a call.
@@ -98,12 +100,13 @@ pub const GLOBAL_ADMIN_TOKEN: &str = "/v1/admin-tokens/{id}";
 pub const TENANT_ADMIN_TOKENS: &str = "/v1/tenants/{tenant}/admin-tokens";
 pub const TENANT_ADMIN_TOKEN: &str = "/v1/tenants/{tenant}/admin-tokens/{id}";
 pub const TENANT_AUDIT: &str = "/v1/tenants/{tenant}/audit";
+pub const REALM_EVENTS: &str = "/v1/tenants/{tenant}/realms/{realm}/events";
 pub const GLOBAL_AUDIT: &str = "/v1/audit";
 pub const OPENAPI: &str = "/admin/openapi.json";
 
 /// Every authenticated admin call.
 pub fn table() -> Vec<Route> {
-    use Query::{Force, List, None as NoQuery};
+    use Query::{Feed, Force, List, None as NoQuery};
     use Verb::{Delete, Get, Patch, Post};
     const T: &str = "Tenants";
     const R: &str = "Realms";
@@ -712,6 +715,20 @@ pub fn table() -> Vec<Route> {
                 None,
                 (200, Some("AuditList")),
                 List,
+                &[404],
+            ),
+        ),
+        route(
+            Get,
+            REALM_EVENTS,
+            h::events,
+            doc(
+                "realmEvents",
+                "The realm's change feed: every change of its users and groups, in order",
+                "Events",
+                None,
+                (200, Some("EventList")),
+                Feed,
                 &[404],
             ),
         ),

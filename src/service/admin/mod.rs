@@ -6,6 +6,7 @@ pub mod basic;
 mod cli;
 pub mod clients;
 pub mod error;
+pub mod events;
 pub mod federated;
 pub mod input;
 mod realms;
@@ -152,6 +153,8 @@ pub struct AdminService {
     /// database's change notice reaches it a moment later, and a token revoked here must
     /// stop working on the very next request, not after that moment.
     auth_cache: Arc<AuthCache>,
+    /// Signalled after every SCIM write in this process: wakes the feed's waiting readers.
+    events_written: Arc<tokio::sync::Notify>,
 }
 
 impl AdminService {
@@ -160,7 +163,14 @@ impl AdminService {
             store,
             clock,
             auth_cache: Arc::default(),
+            events_written: Arc::default(),
         }
+    }
+
+    /// Shares the signal the SCIM writes of this process raise.
+    pub fn with_event_signal(mut self, signal: Arc<tokio::sync::Notify>) -> Self {
+        self.events_written = signal;
+        self
     }
 
     /// Shares the token cache the server's SCIM requests read.

@@ -5,6 +5,7 @@
 
 mod basic;
 mod control;
+mod events;
 mod federation;
 mod feed;
 mod oauth;

@@ -5,14 +5,16 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Postgres, Row, Transaction};
 use uuid::Uuid;
 
-use super::{get, get_id, get_instant, instant, own_uid, uid, uids, PgStore};
+use chrono::{DateTime, Utc};
+
+use super::{events, get, get_id, get_instant, instant, own_uid, uid, uids, PgStore};
 use crate::store::sql::page::{carried_total, page_from_rows, Lists};
 use crate::store::sql::{
     bind_all, fold, parse_data, parse_direct_groups, parse_kind, Bind, Dialect,
 };
 use crate::store::{
     DirectGroup, GroupRow, Kind, ListPage, ListQuery, MemberChange, MemberRow, Membership,
-    NewResource, ReplaceResource, Resources, StoreError, StoreResult, StoredResource,
+    NewEvent, NewResource, ReplaceResource, Resources, StoreError, StoreResult, StoredResource,
 };
 
 const D: Dialect = Dialect::Postgres;
@@ -200,29 +202,42 @@ impl Resources for PgStore {
     async fn insert_resource(&self, r: NewResource) -> StoreResult<StoredResource> {
         let data = Value::Object(r.data.clone()).to_string();
         let (realm, id) = (own_uid(&r.realm_id)?, own_uid(&r.id)?);
-        let query = sqlx::query(
-            "INSERT INTO resources (id, realm_id, kind, name, name_ci, external_id, data, \
-             password_hash, version, created, last_modified) \
-             VALUES ($1, $2, $3, $4, $5, $6, CAST($7 AS jsonb), $8, 1, $9, $9)",
-        )
-        .bind(id)
-        .bind(realm)
-        .bind(r.kind.name())
-        .bind(&r.name)
-        .bind(fold(&r.name))
-        .bind(&r.external_id)
-        .bind(&data)
-        .bind(&r.password_hash)
-        .bind(instant(&r.now)?);
+        let at = instant(&r.now)?;
+        const INSERT: &str = "INSERT INTO resources (id, realm_id, kind, name, name_ci, \
+             external_id, data, password_hash, version, created, last_modified) \
+             VALUES ($1, $2, $3, $4, $5, $6, CAST($7 AS jsonb), $8, 1, $9, $9)";
+        // With the event in the same statement when there are no members: one statement is
+        // its own transaction, and BEGIN and COMMIT would be two more round trips.
+        let with_event = format!(
+            "WITH w AS ({INSERT} RETURNING realm_id, id, version) {}",
+            events::insert_from_cte(10)
+        );
+        let single = r.members.is_empty();
+        let sql = match (&r.event, single) {
+            (Some(_), true) => with_event.as_str(),
+            _ => INSERT,
+        };
+        let mut query = sqlx::query(sql)
+            .bind(id)
+            .bind(realm)
+            .bind(r.kind.name())
+            .bind(&r.name)
+            .bind(fold(&r.name))
+            .bind(&r.external_id)
+            .bind(&data)
+            .bind(&r.password_hash)
+            .bind(at);
+        if let (Some(e), true) = (&r.event, single) {
+            query = events::bind_cte_event(query, at, r.kind, e);
+        }
         let mut conn = self.conn().await?;
-        if r.members.is_empty() {
-            // One statement is its own transaction: BEGIN and COMMIT would be two more round
-            // trips for nothing.
+        if single {
             query.execute(&mut *conn).await?;
         } else {
             let mut tx = conn.begin().await?;
             query.execute(&mut *tx).await?;
             add_members(&mut tx, realm, id, &r.members).await?;
+            events::insert(&mut tx, realm, r.kind, id, Some(1), at, r.event.as_slice()).await?;
             tx.commit().await?;
             self.planner
                 .members_added(&self.pool, r.members.len() as u64);
@@ -272,27 +287,40 @@ impl Resources for PgStore {
     async fn replace_resource(&self, u: ReplaceResource) -> StoreResult<StoredResource> {
         let (realm, id) = keys(&u.realm_id, &u.id)?;
         let data = Value::Object(u.data).to_string();
+        let at = instant(&u.now)?;
+        let single = u.members.is_none() && u.member_change.is_none();
         // The version check is part of the write itself: no read-then-write race.
-        let sql = format!(
+        let update_sql = format!(
             "UPDATE resources SET name = $1, name_ci = $2, external_id = $3, \
              data = CAST($4 AS jsonb), password_hash = COALESCE($5, password_hash), \
              version = version + 1, last_modified = $6 \
              WHERE realm_id = $7 AND id = $8 AND kind = $9 AND ($10 < 0 OR version = $10) \
              RETURNING {COLS}"
         );
-        let update = sqlx::query(&sql)
+        // Alone, the event goes in the same statement (no BEGIN and COMMIT round trips).
+        let sql = match (&u.event, single) {
+            (Some(_), true) => format!(
+                "WITH w AS ({update_sql}, realm_id), e AS ({}) SELECT * FROM w",
+                events::insert_from_cte(11)
+            ),
+            _ => update_sql,
+        };
+        let mut update = sqlx::query(&sql)
             .bind(&u.name)
             .bind(fold(&u.name))
             .bind(&u.external_id)
             .bind(&data)
             .bind(&u.password_hash)
-            .bind(instant(&u.now)?)
+            .bind(at)
             .bind(realm)
             .bind(id)
             .bind(u.kind.name())
             .bind(u.expected_version.unwrap_or(-1));
+        if let (Some(e), true) = (&u.event, single) {
+            update = events::bind_cte_event(update, at, u.kind, e);
+        }
         let mut conn = self.conn().await?;
-        if u.members.is_none() && u.member_change.is_none() {
+        if single {
             // One statement is its own transaction (no BEGIN and COMMIT round trips).
             let Some(row) = update.fetch_optional(&mut *conn).await? else {
                 let e = missing_or_stale(&mut conn, realm, u.kind, id).await;
@@ -313,6 +341,8 @@ impl Resources for PgStore {
         if let Some(change) = &u.member_change {
             apply_member_change(&mut tx, realm, id, change).await?;
         }
+        let version = Some(stored.version);
+        events::insert(&mut tx, realm, u.kind, id, version, at, u.event.as_slice()).await?;
         tx.commit().await?;
         conn.finish();
         Ok(stored)
@@ -324,25 +354,36 @@ impl Resources for PgStore {
         kind: Kind,
         id: &str,
         expected_version: Option<i64>,
+        event: Option<NewEvent>,
     ) -> StoreResult<()> {
         let (realm, id) = keys(realm_id, id)?;
         let mut conn = self.conn().await?;
         let mut tx = conn.begin().await?;
-        let done = sqlx::query(
+        let deleted: Option<(i64, DateTime<Utc>)> = sqlx::query_as(
             "DELETE FROM resources WHERE realm_id = $1 AND id = $2 AND kind = $3 \
-             AND ($4 < 0 OR version = $4)",
+             AND ($4 < 0 OR version = $4) RETURNING version, now()",
         )
         .bind(realm)
         .bind(id)
         .bind(kind.name())
         .bind(expected_version.unwrap_or(-1))
-        .execute(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await?;
-        if done.rows_affected() == 0 {
+        let Some((version, at)) = deleted else {
             return Err(missing_or_stale(&mut tx, realm, kind, id).await);
-        }
+        };
         // Memberships in both directions go with the row (its foreign keys cascade); the
-        // commit makes the delete and theirs one change.
+        // commit makes the delete, theirs and the event one change.
+        events::insert(
+            &mut tx,
+            realm,
+            kind,
+            id,
+            Some(version),
+            at,
+            event.as_slice(),
+        )
+        .await?;
         tx.commit().await?;
         conn.finish();
         Ok(())
@@ -390,8 +431,10 @@ impl Membership for PgStore {
         change: MemberChange,
         expected_version: Option<i64>,
         now: &str,
+        events: Vec<NewEvent>,
     ) -> StoreResult<StoredResource> {
         let (realm, group) = keys(realm_id, group_id)?;
+        let at = instant(now)?;
         let mut conn = self.conn().await?;
         let mut tx = conn.begin().await?;
         // The version bump comes first: it takes the group's row lock, so concurrent
@@ -401,7 +444,7 @@ impl Membership for PgStore {
              WHERE realm_id = $2 AND id = $3 AND kind = 'Group' AND ($4 < 0 OR version = $4) \
              RETURNING {COLS}"
         ))
-        .bind(instant(now)?)
+        .bind(at)
         .bind(realm)
         .bind(group)
         .bind(expected_version.unwrap_or(-1))
@@ -412,6 +455,8 @@ impl Membership for PgStore {
         };
         let stored = resource_from_row(&row)?;
         apply_member_change(&mut tx, realm, group, &change).await?;
+        let version = Some(stored.version);
+        events::insert(&mut tx, realm, Kind::Group, group, version, at, &events).await?;
         tx.commit().await?;
         conn.finish();
         self.planner

@@ -634,6 +634,7 @@ mod tests {
             password_hash: None,
             members: Vec::new(),
             now: crate::clock::now(),
+            event: None,
         })
         .await
         .unwrap();

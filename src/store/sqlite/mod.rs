@@ -7,6 +7,7 @@
 
 mod basic;
 mod control;
+mod events;
 mod federation;
 mod oauth;
 mod resources;

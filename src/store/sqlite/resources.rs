@@ -4,14 +4,14 @@ use serde_json::Value;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, Sqlite, SqliteConnection, Transaction};
 
-use super::{get, SqliteStore};
+use super::{events, get, SqliteStore};
 use crate::store::sql::page::{carried_total, page_from_rows, Lists};
 use crate::store::sql::{
     bind_all, fold, parse_data, parse_direct_groups, parse_kind, placeholders, Bind, Dialect, CHUNK,
 };
 use crate::store::{
     DirectGroup, GroupRow, Kind, ListPage, ListQuery, MemberChange, MemberRow, Membership,
-    NewResource, ReplaceResource, Resources, StoreError, StoreResult, StoredResource,
+    NewEvent, NewResource, ReplaceResource, Resources, StoreError, StoreResult, StoredResource,
 };
 
 const D: Dialect = Dialect::Sqlite;
@@ -189,13 +189,15 @@ impl Resources for SqliteStore {
         .bind(&r.password_hash)
         .bind(&r.now);
         let mut conn = self.conn().await?;
-        if r.members.is_empty() {
+        if r.members.is_empty() && r.event.is_none() {
             // One statement is its own transaction.
             query.execute(&mut *conn).await?;
         } else {
             let mut tx = conn.begin().await?;
             query.execute(&mut *tx).await?;
             add_members(&mut tx, &r.realm_id, &r.id, &r.members).await?;
+            let e = r.event.as_slice();
+            events::insert(&mut tx, &r.realm_id, r.kind, &r.id, Some(1), &r.now, e).await?;
             tx.commit().await?;
         }
         conn.finish();
@@ -254,7 +256,7 @@ impl Resources for SqliteStore {
             .bind(u.kind.name())
             .bind(u.expected_version.unwrap_or(-1));
         let mut conn = self.conn().await?;
-        if u.members.is_none() && u.member_change.is_none() {
+        if u.members.is_none() && u.member_change.is_none() && u.event.is_none() {
             let row = update.fetch_optional(&mut *conn).await?;
             let Some(row) = row else {
                 let e = missing_or_stale(&mut conn, &u.realm_id, u.kind, &u.id).await;
@@ -275,6 +277,8 @@ impl Resources for SqliteStore {
         if let Some(change) = &u.member_change {
             apply_member_change(&mut tx, &u.realm_id, &u.id, change).await?;
         }
+        let (e, version) = (u.event.as_slice(), Some(stored.version));
+        events::insert(&mut tx, &u.realm_id, u.kind, &u.id, version, &u.now, e).await?;
         tx.commit().await?;
         conn.finish();
         Ok(stored)
@@ -286,22 +290,25 @@ impl Resources for SqliteStore {
         kind: Kind,
         id: &str,
         expected_version: Option<i64>,
+        event: Option<NewEvent>,
     ) -> StoreResult<()> {
         let mut conn = self.conn().await?;
         let mut tx = conn.begin().await?;
-        let done = sqlx::query(
+        let version: Option<i64> = sqlx::query_scalar(
             "DELETE FROM resources WHERE realm_id = $1 AND id = $2 AND kind = $3 \
-             AND ($4 < 0 OR version = $4)",
+             AND ($4 < 0 OR version = $4) RETURNING version",
         )
         .bind(realm_id)
         .bind(id)
         .bind(kind.name())
         .bind(expected_version.unwrap_or(-1))
-        .execute(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await?;
-        if done.rows_affected() == 0 {
+        let Some(version) = version else {
             return Err(missing_or_stale(&mut tx, realm_id, kind, id).await);
-        }
+        };
+        let (e, at) = (event.as_slice(), crate::clock::now());
+        events::insert(&mut tx, realm_id, kind, id, Some(version), &at, e).await?;
         // Memberships in both directions go in the same transaction. The foreign keys would
         // cascade too; saying it here keeps that true whatever a connection's pragmas.
         sqlx::query(
@@ -355,6 +362,7 @@ impl Membership for SqliteStore {
         change: MemberChange,
         expected_version: Option<i64>,
         now: &str,
+        events: Vec<NewEvent>,
     ) -> StoreResult<StoredResource> {
         let mut conn = self.conn().await?;
         let mut tx = conn.begin().await?;
@@ -376,6 +384,17 @@ impl Membership for SqliteStore {
         };
         let stored = resource_from_row(&row)?;
         apply_member_change(&mut tx, realm_id, group_id, &change).await?;
+        let version = Some(stored.version);
+        events::insert(
+            &mut tx,
+            realm_id,
+            Kind::Group,
+            group_id,
+            version,
+            now,
+            &events,
+        )
+        .await?;
         tx.commit().await?;
         conn.finish();
         Ok(stored)

@@ -1,0 +1,519 @@
+//! The event log and its change feed: every SCIM write records exactly one event, with who
+//! made it, in which request, and what changed; a failed write records none; a reader that
+//! goes on from its cursor misses nothing, however the writers' commits interleave.
+
+use std::collections::HashSet;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::both_backends;
+use crate::helpers::{Backend, TestApp};
+
+both_backends!(
+    every_write_records_one_event_saying_what_changed,
+    a_failed_write_records_nothing,
+    the_feed_filters_by_type_and_operation_and_pages_from_a_cursor,
+    concurrent_writers_leave_no_gap_for_a_reader_following_along,
+    a_waiting_reader_is_answered_by_the_next_write,
+    the_feed_refuses_bad_queries_and_other_credentials,
+);
+
+const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+const FEED: &str = "/v1/tenants/default/realms/default/events";
+
+async fn feed(app: &TestApp, query: &str) -> Value {
+    let r = app
+        .admin_call(Method::GET, &format!("{FEED}{query}"), None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    r.body
+}
+
+/// The feed once it shows `n` events: on PostgreSQL an event is shown only once every older
+/// transaction has ended, and the server's own background writes (token use) can be one.
+async fn feed_n(app: &TestApp, query: &str, n: usize) -> Vec<Value> {
+    let sep = if query.is_empty() { "?" } else { "&" };
+    for _ in 0..50 {
+        let got = items(&feed(app, &format!("{query}{sep}limit=1000")).await);
+        if got.len() >= n {
+            return got;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the feed never showed {n} events for {query:?}");
+}
+
+fn items(page: &Value) -> Vec<Value> {
+    page["items"].as_array().cloned().unwrap_or_default()
+}
+
+/// The test token's actor name: `token:<its id>`.
+async fn actor(app: &TestApp) -> String {
+    let r = app
+        .admin_call(
+            Method::GET,
+            "/v1/tenants/default/realms/default/tokens?name=tests",
+            None,
+        )
+        .await;
+    format!(
+        "token:{}",
+        r.body["items"][0]["id"].as_str().expect("the tests token")
+    )
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+async fn every_write_records_one_event_saying_what_changed(app: &TestApp) {
+    let me = actor(app).await;
+    let created = app
+        .post(
+            "/Users",
+            json!({"userName": "ada", "externalId": "e-1", "title": "Engineer",
+                   ENTERPRISE: {"department": "R&D"}}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let ada = created.body["id"].as_str().unwrap().to_owned();
+    let request_id = created
+        .header("x-request-id")
+        .expect("a request id")
+        .to_owned();
+
+    let put = app
+        .put(
+            &format!("/Users/{ada}"),
+            json!({"userName": "ada", "externalId": "e-1", "title": "Lead",
+                   ENTERPRISE: {"department": "R&D"}}),
+        )
+        .await;
+    assert_eq!(put.status, StatusCode::OK, "{}", put.body);
+    let patch = app
+        .call(
+            Method::PATCH,
+            &format!("/Users/{ada}"),
+            Some(json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": [{"op": "replace", "path": format!("{ENTERPRISE}:department"), "value": "Sales"},
+                               {"op": "replace", "path": "active", "value": false}]})),
+        )
+        .await;
+    assert_eq!(patch.status, StatusCode::OK, "{}", patch.body);
+    let bob = app.user("bob").await;
+    let group = app.group("eng", &[&ada]).await;
+    let add = app
+        .call(
+            Method::PATCH,
+            &format!("/Groups/{group}"),
+            Some(
+                json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": [{"op": "add", "path": "members", "value": [{"value": bob}]}]}),
+            ),
+        )
+        .await;
+    assert_eq!(add.status, StatusCode::OK, "{}", add.body);
+    let remove = app
+        .call(
+            Method::PATCH,
+            &format!("/Groups/{group}"),
+            Some(
+                json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": [{"op": "remove", "path": format!("members[value eq \"{ada}\"]")}]}),
+            ),
+        )
+        .await;
+    assert_eq!(remove.status, StatusCode::OK, "{}", remove.body);
+    assert_eq!(
+        app.delete(&format!("/Users/{bob}")).await.status,
+        StatusCode::NO_CONTENT
+    );
+
+    let events = feed_n(app, "", 8).await;
+    let summary: Vec<(String, String, String)> = events
+        .iter()
+        .map(|e| {
+            (
+                e["operation"].as_str().unwrap().to_owned(),
+                e["resource_type"].as_str().unwrap().to_owned(),
+                e["resource_id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let s = |o: &str, t: &str, id: &str| (o.to_owned(), t.to_owned(), id.to_owned());
+    assert_eq!(
+        summary,
+        vec![
+            s("create", "User", &ada),
+            s("replace", "User", &ada),
+            s("patch", "User", &ada),
+            s("create", "User", &bob),
+            s("create", "Group", &group),
+            s("patch", "Group", &group),
+            s("patch", "Group", &group),
+            s("delete", "User", &bob),
+        ],
+        "{events:#?}"
+    );
+    for e in &events {
+        assert_eq!(e["actor"], me.as_str(), "{e}");
+        assert!(e["request_id"].is_string(), "{e}");
+    }
+    assert_eq!(events[0]["request_id"], request_id.as_str());
+    assert_eq!(events[0]["version"], 1);
+    let created_attrs = strings(&events[0]["changed"]);
+    for must in [
+        "userName",
+        "externalId",
+        "title",
+        &format!("{ENTERPRISE}:department"),
+    ] {
+        assert!(created_attrs.contains(&must.to_owned()), "{}", events[0]);
+    }
+    assert_eq!(strings(&events[1]["changed"]), vec!["title".to_owned()]);
+    assert_eq!(events[1]["version"], 2);
+    assert_eq!(
+        strings(&events[2]["changed"]),
+        vec!["active".to_owned(), format!("{ENTERPRISE}:department")]
+    );
+    assert_eq!(strings(&events[4]["members_added"]), vec![ada.clone()]);
+    assert_eq!(strings(&events[5]["members_added"]), vec![bob.clone()]);
+    assert_eq!(strings(&events[5]["changed"]), vec!["members".to_owned()]);
+    assert_eq!(strings(&events[6]["members_removed"]), vec![ada.clone()]);
+    assert_eq!(
+        events[7]["version"], 1,
+        "a delete names the version it deleted"
+    );
+    // Every event's id orders the log.
+    let ids: Vec<String> = events
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.iter().collect::<HashSet<_>>().len(), ids.len());
+}
+
+async fn a_failed_write_records_nothing(app: &TestApp) {
+    let ada = app.user("ada").await;
+    assert_eq!(feed_n(app, "", 1).await.len(), 1);
+    let dup = app.post("/Users", json!({"userName": "ADA"})).await;
+    assert_eq!(dup.status, StatusCode::CONFLICT);
+    let bad = app
+        .call(
+            Method::PATCH,
+            &format!("/Users/{ada}"),
+            Some(
+                json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": [{"op": "replace", "path": "active", "value": "maybe"}]}),
+            ),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.body);
+    let stale = app
+        .call_with(
+            Method::PUT,
+            &format!("/Users/{ada}"),
+            Some(json!({"userName": "ada", "title": "x"})),
+            &[("if-match", "W/\"7\"")],
+        )
+        .await;
+    assert_eq!(stale.status, StatusCode::PRECONDITION_FAILED);
+    let missing = app
+        .delete("/Users/01a25088-76fb-713d-8435-e744799a8565")
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    let unknown_member = app
+        .post("/Groups", json!({"displayName": "g", "members": [{"value": "01a25088-76fb-713d-8435-e744799a8565"}]}))
+        .await;
+    assert_eq!(
+        unknown_member.status,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        unknown_member.body
+    );
+    // A write that succeeds after them: once its event shows, any of theirs would have too.
+    let marker = app.user("marker").await;
+    let got = feed_n(app, "", 2).await;
+    let ids: Vec<&str> = got
+        .iter()
+        .map(|e| e["resource_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec![ada.as_str(), marker.as_str()]);
+}
+
+async fn the_feed_filters_by_type_and_operation_and_pages_from_a_cursor(app: &TestApp) {
+    let mut users = Vec::new();
+    for i in 0..5 {
+        users.push(app.user(&format!("u{i}")).await);
+    }
+    let group = app.group("g", &[&users[0]]).await;
+    assert_eq!(
+        app.delete(&format!("/Users/{}", users[4])).await.status,
+        StatusCode::NO_CONTENT
+    );
+
+    // Pages of two, each from the last one's cursor, give the whole log once, in order.
+    let all = feed_n(app, "", 7).await;
+    assert_eq!(all.len(), 7);
+    let groups = items(&feed(app, "?resource_type=Group").await);
+    assert_eq!(groups.len(), 1);
+    assert_eq!(groups[0]["resource_id"], group.as_str());
+    let deletes = items(&feed(app, "?operation=delete").await);
+    assert_eq!(deletes.len(), 1);
+    assert_eq!(deletes[0]["resource_id"], users[4].as_str());
+    let mut seen = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let q = if cursor.is_empty() {
+            "?limit=2".to_owned()
+        } else {
+            format!("?limit=2&after={cursor}")
+        };
+        let page = feed(app, &q).await;
+        let got = items(&page);
+        cursor = page["next_cursor"].as_str().unwrap().to_owned();
+        if got.is_empty() {
+            break;
+        }
+        assert!(got.len() <= 2);
+        seen.extend(got);
+    }
+    assert_eq!(seen, all);
+    // At the end, the cursor stays where it is: poll with it as it is.
+    let end = feed(app, &format!("?after={cursor}")).await;
+    assert!(items(&end).is_empty());
+    assert_eq!(end["next_cursor"], cursor.as_str());
+}
+
+/// 16 writers, a reader following the log from its cursor as they write: the reader ends with
+/// every event exactly once, in increasing order.
+async fn concurrent_writers_leave_no_gap_for_a_reader_following_along(app: &TestApp) {
+    // The number of writes, once they are all done (0 before).
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let reader = {
+        let (client, origin, token, done) = (
+            app.client.clone(),
+            app.origin.clone(),
+            app.admin_token.clone(),
+            done.clone(),
+        );
+        tokio::spawn(async move {
+            let mut cursor = "0.0".to_owned();
+            let mut seen: Vec<(String, String)> = Vec::new();
+            let give_up = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+            loop {
+                let page: Value = client
+                    .get(format!("{origin}{FEED}?after={cursor}&limit=7"))
+                    .bearer_auth(&token)
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                let got = items(&page);
+                cursor = page["next_cursor"].as_str().unwrap().to_owned();
+                for e in &got {
+                    seen.push((
+                        e["id"].as_str().unwrap().to_owned(),
+                        e["resource_id"].as_str().unwrap().to_owned(),
+                    ));
+                }
+                let total = done.load(std::sync::atomic::Ordering::SeqCst);
+                if (total > 0 && seen.len() >= total) || tokio::time::Instant::now() > give_up {
+                    return seen;
+                }
+                if got.is_empty() {
+                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                }
+            }
+        })
+    };
+    let mut writers = Vec::new();
+    for w in 0..16 {
+        let (client, base, token) = (app.client.clone(), app.base.clone(), app.token.clone());
+        writers.push(tokio::spawn(async move {
+            let mut ids = Vec::new();
+            for i in 0..8 {
+                let r: Value = client
+                    .post(format!("{base}/Users"))
+                    .bearer_auth(&token)
+                    .header("content-type", "application/scim+json")
+                    .body(json!({"userName": format!("w{w}-{i}")}).to_string())
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                ids.push(r["id"].as_str().expect("created").to_owned());
+            }
+            ids
+        }));
+    }
+    let mut written = HashSet::new();
+    for w in writers {
+        written.extend(w.await.unwrap());
+    }
+    done.store(written.len(), std::sync::atomic::Ordering::SeqCst);
+    let seen = reader.await.unwrap();
+    let seen_ids: Vec<&String> = seen.iter().map(|(_, r)| r).collect();
+    assert_eq!(
+        seen_ids.len(),
+        written.len(),
+        "every write once, no duplicate"
+    );
+    assert_eq!(
+        seen_ids.into_iter().cloned().collect::<HashSet<_>>(),
+        written
+    );
+    let positions: Vec<(u64, i64)> = seen
+        .iter()
+        .map(|(id, _)| {
+            let (a, b) = id.split_once('.').unwrap();
+            (a.parse().unwrap(), b.parse().unwrap())
+        })
+        .collect();
+    assert!(
+        positions.windows(2).all(|w| w[0] < w[1]),
+        "in increasing order: {positions:?}"
+    );
+}
+
+async fn a_waiting_reader_is_answered_by_the_next_write(app: &TestApp) {
+    let first = app.user("first").await;
+    let cursor = feed_n(app, "", 1).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        feed(app, "").await["items"][0]["resource_id"],
+        first.as_str()
+    );
+    let waiting = {
+        let (client, origin, token) = (
+            app.client.clone(),
+            app.origin.clone(),
+            app.admin_token.clone(),
+        );
+        tokio::spawn(async move {
+            client
+                .get(format!("{origin}{FEED}?after={cursor}&wait=30"))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let second = app.user("second").await;
+    let page = waiting.await.unwrap();
+    let got = items(&page);
+    assert_eq!(
+        got.len(),
+        1,
+        "the waiting read returned with the new event: {page}"
+    );
+    assert_eq!(got[0]["resource_id"], second.as_str());
+}
+
+async fn the_feed_refuses_bad_queries_and_other_credentials(app: &TestApp) {
+    for (q, field) in [
+        ("?after=12", "after"),
+        ("?limit=0", "limit"),
+        ("?limit=1001", "limit"),
+        ("?wait=61", "wait"),
+        ("?resource_type=Users", "resource_type"),
+        ("?operation=update", "operation"),
+        ("?since=1", "since"),
+    ] {
+        let r = app
+            .admin_call(Method::GET, &format!("{FEED}{q}"), None)
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{q}: {}", r.body);
+        assert_eq!(r.body["field"], field, "{q}: {}", r.body);
+    }
+    // A SCIM token is not an admin credential.
+    let r = app
+        .admin_as(&app.token.clone(), Method::GET, FEED, None)
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    // Another tenant's admin sees no such realm.
+    app.admin.create_tenant("other").await.unwrap();
+    let other = app
+        .admin
+        .create_admin_token_cli(Some("other"), "o", None)
+        .await
+        .unwrap()
+        .secret;
+    let r = app.admin_as(&other, Method::GET, FEED, None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = app
+        .admin_call(Method::GET, "/v1/tenants/default/realms/nope/events", None)
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}
+
+/// The outbox pitfall: a transaction that took its event's sequence number first but commits
+/// last. A reader that has already read past the later commit must still get it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_that_commits_late_is_not_skipped_on_postgres() {
+    let Some(app) = TestApp::spawn(Backend::Postgres).await else {
+        return;
+    };
+    app.user("before").await;
+    let start = feed_n(&app, "", 1).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let realm_id: String = {
+        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&app.database_url)
+            .await
+            .unwrap();
+        sqlx::query_scalar("SELECT CAST(id AS TEXT) FROM realms WHERE name = 'default'")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap()
+    };
+    // A write that started first and is still open (its txid and seq are the lower ones).
+    let mut slow = <sqlx::PgConnection as sqlx::Connection>::connect(&app.database_url)
+        .await
+        .unwrap();
+    sqlx::query("BEGIN").execute(&mut slow).await.unwrap();
+    sqlx::query(
+        "INSERT INTO events (realm_id, at, actor, operation, resource_type, resource_id, \
+         version, changed) VALUES (CAST($1 AS uuid), now(), 'slow', 'create', 'User', \
+         CAST('01a25088-76fb-713d-8435-e744799a8565' AS uuid), 1, '[]')",
+    )
+    .bind(&realm_id)
+    .execute(&mut slow)
+    .await
+    .unwrap();
+    // A later write commits first.
+    let fast = app.user("fast").await;
+    let held = feed(&app, &format!("?after={start}")).await;
+    assert!(
+        items(&held).is_empty(),
+        "nothing past a still-open older transaction is shown yet: {held}"
+    );
+    assert_eq!(held["next_cursor"], start.as_str());
+    sqlx::query("COMMIT").execute(&mut slow).await.unwrap();
+    let got = feed_n(&app, &format!("?after={start}"), 2).await;
+    let actors: Vec<&str> = got.iter().map(|e| e["actor"].as_str().unwrap()).collect();
+    assert_eq!(actors.len(), 2, "{got:?}");
+    assert_eq!(
+        actors[0], "slow",
+        "the early transaction's event comes first"
+    );
+    assert_eq!(got[1]["resource_id"], fast.as_str());
+    app.stop().await;
+}
