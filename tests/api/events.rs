@@ -492,7 +492,7 @@ async fn a_transaction_that_commits_late_is_not_skipped_on_postgres() {
     sqlx::query(
         "INSERT INTO events (realm_id, at, actor, operation, resource_type, resource_id, \
          version, changed) VALUES (CAST($1 AS uuid), now(), 'slow', 'create', 'User', \
-         CAST('01a25088-76fb-713d-8435-e744799a8565' AS uuid), 1, '[]')",
+         CAST('01a25088-76fb-713d-8435-e744799a8565' AS uuid), 1, '{}')",
     )
     .bind(&realm_id)
     .execute(&mut slow)

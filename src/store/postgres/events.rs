@@ -15,33 +15,6 @@ use crate::store::{
 const EVENT_COLUMNS: &str = "realm_id, at, actor, request_id, operation, resource_type, \
      resource_id, version, changed, members_added, members_removed";
 
-fn json_list(v: &[String]) -> String {
-    serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
-}
-
-/// The event columns after `realm_id, at`, as text for the statement to cast.
-struct EventText {
-    actor: String,
-    request_id: Option<String>,
-    operation: &'static str,
-    changed: String,
-    added: Option<String>,
-    removed: Option<String>,
-}
-
-impl From<&NewEvent> for EventText {
-    fn from(e: &NewEvent) -> Self {
-        EventText {
-            actor: e.actor.clone(),
-            request_id: e.request_id.clone(),
-            operation: e.operation.name(),
-            changed: json_list(&e.changed),
-            added: e.members_added.as_deref().map(json_list),
-            removed: e.members_removed.as_deref().map(json_list),
-        }
-    }
-}
-
 /// `INSERT INTO events ... SELECT ... FROM w`: the event of the row a data-modifying CTE `w`
 /// wrote (its `realm_id`, `id` and `version`), in the same statement. Parameters from
 /// `$first`: at, actor, request_id, operation, resource_type, changed, added, removed.
@@ -49,7 +22,7 @@ pub(super) fn insert_from_cte(first: usize) -> String {
     let p = |i: usize| format!("${}", first + i);
     format!(
         "INSERT INTO events ({EVENT_COLUMNS}) SELECT w.realm_id, {}, {}, {}, {}, {}, w.id, \
-         w.version, CAST({} AS jsonb), CAST({} AS jsonb), CAST({} AS jsonb) FROM w",
+         w.version, {}, {}, {} FROM w",
         p(0),
         p(1),
         p(2),
@@ -61,22 +34,79 @@ pub(super) fn insert_from_cte(first: usize) -> String {
     )
 }
 
+type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
+
 /// Binds what `insert_from_cte` names, in its order.
 pub(super) fn bind_cte_event<'q>(
-    q: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    q: PgQuery<'q>,
     at: DateTime<Utc>,
     kind: Kind,
     e: &NewEvent,
-) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
-    let t = EventText::from(e);
+) -> PgQuery<'q> {
     q.bind(at)
-        .bind(t.actor)
-        .bind(t.request_id)
-        .bind(t.operation)
+        .bind(e.actor.clone())
+        .bind(e.request_id.clone())
+        .bind(e.operation.name())
         .bind(kind.name())
-        .bind(t.changed)
-        .bind(t.added)
-        .bind(t.removed)
+        .bind(e.changed.clone())
+        .bind(e.members_added.clone())
+        .bind(e.members_removed.clone())
+}
+
+/// `INSERT INTO events ... FROM w, UNNEST(...)`: several events of the row a CTE `w` wrote
+/// (a batch of membership changes), in order. Each event's lists travel as JSON text, since
+/// UNNEST flattens arrays of arrays. Parameters from `$first`: at, resource_type, then the
+/// six columns of `bind_cte_events`.
+pub(super) fn insert_many_from_cte(first: usize) -> String {
+    let p = |i: usize| format!("${}", first + i);
+    let array =
+        |col: &str| format!("ARRAY(SELECT jsonb_array_elements_text(CAST(e.{col} AS jsonb)))");
+    let nullable = |col: &str| {
+        format!(
+            "CASE WHEN e.{col} IS NULL THEN NULL ELSE {} END",
+            array(col)
+        )
+    };
+    format!(
+        "INSERT INTO events ({EVENT_COLUMNS}) \
+         SELECT w.realm_id, {}, e.actor, e.request_id, e.operation, {}, w.id, w.version, \
+         {}, {}, {} FROM w, UNNEST(CAST({} AS text[]), CAST({} AS text[]), CAST({} AS text[]), \
+         CAST({} AS text[]), CAST({} AS text[]), CAST({} AS text[])) WITH ORDINALITY \
+         AS e(actor, request_id, operation, changed, added, removed, n) ORDER BY e.n",
+        p(0),
+        p(1),
+        array("changed"),
+        nullable("added"),
+        nullable("removed"),
+        p(2),
+        p(3),
+        p(4),
+        p(5),
+        p(6),
+        p(7)
+    )
+}
+
+fn json_list(v: &[String]) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
+}
+
+/// Binds what `insert_many_from_cte` names, in its order.
+pub(super) fn bind_cte_events<'q>(
+    q: PgQuery<'q>,
+    at: DateTime<Utc>,
+    kind: Kind,
+    events: &[NewEvent],
+) -> PgQuery<'q> {
+    let col = |f: &dyn Fn(&NewEvent) -> Option<String>| events.iter().map(f).collect::<Vec<_>>();
+    q.bind(at)
+        .bind(kind.name())
+        .bind(col(&|e| Some(e.actor.clone())))
+        .bind(col(&|e| e.request_id.clone()))
+        .bind(col(&|e| Some(e.operation.name().to_owned())))
+        .bind(col(&|e| Some(json_list(&e.changed))))
+        .bind(col(&|e| e.members_added.as_deref().map(json_list)))
+        .bind(col(&|e| e.members_removed.as_deref().map(json_list)))
 }
 
 /// Records `events` for one written resource inside the caller's transaction, in order.
@@ -92,39 +122,22 @@ pub(super) async fn insert(
     if events.is_empty() {
         return Ok(());
     }
-    let texts: Vec<EventText> = events.iter().map(EventText::from).collect();
-    let col = |f: fn(&EventText) -> Option<String>| texts.iter().map(f).collect::<Vec<_>>();
-    sqlx::query(&format!(
-        "INSERT INTO events ({EVENT_COLUMNS}) \
-         SELECT $1, $2, e.actor, e.request_id, e.operation, $3, $4, $5, \
-         CAST(e.changed AS jsonb), CAST(e.added AS jsonb), CAST(e.removed AS jsonb) \
-         FROM UNNEST($6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[]) \
-         WITH ORDINALITY AS e(actor, request_id, operation, changed, added, removed, n) \
-         ORDER BY e.n"
-    ))
-    .bind(realm)
-    .bind(at)
-    .bind(kind.name())
-    .bind(id)
-    .bind(version)
-    .bind(col(|t| Some(t.actor.clone())))
-    .bind(col(|t| t.request_id.clone()))
-    .bind(col(|t| Some(t.operation.to_owned())))
-    .bind(col(|t| Some(t.changed.clone())))
-    .bind(col(|t| t.added.clone()))
-    .bind(col(|t| t.removed.clone()))
-    .execute(&mut *conn)
-    .await?;
+    let sql = format!(
+        "WITH w AS (SELECT CAST($9 AS uuid) AS realm_id, CAST($10 AS uuid) AS id, \
+         CAST($11 AS bigint) AS version) {}",
+        insert_many_from_cte(1)
+    );
+    bind_cte_events(sqlx::query(&sql), at, kind, events)
+        .bind(realm)
+        .bind(id)
+        .bind(version)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 
 fn strings(row: &PgRow, col: &str) -> StoreResult<Option<Vec<String>>> {
-    get::<Option<String>>(row, col)?
-        .map(|t| {
-            serde_json::from_str(&t)
-                .map_err(|e| StoreError::Corrupt(format!("events.{col} is not a JSON list: {e}")))
-        })
-        .transpose()
+    get::<Option<Vec<String>>>(row, col)
 }
 
 fn event_from_row(row: &PgRow) -> StoreResult<Event> {
@@ -175,8 +188,7 @@ impl Events for PgStore {
         let rows = sqlx::query(&format!(
             "WITH {HORIZON} \
              SELECT txid::text AS txid, seq, at, actor, request_id, operation, resource_type, \
-             resource_id, version, changed::text AS changed, \
-             members_added::text AS members_added, members_removed::text AS members_removed \
+             resource_id, version, changed, members_added, members_removed \
              FROM events, horizon WHERE realm_id = $1 AND (txid, seq) > (CAST($2 AS xid8), $3) \
              AND txid < horizon.h \
              AND (CAST($4 AS text) IS NULL OR resource_type = $4) \

@@ -438,25 +438,36 @@ impl Membership for PgStore {
         let mut conn = self.conn().await?;
         let mut tx = conn.begin().await?;
         // The version bump comes first: it takes the group's row lock, so concurrent
-        // membership changes to one group queue here instead of racing.
-        let row = sqlx::query(&format!(
+        // membership changes to one group queue here instead of racing. The events go in the
+        // same statement: the lock is held until the commit, so every round trip inside the
+        // transaction is time every other change to the group waits.
+        let bump = format!(
             "UPDATE resources SET version = version + 1, last_modified = $1 \
              WHERE realm_id = $2 AND id = $3 AND kind = 'Group' AND ($4 < 0 OR version = $4) \
              RETURNING {COLS}"
-        ))
-        .bind(at)
-        .bind(realm)
-        .bind(group)
-        .bind(expected_version.unwrap_or(-1))
-        .fetch_optional(&mut *tx)
-        .await?;
+        );
+        let sql = if events.is_empty() {
+            bump
+        } else {
+            format!(
+                "WITH w AS ({bump}, realm_id), e AS ({}) SELECT * FROM w",
+                events::insert_many_from_cte(5)
+            )
+        };
+        let mut query = sqlx::query(&sql)
+            .bind(at)
+            .bind(realm)
+            .bind(group)
+            .bind(expected_version.unwrap_or(-1));
+        if !events.is_empty() {
+            query = events::bind_cte_events(query, at, Kind::Group, &events);
+        }
+        let row = query.fetch_optional(&mut *tx).await?;
         let Some(row) = row else {
             return Err(missing_or_stale(&mut tx, realm, Kind::Group, group).await);
         };
         let stored = resource_from_row(&row)?;
         apply_member_change(&mut tx, realm, group, &change).await?;
-        let version = Some(stored.version);
-        events::insert(&mut tx, realm, Kind::Group, group, version, at, &events).await?;
         tx.commit().await?;
         conn.finish();
         self.planner
