@@ -12,6 +12,7 @@ pub mod bearer_jwt;
 #[cfg(feature = "server")]
 pub mod error;
 /// What each SCIM write records in the event log.
+#[cfg(feature = "server")]
 pub mod events;
 #[cfg(feature = "server")]
 pub mod failures;
