@@ -115,6 +115,27 @@ conformance_postgres() {
         scripts/conformance.sh "$base/conformance"
 }
 
+# The webhook tests verify signatures with PyPI's standardwebhooks as well as our own code: an
+# implementation that is not ours. A venv of its own, made once (a few seconds).
+HOOKS_PIN="standardwebhooks==1.3.0"
+HOOKS_VENV=${SCIMD_HOOKS_VENV:-target/webhooks-venv}
+hooks_venv() {
+    if [[ -f $HOOKS_VENV/.scimd-pins && $(cat "$HOOKS_VENV/.scimd-pins") == "$HOOKS_PIN" ]]; then
+        return 0
+    fi
+    rm -rf "$HOOKS_VENV"
+    python3 -m venv "$HOOKS_VENV" &&
+        "$HOOKS_VENV/bin/python" -m pip install --quiet --disable-pip-version-check "$HOOKS_PIN" &&
+        echo "$HOOKS_PIN" >"$HOOKS_VENV/.scimd-pins"
+}
+log "Python venv for the webhook signature check ($HOOKS_PIN)"
+if hooks_venv; then
+    export SCIMD_TEST_PYTHON=$PWD/$HOOKS_VENV/bin/python
+else
+    rm -rf "$HOOKS_VENV"
+    echo "warning: could not install $HOOKS_PIN; in CI the webhook test will fail on it" >&2
+fi
+
 run_stage "cargo tests" cargo_tests
 
 if [[ ${SCIMD_TEST_SKIP_CONFORMANCE:-} == 1 ]]; then

@@ -13,7 +13,7 @@ use crate::config::Config;
 use crate::http::state::AppState;
 use crate::scim::filter::FilterLimits;
 use crate::scim::list::PageLimits;
-use crate::service::{Limits, Services};
+use crate::service::{webhooks, Limits, Services};
 use crate::store::Store;
 
 /// Connects to (and migrates) the configured database.
@@ -21,8 +21,28 @@ pub async fn open_store(cfg: &Config) -> anyhow::Result<Arc<dyn Store>> {
     crate::store::open(&cfg.database_url, cfg.database_max_connections).await
 }
 
-pub fn services(cfg: &Config, store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Services {
-    Services::new(
+/// How webhooks are sent and their secrets sealed, from the config.
+pub fn webhook_settings(cfg: &Config) -> anyhow::Result<webhooks::Settings> {
+    Ok(webhooks::Settings {
+        keys: webhooks::keys::keyring(
+            &cfg.secret_key,
+            &cfg.secret_key_file,
+            &cfg.secret_keys_previous,
+            &cfg.database_url,
+        )?,
+        policy: webhooks::AddressPolicy::parse(&cfg.webhook_allow_private)
+            .map_err(|e| anyhow::anyhow!("webhook_allow_private: {e}"))?,
+        timeout: Duration::from_secs(cfg.webhook_timeout_seconds),
+        concurrency: cfg.webhook_concurrency,
+    })
+}
+
+pub fn services(
+    cfg: &Config,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Services> {
+    Ok(Services::new(
         store,
         Limits {
             page: PageLimits {
@@ -40,7 +60,8 @@ pub fn services(cfg: &Config, store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> S
             basic_failures_per_minute: cfg.basic_failures_per_minute,
         },
         clock,
-    )
+        webhook_settings(cfg)?,
+    ))
 }
 
 /// Serves on `listener` until `shutdown` resolves, then lets in-flight requests finish (up to
@@ -88,7 +109,16 @@ pub async fn serve_with_clock(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let store = open_store(&cfg).await?;
-    let services = Arc::new(services(&cfg, store.clone(), clock));
+    let services = Arc::new(services(&cfg, store.clone(), clock)?);
+    match webhooks::keys::reseal(store.as_ref(), services.webhooks.keys()).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            webhooks = n,
+            "sealed webhook secrets again under the current key-encryption key"
+        ),
+        Err(e) => tracing::warn!(error = format!("{e:#}"), "sealing webhook secrets under the current key failed; the earlier keys are still needed"),
+    }
+    let sender = tokio::spawn(services.webhooks.clone().run());
     if let Some((scim, admin)) = services.admin.bootstrap().await? {
         print_bootstrap(&cfg, listener.local_addr()?, &scim.secret, &admin.secret);
     }
@@ -181,6 +211,9 @@ pub async fn serve_with_clock(
     }
     flusher.abort();
     auth_feed.abort();
+    // A delivery cut off here is sent again: its event is not marked delivered until the
+    // receiver has answered, and its lease runs out for whoever comes next.
+    sender.abort();
     for t in [metrics_task, metrics_upkeep].into_iter().flatten() {
         t.abort();
     }

@@ -71,6 +71,23 @@ pub struct Config {
     pub log_format: String,
     /// Log filter, e.g. `info` or `scimd=debug,sqlx=warn`. `RUST_LOG` overrides it.
     pub log_level: String,
+    /// The key-encryption key (32 bytes, base64) that seals webhook signing secrets in the
+    /// database. Every server of one database needs the same one. Takes precedence over
+    /// `secret_key_file`.
+    pub secret_key: String,
+    /// A file holding the key-encryption key. Empty: on SQLite, `secret.key` beside the
+    /// database file, created on first start; on PostgreSQL, none (set one to use webhooks).
+    pub secret_key_file: String,
+    /// Comma-separated earlier keys: what they sealed still opens, and is sealed again under
+    /// the current key at startup.
+    pub secret_keys_previous: String,
+    /// Comma-separated addresses or CIDR ranges webhooks may be sent to although they are
+    /// loopback, private or link-local (by default only public addresses are).
+    pub webhook_allow_private: String,
+    /// Seconds a webhook receiver has to answer.
+    pub webhook_timeout_seconds: u64,
+    /// Webhooks this server sends to at once.
+    pub webhook_concurrency: usize,
 }
 
 impl Default for Config {
@@ -102,6 +119,12 @@ impl Default for Config {
             shutdown_grace_seconds: 30,
             log_format: "auto".into(),
             log_level: "info".into(),
+            secret_key: String::new(),
+            secret_key_file: String::new(),
+            secret_keys_previous: String::new(),
+            webhook_allow_private: String::new(),
+            webhook_timeout_seconds: 10,
+            webhook_concurrency: 16,
         }
     }
 }
@@ -161,6 +184,12 @@ impl Config {
             self.max_body_bytes >= 1024,
             "max_body_bytes must be at least 1024"
         );
+        crate::service::webhooks::AddressPolicy::parse(&self.webhook_allow_private)
+            .map_err(|e| anyhow::anyhow!("webhook_allow_private: {e}"))?;
+        anyhow::ensure!(
+            (1..=300).contains(&self.webhook_timeout_seconds),
+            "webhook_timeout_seconds must be 1 to 300"
+        );
         Ok(())
     }
 }
@@ -200,6 +229,26 @@ impl fmt::Debug for Config {
             .field("shutdown_grace_seconds", &self.shutdown_grace_seconds)
             .field("log_format", &self.log_format)
             .field("log_level", &self.log_level)
+            .field(
+                "secret_key",
+                &if self.secret_key.is_empty() {
+                    ""
+                } else {
+                    "***"
+                },
+            )
+            .field("secret_key_file", &self.secret_key_file)
+            .field(
+                "secret_keys_previous",
+                &if self.secret_keys_previous.is_empty() {
+                    ""
+                } else {
+                    "***"
+                },
+            )
+            .field("webhook_allow_private", &self.webhook_allow_private)
+            .field("webhook_timeout_seconds", &self.webhook_timeout_seconds)
+            .field("webhook_concurrency", &self.webhook_concurrency)
             .finish()
     }
 }

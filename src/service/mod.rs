@@ -32,6 +32,9 @@ pub mod resources;
 #[cfg(feature = "server")]
 mod services;
 pub mod sort;
+/// Webhook subscriptions' sending: signing, sealing, the address guard, the loop.
+#[cfg(feature = "server")]
+pub mod webhooks;
 
 #[cfg(feature = "server")]
 pub use services::*;

@@ -9,7 +9,7 @@ use crate::scim::list::PageLimits;
 use crate::store::Store;
 
 pub use super::error::{ServiceError, ServiceResult};
-use super::{admin, auth, oauth, resources};
+use super::{admin, auth, oauth, resources, webhooks};
 
 /// Everything a request handler may call.
 pub struct Services {
@@ -20,6 +20,8 @@ pub struct Services {
     pub resources: resources::ResourceService,
     pub usage: Arc<auth::UsageTracker>,
     pub capabilities: Capabilities,
+    /// Sends webhooks; its loop is started by the server (`Dispatch::run`).
+    pub webhooks: Arc<webhooks::Dispatch>,
 }
 
 pub struct Limits {
@@ -34,7 +36,12 @@ pub struct Limits {
 }
 
 impl Services {
-    pub fn new(store: Arc<dyn Store>, limits: Limits, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        limits: Limits,
+        clock: Arc<dyn Clock>,
+        hooks: webhooks::Settings,
+    ) -> Self {
         let usage = Arc::new(auth::UsageTracker::default());
         let capabilities = Capabilities {
             patch: true,
@@ -60,9 +67,12 @@ impl Services {
                     limits.basic_failures_per_minute,
                 );
         let events_written = Arc::new(tokio::sync::Notify::new());
+        let webhooks =
+            webhooks::dispatch(store.clone(), clock.clone(), hooks, events_written.clone());
         let admin = admin::AdminService::new(store.clone(), clock.clone())
             .with_auth_cache(auth.cache.clone())
-            .with_event_signal(events_written.clone());
+            .with_event_signal(events_written.clone())
+            .with_webhooks(webhooks.clone());
         let oauth = oauth::OAuthService::new(store.clone(), clock, keys);
         Self {
             oauth,
@@ -79,6 +89,7 @@ impl Services {
             store,
             usage,
             capabilities,
+            webhooks,
         }
     }
 }
@@ -481,6 +492,64 @@ pub(crate) mod fake {
     impl Events for FakeStore {
         async fn read_events(&self, _realm_id: &str, _q: &EventQuery) -> StoreResult<Vec<Event>> {
             unexpected("read_events")
+        }
+    }
+
+    #[async_trait]
+    impl Webhooks for FakeStore {
+        async fn insert_webhook(&self, _: &Webhook, _: usize) -> StoreResult<()> {
+            unexpected("insert_webhook")
+        }
+        async fn get_webhook(&self, _: &str, _: &str) -> StoreResult<Option<Webhook>> {
+            unexpected("get_webhook")
+        }
+        async fn list_webhooks(&self, _: &str) -> StoreResult<Vec<Webhook>> {
+            unexpected("list_webhooks")
+        }
+        async fn all_webhooks(&self) -> StoreResult<Vec<Webhook>> {
+            unexpected("all_webhooks")
+        }
+        async fn update_webhook(&self, _: &Webhook) -> StoreResult<()> {
+            unexpected("update_webhook")
+        }
+        async fn resume_webhook(&self, _: &str, _: &str, _: &str) -> StoreResult<bool> {
+            unexpected("resume_webhook")
+        }
+        async fn delete_webhook(&self, _: &str, _: &str) -> StoreResult<bool> {
+            unexpected("delete_webhook")
+        }
+        async fn events_end(&self, _: &str) -> StoreResult<EventPos> {
+            unexpected("events_end")
+        }
+        async fn get_event(&self, _: &str, _: EventPos) -> StoreResult<Option<Event>> {
+            unexpected("get_event")
+        }
+        async fn claim_webhooks(
+            &self,
+            _: &str,
+            _: &str,
+            _: &str,
+            _: usize,
+        ) -> StoreResult<Vec<Webhook>> {
+            unexpected("claim_webhooks")
+        }
+        async fn webhook_progress(
+            &self,
+            _: &str,
+            _: &str,
+            _: &str,
+            _: &WebhookProgress,
+        ) -> StoreResult<bool> {
+            unexpected("webhook_progress")
+        }
+        async fn record_delivery(&self, _: &Delivery, _: usize) -> StoreResult<()> {
+            unexpected("record_delivery")
+        }
+        async fn list_deliveries(&self, _: &str, _: &str, _: usize) -> StoreResult<Vec<Delivery>> {
+            unexpected("list_deliveries")
+        }
+        async fn get_delivery(&self, _: &str, _: &str, _: &str) -> StoreResult<Option<Delivery>> {
+            unexpected("get_delivery")
         }
     }
 

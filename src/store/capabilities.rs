@@ -20,6 +20,7 @@ pub trait Store:
     + TrustedIssuers
     + BasicCredentials
     + Events
+    + Webhooks
 {
 }
 
@@ -35,6 +36,7 @@ impl<T> Store for T where
         + TrustedIssuers
         + BasicCredentials
         + Events
+        + Webhooks
         + ?Sized
 {
 }
@@ -130,6 +132,62 @@ pub trait Events: Send + Sync + 'static {
 }
 
 /// Group membership, direct and nested.
+/// Webhook subscriptions, their delivery state and the record of their deliveries. Delivery
+/// work is shared between servers by a lease on each webhook: whoever holds it alone sends,
+/// and what it sent counts only once it writes its progress back.
+#[async_trait]
+pub trait Webhooks: Send + Sync + 'static {
+    /// Adds a webhook; NotFound without the realm, Conflict when the realm holds `max`.
+    async fn insert_webhook(&self, webhook: &Webhook, max: usize) -> StoreResult<()>;
+    async fn get_webhook(&self, realm_id: &str, id: &str) -> StoreResult<Option<Webhook>>;
+    async fn list_webhooks(&self, realm_id: &str) -> StoreResult<Vec<Webhook>>;
+    /// Every realm's webhooks (to seal their secrets again after a key rotation).
+    async fn all_webhooks(&self) -> StoreResult<Vec<Webhook>>;
+    /// Writes what an admin may change (url, description, event types, enabled, secrets),
+    /// leaving the delivery state alone. NotFound when it is gone.
+    async fn update_webhook(&self, webhook: &Webhook) -> StoreResult<()>;
+    /// Clears a failing webhook's failure so that delivery resumes where it stopped.
+    async fn resume_webhook(&self, realm_id: &str, id: &str, now: &str) -> StoreResult<bool>;
+    async fn delete_webhook(&self, realm_id: &str, id: &str) -> StoreResult<bool>;
+    /// The last event of the realm that no later commit can precede: where a new webhook
+    /// starts, so that it sends what happens from now on.
+    async fn events_end(&self, realm_id: &str) -> StoreResult<EventPos>;
+    async fn get_event(&self, realm_id: &str, pos: EventPos) -> StoreResult<Option<Event>>;
+    /// Leases up to `limit` webhooks that are enabled, not failing, due at `now`, not leased
+    /// by another server, and have events after their position, to `owner` until `until`.
+    async fn claim_webhooks(
+        &self,
+        owner: &str,
+        now: &str,
+        until: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<Webhook>>;
+    /// Writes a leased webhook's progress; false when `owner` no longer holds the lease
+    /// (expired and taken by another server, or the webhook deleted): it must stop sending.
+    async fn webhook_progress(
+        &self,
+        realm_id: &str,
+        id: &str,
+        owner: &str,
+        progress: &WebhookProgress,
+    ) -> StoreResult<bool>;
+    /// Records a delivery, keeping only the webhook's `keep` most recent.
+    async fn record_delivery(&self, delivery: &Delivery, keep: usize) -> StoreResult<()>;
+    /// The webhook's deliveries, newest first.
+    async fn list_deliveries(
+        &self,
+        realm_id: &str,
+        webhook_id: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<Delivery>>;
+    async fn get_delivery(
+        &self,
+        realm_id: &str,
+        webhook_id: &str,
+        id: &str,
+    ) -> StoreResult<Option<Delivery>>;
+}
+
 #[async_trait]
 pub trait Membership: Send + Sync + 'static {
     /// Applies a membership delta and bumps the group's version, without reading or rewriting

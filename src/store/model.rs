@@ -517,3 +517,69 @@ pub struct EventQuery {
     pub resource_type: Option<Kind>,
     pub operation: Option<EventOp>,
 }
+
+/// A realm's webhook subscription: where its events are sent, signed with a secret the store
+/// only ever holds sealed (encrypted under the server's key-encryption key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Webhook {
+    pub id: String,
+    pub realm_id: String,
+    /// The realm's tenant and name (neither ever changes).
+    pub tenant: String,
+    pub realm: String,
+    pub url: String,
+    pub description: Option<String>,
+    /// `user.create`, `group.*`, `*`: which events it receives.
+    pub event_types: Vec<String>,
+    pub enabled: bool,
+    /// The sealed signing secret.
+    pub secret: String,
+    /// The sealed secret it replaced, still signing (beside the new one) until
+    /// `previous_until`.
+    pub previous_secret: Option<String>,
+    pub previous_until: Option<String>,
+    /// Delivery state: see `WebhookProgress`.
+    pub delivered: EventPos,
+    pub attempts: i32,
+    pub next_attempt_at: String,
+    pub failing_since: Option<String>,
+    pub failure: Option<String>,
+    pub last_success_at: Option<String>,
+    pub created_at: String,
+    pub created_by: String,
+    pub updated_at: String,
+}
+
+/// What a delivering server writes back about a webhook it holds the lease of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookProgress {
+    /// Every event up to here was delivered (or was not one it wants).
+    pub delivered: EventPos,
+    /// Failed attempts at the event after `delivered`, in a row.
+    pub attempts: i32,
+    pub next_attempt_at: String,
+    /// When the current run of failures began.
+    pub failing_since: Option<String>,
+    /// Set: retries have run out; nothing more is sent until an admin resumes it.
+    pub failure: Option<String>,
+    pub last_success_at: Option<String>,
+    /// `Some`: the lease runs on until then (more to send); `None`: it is given up.
+    pub lease_until: Option<String>,
+}
+
+/// One attempt to send an event to a webhook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub id: String,
+    pub realm_id: String,
+    pub webhook_id: String,
+    pub event_id: String,
+    pub event_type: String,
+    /// 1 for the first try of an event; redeliveries an admin asks for count on.
+    pub attempt: i32,
+    pub at: String,
+    pub status_code: Option<i32>,
+    pub latency_ms: i64,
+    pub error: Option<String>,
+    pub manual: bool,
+}

@@ -310,7 +310,12 @@ impl Peer {
 
 impl TestApp {
     pub async fn peer(&self) -> Peer {
-        let cfg = Config {
+        self.peer_with(|_| {}).await
+    }
+
+    /// A second server on the same database, its config changed by `tweak`.
+    pub async fn peer_with(&self, tweak: impl FnOnce(&mut Config)) -> Peer {
+        let mut cfg = Config {
             database_url: self.database_url.clone(),
             database_max_connections: 8,
             shutdown_grace_seconds: 5,
@@ -318,6 +323,7 @@ impl TestApp {
             rate_limit_realm_per_second: 0,
             ..Config::default()
         };
+        tweak(&mut cfg);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();

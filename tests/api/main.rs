@@ -35,3 +35,4 @@ mod sort_fold;
 mod trusted_issuers;
 mod upgrade;
 mod users;
+mod webhooks;

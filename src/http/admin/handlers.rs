@@ -215,6 +215,20 @@ pub async fn revoke_token(Extension(c): Ctx, p: Seg, q: AdminQuery) -> Reply {
 }
 
 /// The body is optional: no body rotates with the default grace period.
+/// The body of a call whose options all have defaults: none at all means `{}`.
+fn optional_body(body: &[u8]) -> Result<serde_json::Value, Problem> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(serde_json::json!({}));
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        Problem::new(
+            400,
+            "invalid-body",
+            format!("the request body is not valid JSON: {e}"),
+        )
+    })
+}
+
 pub async fn rotate_token(
     Extension(c): Ctx,
     p: Seg,
@@ -222,17 +236,7 @@ pub async fn rotate_token(
     body: axum::body::Bytes,
 ) -> Reply {
     q.none()?;
-    let body = if body.iter().all(u8::is_ascii_whitespace) {
-        serde_json::json!({})
-    } else {
-        serde_json::from_slice(&body).map_err(|e| {
-            Problem::new(
-                400,
-                "invalid-body",
-                format!("the request body is not valid JSON: {e}"),
-            )
-        })?
-    };
+    let body = optional_body(&body)?;
     let t = c
         .svc()
         .rotate_token(&c.actor, p.tenant(), p.realm(), p.id(), body)
@@ -532,4 +536,95 @@ pub async fn openapi() -> Response {
         super::openapi::json(),
     )
         .into_response()
+}
+
+// Webhooks
+
+pub async fn list_webhooks(Extension(c): Ctx, p: Seg, q: AdminQuery) -> Reply {
+    q.none()?;
+    ok(c.svc()
+        .list_webhooks(&c.actor, p.tenant(), p.realm())
+        .await?)
+}
+
+pub async fn create_webhook(
+    Extension(c): Ctx,
+    p: Seg,
+    q: AdminQuery,
+    AdminBody(body): AdminBody,
+) -> Reply {
+    q.none()?;
+    let w = c
+        .svc()
+        .create_webhook(&c.actor, p.tenant(), p.realm(), body)
+        .await?;
+    let location = format!(
+        "{}/v1/tenants/{}/realms/{}/webhooks/{}",
+        c.origin,
+        p.tenant(),
+        p.realm(),
+        w.webhook.id
+    );
+    created(location, w)
+}
+
+pub async fn get_webhook(Extension(c): Ctx, p: Seg, q: AdminQuery) -> Reply {
+    q.none()?;
+    ok(c.svc()
+        .get_webhook(&c.actor, p.tenant(), p.realm(), p.id())
+        .await?)
+}
+
+pub async fn update_webhook(
+    Extension(c): Ctx,
+    p: Seg,
+    q: AdminQuery,
+    AdminBody(body): AdminBody,
+) -> Reply {
+    q.none()?;
+    ok(c.svc()
+        .update_webhook(&c.actor, p.tenant(), p.realm(), p.id(), body)
+        .await?)
+}
+
+pub async fn delete_webhook(Extension(c): Ctx, p: Seg, q: AdminQuery) -> Reply {
+    q.none()?;
+    c.svc()
+        .delete_webhook(&c.actor, p.tenant(), p.realm(), p.id())
+        .await?;
+    gone()
+}
+
+pub async fn rotate_webhook_secret(
+    Extension(c): Ctx,
+    p: Seg,
+    q: AdminQuery,
+    body: axum::body::Bytes,
+) -> Reply {
+    q.none()?;
+    let body = optional_body(&body)?;
+    ok(c.svc()
+        .rotate_webhook_secret(&c.actor, p.tenant(), p.realm(), p.id(), body)
+        .await?)
+}
+
+pub async fn resume_webhook(Extension(c): Ctx, p: Seg, q: AdminQuery) -> Reply {
+    q.none()?;
+    ok(c.svc()
+        .resume_webhook(&c.actor, p.tenant(), p.realm(), p.id())
+        .await?)
+}
+
+pub async fn list_deliveries(Extension(c): Ctx, p: Seg, q: AdminQuery) -> Reply {
+    let limit = q.limit()?;
+    ok(c.svc()
+        .list_deliveries(&c.actor, p.tenant(), p.realm(), p.id(), limit)
+        .await?)
+}
+
+pub async fn redeliver(Extension(c): Ctx, p: Seg, q: AdminQuery) -> Reply {
+    q.none()?;
+    ok(c.svc()
+        .redeliver(&c.actor, p.tenant(), p.realm(), p.id(), p.get("delivery"))
+        .await?)
 }

@@ -189,6 +189,19 @@ impl AdminQuery {
         })
     }
 
+    /// A call that takes only `limit` (a webhook's deliveries).
+    pub fn limit(&self) -> Result<Option<u32>, Problem> {
+        self.only(&["limit"])?;
+        self.get("limit")
+            .map(|l| {
+                l.parse::<u32>().map_err(|_| {
+                    AdminError::invalid("limit", format!("limit must be a whole number, not '{l}'"))
+                        .into()
+                })
+            })
+            .transpose()
+    }
+
     pub fn force(&self) -> Result<bool, Problem> {
         self.only(&["force"])?;
         match self.get("force") {

@@ -88,6 +88,9 @@ fn operation(path: &str, d: &super::routes::Doc) -> Value {
             json!({"name": "resource_type", "in": "query", "schema": {"type": "string", "enum": ["User", "Group"]}}),
             json!({"name": "operation", "in": "query", "schema": {"type": "string", "enum": ["create", "replace", "patch", "delete"]}}),
         ]),
+        Query::Limit => params.push(
+            json!({"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 50}}),
+        ),
         Query::Force => params.push(
             json!({"name": "force", "in": "query", "schema": {"type": "boolean", "default": false},
                    "description": "Delete even when it still holds users or groups, with them."}),
@@ -178,7 +181,7 @@ fn list(item: &str) -> Value {
 
 fn schemas() -> Value {
     let mut all = base_schemas();
-    for more in [trusted_issuer_schemas(), event_schemas()] {
+    for more in [trusted_issuer_schemas(), event_schemas(), webhook_schemas()] {
         if let (Some(all), Value::Object(more)) = (all.as_object_mut(), more) {
             all.extend(more);
         }
@@ -204,6 +207,64 @@ fn event_schemas() -> Value {
                    "next_cursor": {"type": "string", "description": "The last event's id, or the position read from: poll with it."}}),
             &["items", "next_cursor"],
         ),
+    })
+}
+
+fn webhook_schemas() -> Value {
+    let string = || json!({"type": "string"});
+    let types = || {
+        json!({"type": "array", "minItems": 1, "maxItems": 20, "items": {"type": "string"},
+            "description": "<resource>.<operation> (user|group . create|replace|patch|delete), either part *, or * for all."})
+    };
+    let view = json!({"id": string(), "url": string(), "description": {"type": ["string", "null"]},
+        "event_types": types(), "enabled": {"type": "boolean"},
+        "status": {"type": "string", "enum": ["active", "retrying", "failing", "disabled"]},
+        "failure": {"type": ["string", "null"], "description": "Why it is failing: retries ran out."},
+        "delivered_through": {"type": "string", "description": "The last event sent or passed over."},
+        "attempts": {"type": "integer"}, "next_attempt_at": nullable_time(),
+        "failing_since": nullable_time(), "last_success_at": nullable_time(),
+        "previous_secret_valid_until": nullable_time(),
+        "created_at": time(), "created_by": string(), "updated_at": time()});
+    let required = [
+        "id",
+        "url",
+        "description",
+        "event_types",
+        "enabled",
+        "status",
+        "failure",
+        "delivered_through",
+        "attempts",
+        "next_attempt_at",
+        "failing_since",
+        "last_success_at",
+        "previous_secret_valid_until",
+        "created_at",
+        "created_by",
+        "updated_at",
+    ];
+    let mut with_secret = view.clone();
+    with_secret["secret"] = json!({"type": "string", "description": "whsec_…: shown this once."});
+    let mut required_secret = required.to_vec();
+    required_secret.push("secret");
+    json!({
+        "Webhook": object(view, &required),
+        "WebhookWithSecret": object(with_secret, &required_secret),
+        "WebhookList": list("Webhook"),
+        "WebhookCreate": object(json!({"url": {"type": "string", "maxLength": 2048},
+            "description": {"type": ["string", "null"]}, "event_types": types(),
+            "enabled": {"type": "boolean", "default": true}}), &["url"]),
+        "WebhookUpdate": object(json!({"url": {"type": "string", "maxLength": 2048},
+            "description": {"type": ["string", "null"]}, "event_types": types(),
+            "enabled": {"type": "boolean"}}), &[]),
+        "WebhookRotate": object(json!({"overlap_seconds": {"type": "integer", "minimum": 0,
+            "maximum": 2592000, "default": 86400}}), &[]),
+        "Delivery": object(json!({"id": string(), "event_id": string(), "event_type": string(),
+            "attempt": {"type": "integer"}, "at": time(), "status_code": {"type": ["integer", "null"]},
+            "latency_ms": {"type": "integer"}, "ok": {"type": "boolean"},
+            "error": {"type": ["string", "null"]}, "manual": {"type": "boolean"}}),
+            &["id", "event_id", "event_type", "attempt", "at", "status_code", "latency_ms", "ok", "error", "manual"]),
+        "DeliveryList": list("Delivery"),
     })
 }
 

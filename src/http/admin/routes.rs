@@ -19,6 +19,8 @@ pub enum Query {
     Force,
     /// `after`, `limit`, `wait`, `resource_type`, `operation`.
     Feed,
+    /// `limit` alone.
+    Limit,
 }
 
 /// What /admin/openapi.json says about a call.
@@ -101,12 +103,19 @@ pub const TENANT_ADMIN_TOKENS: &str = "/v1/tenants/{tenant}/admin-tokens";
 pub const TENANT_ADMIN_TOKEN: &str = "/v1/tenants/{tenant}/admin-tokens/{id}";
 pub const TENANT_AUDIT: &str = "/v1/tenants/{tenant}/audit";
 pub const REALM_EVENTS: &str = "/v1/tenants/{tenant}/realms/{realm}/events";
+pub const WEBHOOKS: &str = "/v1/tenants/{tenant}/realms/{realm}/webhooks";
+pub const WEBHOOK: &str = "/v1/tenants/{tenant}/realms/{realm}/webhooks/{id}";
+pub const WEBHOOK_ROTATE: &str = "/v1/tenants/{tenant}/realms/{realm}/webhooks/{id}/rotate-secret";
+pub const WEBHOOK_RESUME: &str = "/v1/tenants/{tenant}/realms/{realm}/webhooks/{id}/resume";
+pub const WEBHOOK_DELIVERIES: &str = "/v1/tenants/{tenant}/realms/{realm}/webhooks/{id}/deliveries";
+pub const WEBHOOK_REDELIVER: &str =
+    "/v1/tenants/{tenant}/realms/{realm}/webhooks/{id}/deliveries/{delivery}/redeliver";
 pub const GLOBAL_AUDIT: &str = "/v1/audit";
 pub const OPENAPI: &str = "/admin/openapi.json";
 
 /// Every authenticated admin call.
 pub fn table() -> Vec<Route> {
-    use Query::{Feed, Force, List, None as NoQuery};
+    use Query::{Feed, Force, Limit, List, None as NoQuery};
     use Verb::{Delete, Get, Patch, Post};
     const T: &str = "Tenants";
     const R: &str = "Realms";
@@ -115,6 +124,7 @@ pub fn table() -> Vec<Route> {
     const O: &str = "OAuth clients";
     const L: &str = "Audit";
     const J: &str = "Trusted issuers";
+    const W: &str = "Webhooks";
     vec![
         route(
             Get,
@@ -730,6 +740,132 @@ pub fn table() -> Vec<Route> {
                 (200, Some("EventList")),
                 Feed,
                 &[404],
+            ),
+        ),
+        route(
+            Get,
+            WEBHOOKS,
+            h::list_webhooks,
+            doc(
+                "listWebhooks",
+                "List a realm's webhook subscriptions",
+                W,
+                None,
+                (200, Some("WebhookList")),
+                NoQuery,
+                &[404],
+            ),
+        ),
+        route(
+            Post,
+            WEBHOOKS,
+            h::create_webhook,
+            doc(
+                "createWebhook",
+                "Subscribe a URL to the realm's events (the signing secret is shown once)",
+                W,
+                Some("WebhookCreate"),
+                (201, Some("WebhookWithSecret")),
+                NoQuery,
+                &[404, 409],
+            ),
+        ),
+        route(
+            Get,
+            WEBHOOK,
+            h::get_webhook,
+            doc(
+                "getWebhook",
+                "Show a webhook and how its delivery stands",
+                W,
+                None,
+                (200, Some("Webhook")),
+                NoQuery,
+                &[404],
+            ),
+        ),
+        route(
+            Patch,
+            WEBHOOK,
+            h::update_webhook,
+            doc(
+                "updateWebhook",
+                "Change a webhook's URL, description, event types or whether it is enabled",
+                W,
+                Some("WebhookUpdate"),
+                (200, Some("Webhook")),
+                NoQuery,
+                &[404],
+            ),
+        ),
+        route(
+            Delete,
+            WEBHOOK,
+            h::delete_webhook,
+            doc(
+                "deleteWebhook",
+                "Delete a webhook (nothing more is sent to it)",
+                W,
+                None,
+                (204, None),
+                NoQuery,
+                &[404],
+            ),
+        ),
+        route(
+            Post,
+            WEBHOOK_ROTATE,
+            h::rotate_webhook_secret,
+            doc(
+                "rotateWebhookSecret",
+                "A new signing secret (shown once); the old one keeps signing beside it for the overlap",
+                W,
+                Some("WebhookRotate"),
+                (200, Some("WebhookWithSecret")),
+                NoQuery,
+                &[404, 409],
+            ),
+        ),
+        route(
+            Post,
+            WEBHOOK_RESUME,
+            h::resume_webhook,
+            doc(
+                "resumeWebhook",
+                "Send again to a failing webhook, from the event it stopped at",
+                W,
+                None,
+                (200, Some("Webhook")),
+                NoQuery,
+                &[404],
+            ),
+        ),
+        route(
+            Get,
+            WEBHOOK_DELIVERIES,
+            h::list_deliveries,
+            doc(
+                "listWebhookDeliveries",
+                "A webhook's recent delivery attempts, newest first",
+                W,
+                None,
+                (200, Some("DeliveryList")),
+                Limit,
+                &[404],
+            ),
+        ),
+        route(
+            Post,
+            WEBHOOK_REDELIVER,
+            h::redeliver,
+            doc(
+                "redeliverWebhookDelivery",
+                "Send a delivery's event again, now, and answer with the attempt",
+                W,
+                None,
+                (200, Some("Delivery")),
+                NoQuery,
+                &[404, 409],
             ),
         ),
         route(

@@ -22,6 +22,9 @@ pub enum AdminError {
     /// Refused because it still holds data (`?force=true` overrides).
     #[error("{0}")]
     NotEmpty(String),
+    /// The server lacks a setting this needs (a key-encryption key, say).
+    #[error("{0}")]
+    NotConfigured(String),
     #[error("{0}")]
     Unauthorized(String),
     #[error("{0}")]

@@ -14,6 +14,7 @@ mod tenants;
 mod tokens;
 pub mod trusted;
 pub mod view;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -155,16 +156,32 @@ pub struct AdminService {
     auth_cache: Arc<AuthCache>,
     /// Signalled after every SCIM write in this process: wakes the feed's waiting readers.
     events_written: Arc<tokio::sync::Notify>,
+    /// Webhook sending: its keys seal new secrets, its guard checks URLs, redelivery sends.
+    webhooks: Arc<crate::service::webhooks::Dispatch>,
 }
 
 impl AdminService {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+        let events_written: Arc<tokio::sync::Notify> = Arc::default();
+        let webhooks = crate::service::webhooks::dispatch(
+            store.clone(),
+            clock.clone(),
+            crate::service::webhooks::Settings::default(),
+            events_written.clone(),
+        );
         Self {
             store,
             clock,
             auth_cache: Arc::default(),
-            events_written: Arc::default(),
+            events_written,
+            webhooks,
         }
+    }
+
+    /// Shares the server's webhook sender.
+    pub fn with_webhooks(mut self, webhooks: Arc<crate::service::webhooks::Dispatch>) -> Self {
+        self.webhooks = webhooks;
+        self
     }
 
     /// Shares the signal the SCIM writes of this process raise.

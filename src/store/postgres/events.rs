@@ -140,7 +140,7 @@ fn strings(row: &PgRow, col: &str) -> StoreResult<Option<Vec<String>>> {
     get::<Option<Vec<String>>>(row, col)
 }
 
-fn event_from_row(row: &PgRow) -> StoreResult<Event> {
+pub(super) fn event_from_row(row: &PgRow) -> StoreResult<Event> {
     let txid: String = get(row, "txid")?;
     let operation: String = get(row, "operation")?;
     Ok(Event {
@@ -171,7 +171,7 @@ fn event_from_row(row: &PgRow) -> StoreResult<Event> {
 /// write events here and holds nothing back (the snapshot's own xmin is cluster-wide: a long
 /// write in another database would stall the feed); one it does not show (finished since, or
 /// a prepared transaction) does, to be safe.
-const HORIZON: &str = "snap AS MATERIALIZED (SELECT pg_current_snapshot() AS s), \
+pub(super) const HORIZON: &str = "snap AS MATERIALIZED (SELECT pg_current_snapshot() AS s), \
      horizon AS (SELECT COALESCE((SELECT min(x) FROM snap, pg_snapshot_xip(snap.s) AS x \
      WHERE NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.backend_xid = xid(x) \
      AND a.datid IS NOT NULL AND a.datname IS DISTINCT FROM current_database())), \

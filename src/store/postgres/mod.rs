@@ -14,6 +14,7 @@ mod resources;
 mod tenancy;
 mod tokens;
 mod trusted;
+mod webhooks;
 
 use std::str::FromStr;
 use std::sync::Arc;

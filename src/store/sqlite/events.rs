@@ -58,7 +58,7 @@ fn strings(row: &SqliteRow, col: &str) -> StoreResult<Option<Vec<String>>> {
         .transpose()
 }
 
-fn event_from_row(row: &SqliteRow) -> StoreResult<Event> {
+pub(super) fn event_from_row(row: &SqliteRow) -> StoreResult<Event> {
     let operation: String = get(row, "operation")?;
     Ok(Event {
         pos: EventPos {
