@@ -11,13 +11,16 @@
 #   kill9           8 writers POST users and PATCH each into one group; scimd gets SIGKILL
 #                   after 4 s and is started again on the same database: every acknowledged
 #                   user and membership add must be there. On PostgreSQL, then on SQLite.
+#   webhook-kill9   a webhook receiver holds the first delivery; scimd gets SIGKILL meanwhile
+#                   and is started again: that event is sent again and all five events
+#                   arrive, in order. On PostgreSQL, then on SQLite.
 #
 # It builds the debug binary (`cargo build --locked`, the one scripts/test.sh and
 # scripts/conformance.sh build too, so in CI it costs nothing extra; the faults under test are
 # about answers and durability, not speed), starts its own throwaway PostgreSQL cluster
 # (scripts/lib/pg-cluster.sh; as root it runs as `postgres`) and deletes it afterwards. The
 # scenarios take about 30 s; with the build up to date the whole run takes under a minute
-# (the driver is killed at 170 s).
+# (the driver is killed at 240 s).
 # Ends with a "fault figures:" block (for RELIABILITY.md) and "fault: every assertion held", or
 # the list of failed assertions and exit status 1.
 #
@@ -85,13 +88,14 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/scimd-fault.XXXXXX")
 pg_cluster_start
 PSQL=$(pg_psql)
 PGOPTIONS='-c client_min_messages=warning' "$PSQL" "$PG_URL" -v ON_ERROR_STOP=1 -q \
-    -c 'CREATE DATABASE fault_stop' -c 'CREATE DATABASE fault_kill'
+    -c 'CREATE DATABASE fault_stop' -c 'CREATE DATABASE fault_kill' -c 'CREATE DATABASE fault_hook'
 base=${PG_URL%/*}
 
 rc=0
-timeout --kill-after=10 170 python3 scripts/lib/fault_driver.py \
+timeout --kill-after=10 240 python3 scripts/lib/fault_driver.py \
     --bin "$BIN" --workdir "$WORK" \
     --pg-bindir "$PG_BINDIR" --pg-dir "$PG_DIR" --pg-port "$PG_PORT" \
-    --pg-url-stop "$base/fault_stop" --pg-url-kill "$base/fault_kill" || rc=$?
+    --pg-url-stop "$base/fault_stop" --pg-url-kill "$base/fault_kill" \
+    --pg-url-hook "$base/fault_hook" || rc=$?
 say "build ${build_s} s, whole run $((SECONDS - start)) s"
 exit "$rc"

@@ -89,6 +89,7 @@ class Scimd:
         for k in list(env):
             if k.startswith("SCIMD_"):
                 del env[k]
+        env.update(getattr(self, "extra_env", {}))
         env.update({
             "SCIMD_DATABASE_URL": self.db_url,
             "SCIMD_LISTEN": f"127.0.0.1:{self.port or 0}",
@@ -113,6 +114,15 @@ class Scimd:
         if len(lines) != 1:
             raise SystemExit(f"scimd token create printed {len(lines)} lines, expected 1")
         return lines[0].strip()
+
+    def create_admin_token(self):
+        out = subprocess.run(
+            [self.args.bin, "admin-token", "create", "--name", f"fault-{self.name}",
+             "--expires-in-days", "1"],
+            cwd=self.workdir, env=self.env(), capture_output=True, text=True, timeout=60)
+        if out.returncode != 0:
+            raise SystemExit(f"scimd admin-token create failed: {out.stderr}")
+        return [l for l in out.stdout.splitlines() if l.strip()][-1].strip()
 
     def start(self):
         if self.port is None:
@@ -561,6 +571,115 @@ def scenario_kill9(args, workdir, backend, db_url):
            f"{restart_s:.1f} s")
 
 
+# --- scenario: kill -9 in the middle of a webhook delivery ---------------------------------
+
+class HookReceiver:
+    """A webhook receiver on 127.0.0.1: records (webhook-id, body) of every request; while
+    `hold` is set it keeps the first request waiting (the sender is killed meanwhile)."""
+
+    def __init__(self):
+        import http.server
+        outer = self
+        self.seen = []
+        self.lock = threading.Lock()
+        self.first_arrived = threading.Event()
+        self.hold = threading.Event()
+        self.hold.set()
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("content-length", "0")))
+                with outer.lock:
+                    outer.seen.append((self.headers.get("webhook-id"), json.loads(body)))
+                outer.first_arrived.set()
+                if outer.hold.is_set():
+                    # The sender dies while this request waits; answering afterwards
+                    # reaches nobody.
+                    time.sleep(4)
+                try:
+                    self.send_response(200)
+                    self.end_headers()
+                except OSError:
+                    pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def ids(self):
+        with self.lock:
+            return [i for i, _ in self.seen]
+
+
+def scenario_webhook_kill9(args, workdir, backend, db_url):
+    say(f"scenario webhook-kill9 ({backend}): SIGKILL while a webhook delivery is in flight")
+    rx = HookReceiver()
+    srv = Scimd(args, db_url, workdir, f"hook-{backend}", args.request_timeout)
+    srv.extra_env = {
+        "SCIMD_SECRET_KEY": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+        "SCIMD_WEBHOOK_ALLOW_PRIVATE": "127.0.0.1",
+        "SCIMD_WEBHOOK_TIMEOUT_SECONDS": "2",
+    }
+    token = srv.create_token()
+    admin = srv.create_admin_token()
+    srv.start()
+    c = Client(srv.port, admin, 10)
+    st, _, hook = c.call("POST", "/v1/tenants/default/realms/default/webhooks", {"url": rx.url})
+    if st != 201:
+        raise SystemExit(f"creating the webhook failed: {st} {hook}")
+    c.close()
+    c = Client(srv.port, token, 10)
+    users = []
+    for i in range(5):
+        st, _, b = c.call("POST", f"{SCIM_PATH}/Users", user_body(f"hook-{backend}-{i}@fault.test"))
+        if st != 201:
+            raise SystemExit(f"creating a user failed: {st} {b}")
+        users.append(b["id"])
+    c.close()
+    if not rx.first_arrived.wait(20):
+        fail(f"webhook-kill9 ({backend}): no delivery arrived within 20 s")
+        srv.stop()
+        return
+    srv.kill9()
+    t_kill = time.monotonic()
+    held = rx.ids()[0]
+    rx.hold.clear()
+    srv.start()
+    deadline = time.monotonic() + 40
+    while time.monotonic() < deadline:
+        with rx.lock:
+            got = [b["data"]["resource_id"] for _, b in rx.seen]
+        # The held event arrives twice (its first answer went to a dead server).
+        if len(got) >= 6 and all(u in got for u in users):
+            break
+        time.sleep(0.2)
+    took = time.monotonic() - t_kill
+    srv.stop()
+    with rx.lock:
+        seen = list(rx.seen)
+    got = [b["data"]["resource_id"] for _, b in seen]
+    missing = [u for u in users if u not in got]
+    if missing:
+        fail(f"webhook-kill9 ({backend}): {len(missing)} of 5 events never delivered after "
+             f"the restart", str(got))
+    if [i for i, _ in seen].count(held) < 2:
+        fail(f"webhook-kill9 ({backend}): the delivery cut off by the kill was not sent again",
+             str([i for i, _ in seen]))
+    # In order: the first occurrence of each user follows the log.
+    firsts = []
+    for u in got:
+        if u not in firsts:
+            firsts.append(u)
+    if firsts != users:
+        fail(f"webhook-kill9 ({backend}): events not delivered in order", str(firsts))
+    figure(f"webhook-kill9 {backend}: {len(seen)} requests for 5 events; the held one sent again "
+           f"and all delivered {took:.1f} s after the kill (lease of a dead server runs out "
+           f"after 2 x timeout + 5 s)")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--bin", required=True)
@@ -570,6 +689,7 @@ def main():
     p.add_argument("--pg-port", required=True)
     p.add_argument("--pg-url-stop", required=True, help="database for postgres-stop")
     p.add_argument("--pg-url-kill", required=True, help="database for kill9 on PostgreSQL")
+    p.add_argument("--pg-url-hook", required=True, help="database for webhook-kill9")
     p.add_argument("--clients", type=int, default=8)
     p.add_argument("--writers", type=int, default=8)
     p.add_argument("--request-timeout", type=int, default=5)
@@ -577,7 +697,7 @@ def main():
     p.add_argument("--down-seconds", type=float, default=6)
     p.add_argument("--recover-bound", type=float, default=30)
     p.add_argument("--kill-after", type=float, default=4)
-    p.add_argument("--only", choices=("postgres-stop", "kill9"), default=None)
+    p.add_argument("--only", choices=("postgres-stop", "kill9", "webhook-kill9"), default=None)
     args = p.parse_args()
 
     t0 = time.monotonic()
@@ -588,6 +708,10 @@ def main():
             scenario_kill9(args, args.workdir, "postgres", args.pg_url_kill)
             sqlite_url = f"sqlite://{os.path.join(args.workdir, 'kill9.db')}?mode=rwc"
             scenario_kill9(args, args.workdir, "sqlite", sqlite_url)
+        if args.only in (None, "webhook-kill9"):
+            scenario_webhook_kill9(args, args.workdir, "postgres", args.pg_url_hook)
+            hook_url = f"sqlite://{os.path.join(args.workdir, 'hook.db')}?mode=rwc"
+            scenario_webhook_kill9(args, args.workdir, "sqlite", hook_url)
     finally:
         for srv in SERVERS:
             srv.stop()

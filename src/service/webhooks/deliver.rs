@@ -134,11 +134,11 @@ impl Dispatch {
         self.wake.notify_waiters();
     }
 
-    /// A lease outlives any one attempt by far, so it only runs out when its holder died.
+    /// A lease outlives any one attempt (and the writes around it) by far, so it only runs
+    /// out when its holder died; then another server takes over within this long.
     fn lease(&self) -> chrono::Duration {
-        chrono::Duration::from_std(self.timeout * 2)
-            .unwrap_or(chrono::Duration::seconds(60))
-            .max(chrono::Duration::seconds(20))
+        chrono::Duration::from_std(self.timeout * 2).unwrap_or(chrono::Duration::seconds(60))
+            + chrono::Duration::seconds(5)
     }
 
     /// The secrets that sign for `w` now: its own, and the one it replaced while that still
