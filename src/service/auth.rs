@@ -29,6 +29,8 @@ use crate::store::{
 pub const SCIM_SCOPE: &str = "scim:all";
 /// Reads only: GET, `.search` and discovery, for applications that read the directory.
 pub const SCIM_READ_SCOPE: &str = "scim:read";
+/// Reading the realm's change feed (and nothing else).
+pub const EVENTS_READ_SCOPE: &str = "events:read";
 const TOKEN_PREFIX: &str = "scimd_";
 /// The window the failure limits count in (`auth_failures_per_minute`).
 const FAILURE_WINDOW: Duration = Duration::from_secs(60);
@@ -274,6 +276,9 @@ pub enum Intent {
     Read,
     /// Anything that changes data: `scim:all`.
     Write,
+    /// The realm's change feed: `events:read` only (a provisioning credential does not read
+    /// the feed unless it was given that scope too).
+    Events,
 }
 
 /// One request's authentication: which realm, for what, and whether its caller is being held
@@ -764,11 +769,20 @@ fn check_method(realm: &Realm, method: AuthMethod) -> ServiceResult<()> {
 /// `scim:all` allows everything; `scim:read` allows reads.
 fn check_scope(scopes: &[String], intent: Intent) -> ServiceResult<()> {
     let has = |want: &str| scopes.iter().any(|s| s == want);
-    if has(SCIM_SCOPE) || (intent == Intent::Read && has(SCIM_READ_SCOPE)) {
+    let allowed = match intent {
+        Intent::Events => has(EVENTS_READ_SCOPE),
+        Intent::Read => has(SCIM_SCOPE) || has(SCIM_READ_SCOPE),
+        Intent::Write => has(SCIM_SCOPE),
+    };
+    if allowed {
         return Ok(());
     }
     auth_failure("insufficient_scope");
-    let detail = if has(SCIM_READ_SCOPE) {
+    let detail = if intent == Intent::Events {
+        format!("reading the change feed needs a credential with the '{EVENTS_READ_SCOPE}' scope (or an admin token)")
+    } else if has(EVENTS_READ_SCOPE) && !has(SCIM_READ_SCOPE) && !has(SCIM_SCOPE) {
+        format!("the bearer token may only read the change feed (scope '{EVENTS_READ_SCOPE}'); SCIM data needs '{SCIM_READ_SCOPE}' or '{SCIM_SCOPE}'")
+    } else if has(SCIM_READ_SCOPE) {
         format!("the bearer token may only read (scope '{SCIM_READ_SCOPE}'); changes need a token with the '{SCIM_SCOPE}' scope")
     } else {
         format!("the bearer token lacks the '{SCIM_SCOPE}' scope")

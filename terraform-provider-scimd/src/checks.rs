@@ -110,8 +110,11 @@ pub fn auth_methods(v: &ValueAny) -> Result<(), String> {
     set_of(v, &["token", "basic", "oauth", "jwt"], "auth method")
 }
 
+/// The scopes a realm credential may carry (the server's `SCIM_SCOPES`).
+const SCOPES: &[&str] = &["scim:all", "scim:read", "events:read"];
+
 pub fn scim_scopes(v: &ValueAny) -> Result<(), String> {
-    set_of(v, &["scim:all", "scim:read"], "scope")
+    set_of(v, SCOPES, "scope")
 }
 
 pub fn expires_in_days(v: &ValueAny) -> Result<(), String> {
@@ -150,19 +153,20 @@ pub fn basic_password(v: &ValueAny) -> Result<(), String> {
         .map_err(|e| format!("a chosen password {e}; or omit password and scimd generates one"))
 }
 
-/// A trusted issuer's claim values, each granting `scim:all` or `scim:read`.
+/// A trusted issuer's claim values, each granting one scope.
 pub fn scope_values(v: &ValueAny) -> Result<(), String> {
     let ValueAny::Map(m) = v else {
         return Err("must be a map of claim values to scopes".into());
     };
     for (claim, scope) in m {
         match scope {
-            ValueAny::String(s) if s == "scim:all" || s == "scim:read" => {}
+            ValueAny::String(s) if SCOPES.contains(&s.as_str()) => {}
             ValueAny::Unknown => {}
             other => {
                 return Err(format!(
-                    "{claim:?} maps to {}, not a scope; one of scim:all, scim:read",
-                    other.json()
+                    "{claim:?} maps to {}, not a scope; one of {}",
+                    other.json(),
+                    SCOPES.join(", ")
                 ))
             }
         }

@@ -263,8 +263,9 @@ const SCOPES: Field = Field {
     kind: Kind::StrSet,
     mode: Mode::Defaulted,
     replace: true,
-    doc: "`scim:all` (read and write; the default) and/or `scim:read` (GET, .search and \
-          discovery only). Changing it replaces the object.",
+    doc: "`scim:all` (read and write; the default), `scim:read` (GET, .search and \
+          discovery only) and/or `events:read` (the realm's change feed only). Changing it \
+          replaces the object.",
     check: Some(checks::scim_scopes),
     ..FIELD
 };

@@ -17,7 +17,59 @@ both_backends!(
     concurrent_writers_leave_no_gap_for_a_reader_following_along,
     a_waiting_reader_is_answered_by_the_next_write,
     the_feed_refuses_bad_queries_and_other_credentials,
+    a_credential_with_events_read_reads_the_feed_and_nothing_else,
 );
+
+async fn a_credential_with_events_read_reads_the_feed_and_nothing_else(app: &TestApp) {
+    let r = app
+        .admin_call(
+            Method::POST,
+            "/v1/tenants/default/realms/default/tokens",
+            Some(json!({"name": "follower", "scopes": ["events:read"]})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let follower = r.body["token_value"].as_str().unwrap().to_owned();
+    let id = app.user("followed").await;
+    let mut seen = Vec::new();
+    for _ in 0..50 {
+        let r = app.admin_as(&follower, Method::GET, FEED, None).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        seen = items(&r.body);
+        if !seen.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(seen[0]["resource_id"], id.as_str());
+    // The feed only: no SCIM data, no other realm, no admin call.
+    let r = reqwest::Client::new()
+        .get(format!("{}/Users", app.base))
+        .bearer_auth(&follower)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    app.admin.create_realm("default", "second").await.unwrap();
+    let r = app
+        .admin_as(
+            &follower,
+            Method::GET,
+            "/v1/tenants/default/realms/second/events",
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
+    let r = app
+        .admin_as(
+            &follower,
+            Method::GET,
+            "/v1/tenants/default/realms/default/tokens",
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
+}
 
 const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 const FEED: &str = "/v1/tenants/default/realms/default/events";
@@ -442,11 +494,16 @@ async fn the_feed_refuses_bad_queries_and_other_credentials(app: &TestApp) {
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{q}: {}", r.body);
         assert_eq!(r.body["field"], field, "{q}: {}", r.body);
     }
-    // A SCIM token is not an admin credential.
+    // A provisioning token (scim:all) does not read the feed: it needs events:read.
     let r = app
         .admin_as(&app.token.clone(), Method::GET, FEED, None)
         .await;
-    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    assert!(r.body["detail"].as_str().unwrap().contains("events:read"));
+    let r = app
+        .admin_as("scimd_not-a-token", Method::GET, FEED, None)
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
     // Another tenant's admin sees no such realm.
     app.admin.create_tenant("other").await.unwrap();
     let other = app

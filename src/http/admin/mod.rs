@@ -1,6 +1,7 @@
 //! The admin API's HTTP edge: its route table, the admin-token middleware, and the
 //! extractors whose refusals are problem details rather than SCIM errors.
 
+mod feed;
 mod handlers;
 pub mod openapi;
 pub mod problem;
@@ -49,6 +50,9 @@ pub fn router(state: &AppState) -> Router<AppState> {
 /// Checks the admin token, applies the per-token rate limit, and records who is acting.
 pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let address = super::realm::client_address(&state, &req);
+    if feed_reader(&req) {
+        return feed::authenticate(state, req, next, address).await;
+    }
     let checked = state
         .services
         .admin
@@ -71,7 +75,22 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
     next.run(req).await
 }
 
-fn too_many_requests(wait: u64) -> Response {
+/// A request for the change feed with a credential other than an admin token: the realm's own
+/// credentials with the `events:read` scope read it too.
+fn feed_reader(req: &Request) -> bool {
+    let feed = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .is_some_and(|m| m.as_str() == routes::REALM_EVENTS);
+    let admin = bearer(req.headers())
+        .is_some_and(|b| b.starts_with(crate::service::admin::ADMIN_TOKEN_PREFIX));
+    feed && !admin
+        && req
+            .headers()
+            .contains_key(axum::http::header::AUTHORIZATION)
+}
+
+pub(super) fn too_many_requests(wait: u64) -> Response {
     let mut resp = Problem::new(
         429,
         "too-many-requests",

@@ -271,14 +271,13 @@ fn webhook_schemas() -> Value {
 /// The trusted issuers' schemas, apart: one `json!` that held every schema would pass the
 /// macro's recursion limit.
 fn trusted_issuer_schemas() -> Value {
-    let scim_scopes =
-        json!({"type": "array", "items": {"type": "string", "enum": ["scim:all", "scim:read"]}});
+    let scim_scopes = json!({"type": "array", "items": {"type": "string", "enum": ["scim:all", "scim:read", "events:read"]}});
     json!({
         "TrustedIssuer": object(json!({"id": string(), "name": string(), "issuer": string(),
             "audience": string(), "subject": {"type": ["string", "null"], "description": "Null: any subject."},
             "jwks_url": {"type": ["string", "null"], "description": "Null: the keys come from the issuer's OpenID discovery."},
             "scopes": scim_scopes, "scope_claim": {"type": ["string", "null"]},
-            "scope_values": {"type": "object", "additionalProperties": {"type": "string", "enum": ["scim:all", "scim:read"]}},
+            "scope_values": {"type": "object", "additionalProperties": {"type": "string", "enum": ["scim:all", "scim:read", "events:read"]}},
             "enabled": {"type": "boolean"}, "created_at": time(), "created_by": string(),
             "updated_at": time(), "last_used_at": nullable_time()}),
             &["id", "name", "issuer", "audience", "subject", "jwks_url", "scopes", "scope_claim", "scope_values", "enabled", "created_at", "created_by", "updated_at", "last_used_at"]),
@@ -305,14 +304,14 @@ fn trusted_issuer_schemas() -> Value {
             "jwks_url": {"type": "string", "format": "uri"},
             "scopes": scim_scopes,
             "scope_claim": {"type": ["string", "null"], "description": "A claim (roles, scp, groups) whose values scope_values maps to scopes."},
-            "scope_values": {"type": "object", "additionalProperties": {"type": "string", "enum": ["scim:all", "scim:read"]}},
+            "scope_values": {"type": "object", "additionalProperties": {"type": "string", "enum": ["scim:all", "scim:read", "events:read"]}},
             "enabled": {"type": "boolean", "default": true}}), &["name"]),
         "TrustedIssuerUpdate": object(json!({"name": {"type": "string", "minLength": 1, "maxLength": 200},
             "audience": {"type": "string", "minLength": 1, "maxLength": 1024},
             "subject": {"type": ["string", "null"], "maxLength": 1024},
             "jwks_url": {"type": ["string", "null"], "format": "uri"},
             "scopes": scim_scopes, "scope_claim": {"type": ["string", "null"]},
-            "scope_values": {"type": "object", "additionalProperties": {"type": "string", "enum": ["scim:all", "scim:read"]}},
+            "scope_values": {"type": "object", "additionalProperties": {"type": "string", "enum": ["scim:all", "scim:read", "events:read"]}},
             "enabled": {"type": "boolean"}}), &[]),
     })
 }
@@ -327,8 +326,7 @@ fn base_schemas() -> Value {
         "description": "How callers may authenticate to the realm's SCIM endpoints: token (realm tokens as Bearer), basic (HTTP Basic), oauth (OAuth 2.0 client credentials and workload identity federation), jwt (JWTs of trusted issuers). Default: all."});
     let status = json!({"type": "string", "enum": ["active", "rotating", "expired", "revoked"]});
     let days = json!({"type": "integer", "minimum": 1, "maximum": 3650});
-    let scim_scopes =
-        json!({"type": "array", "items": {"type": "string", "enum": ["scim:all", "scim:read"]}});
+    let scim_scopes = json!({"type": "array", "items": {"type": "string", "enum": ["scim:all", "scim:read", "events:read"]}});
     let admin_scopes = json!({"type": "array", "items": {"type": "string", "enum": ["admin", "scim:all", "scim:read"]}});
     let token_name = json!({"type": "string", "minLength": 1, "maxLength": 100});
     let lifetime = json!({"type": "integer", "minimum": 300, "maximum": 86_400, "default": 3600});

@@ -6,7 +6,7 @@ use serde_json::{json, Map, Value};
 use super::input::{self, object};
 use super::view::{TokenStatus, TokenView};
 use super::{listed, Actor, AdminError, AdminResult, AdminService, Listed, PageRequest};
-use crate::service::auth::{mint_secret, SCIM_READ_SCOPE, SCIM_SCOPE};
+use crate::service::auth::{mint_secret, EVENTS_READ_SCOPE, SCIM_READ_SCOPE, SCIM_SCOPE};
 use crate::store::{NewToken, Page, Realm, StoreError, TokenInfo};
 
 const CREATE_FIELDS: &[&str] = &[
@@ -32,7 +32,7 @@ const READ_ONLY: &[&str] = &[
     "last_used_at",
     "token_value",
 ];
-pub const SCIM_SCOPES: &[&str] = &[SCIM_SCOPE, SCIM_READ_SCOPE];
+pub const SCIM_SCOPES: &[&str] = &[SCIM_SCOPE, SCIM_READ_SCOPE, EVENTS_READ_SCOPE];
 
 fn no_token(realm: &Realm, id: &str) -> AdminError {
     AdminError::NotFound(format!(
