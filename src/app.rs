@@ -119,6 +119,7 @@ pub async fn serve_with_clock(
         Err(e) => tracing::warn!(error = format!("{e:#}"), "sealing webhook secrets under the current key failed; the earlier keys are still needed"),
     }
     let sender = tokio::spawn(services.webhooks.clone().run());
+    let relay = tokio::spawn(services.events.clone().relay(services.store.clone()));
     if let Some((scim, admin)) = services.admin.bootstrap().await? {
         print_bootstrap(&cfg, listener.local_addr()?, &scim.secret, &admin.secret);
     }
@@ -214,6 +215,7 @@ pub async fn serve_with_clock(
     // A delivery cut off here is sent again: its event is not marked delivered until the
     // receiver has answered, and its lease runs out for whoever comes next.
     sender.abort();
+    relay.abort();
     for t in [metrics_task, metrics_upkeep].into_iter().flatten() {
         t.abort();
     }

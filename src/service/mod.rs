@@ -11,6 +11,9 @@ pub mod auth_cache;
 pub mod bearer_jwt;
 #[cfg(feature = "server")]
 pub mod error;
+/// Waking waiters on new events, here and on the other servers.
+#[cfg(feature = "server")]
+pub mod event_signal;
 /// What each SCIM write records in the event log.
 #[cfg(feature = "server")]
 pub mod events;

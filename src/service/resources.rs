@@ -88,7 +88,7 @@ pub struct ResourceService {
     cursor_key: tokio::sync::OnceCell<Vec<u8>>,
     member_batches: Arc<super::member_batch::MemberBatcher>,
     /// Raised after every write (each records an event): the change feed's readers wait on it.
-    events_written: Arc<tokio::sync::Notify>,
+    events_written: Arc<crate::service::event_signal::EventSignal>,
 }
 
 /// How many times a PUT or PATCH without If-Match re-reads and re-applies after losing a race
@@ -145,7 +145,10 @@ impl ResourceService {
     }
 
     /// Shares the signal the change feed's readers wait on.
-    pub fn with_event_signal(mut self, signal: Arc<tokio::sync::Notify>) -> Self {
+    pub fn with_event_signal(
+        mut self,
+        signal: Arc<crate::service::event_signal::EventSignal>,
+    ) -> Self {
         self.events_written = signal;
         self
     }
@@ -156,7 +159,7 @@ impl ResourceService {
         r: Result<T, crate::store::StoreError>,
     ) -> Result<T, crate::store::StoreError> {
         if r.is_ok() {
-            self.events_written.notify_waiters();
+            self.events_written.wrote();
         }
         r
     }

@@ -22,6 +22,8 @@ pub struct Services {
     pub capabilities: Capabilities,
     /// Sends webhooks; its loop is started by the server (`Dispatch::run`).
     pub webhooks: Arc<webhooks::Dispatch>,
+    /// Raised by every SCIM write; relayed to and from other servers by `EventSignal::relay`.
+    pub events: Arc<super::event_signal::EventSignal>,
 }
 
 pub struct Limits {
@@ -66,7 +68,7 @@ impl Services {
                     limits.auth_failures_per_minute,
                     limits.basic_failures_per_minute,
                 );
-        let events_written = Arc::new(tokio::sync::Notify::new());
+        let events_written = Arc::new(super::event_signal::EventSignal::default());
         let webhooks =
             webhooks::dispatch(store.clone(), clock.clone(), hooks, events_written.clone());
         let admin = admin::AdminService::new(store.clone(), clock.clone())
@@ -85,11 +87,12 @@ impl Services {
                 limits.max_patch_operations,
                 limits.cursor_timeout_secs as i64,
             )
-            .with_event_signal(events_written),
+            .with_event_signal(events_written.clone()),
             store,
             usage,
             capabilities,
             webhooks,
+            events: events_written,
         }
     }
 }
@@ -492,6 +495,12 @@ pub(crate) mod fake {
     impl Events for FakeStore {
         async fn read_events(&self, _realm_id: &str, _q: &EventQuery) -> StoreResult<Vec<Event>> {
             unexpected("read_events")
+        }
+        async fn announce_events(&self) -> StoreResult<()> {
+            unexpected("announce_events")
+        }
+        async fn event_notices(&self) -> StoreResult<Option<Box<dyn AuthFeed>>> {
+            unexpected("event_notices")
         }
     }
 

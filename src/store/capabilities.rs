@@ -129,6 +129,11 @@ pub trait Events: Send + Sync + 'static {
     /// misses none (PostgreSQL holds back events of transactions younger than the oldest one
     /// still running, until it ends).
     async fn read_events(&self, realm_id: &str, q: &EventQuery) -> StoreResult<Vec<Event>>;
+    /// Tells the other servers on this database that events were written (PostgreSQL:
+    /// NOTIFY, sent outside the writes' transactions; SQLite: nothing, one server).
+    async fn announce_events(&self) -> StoreResult<()>;
+    /// Notices of other servers' `announce_events`; `None` where there are none.
+    async fn event_notices(&self) -> StoreResult<Option<Box<dyn AuthFeed>>>;
 }
 
 /// Group membership, direct and nested.

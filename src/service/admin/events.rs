@@ -12,7 +12,8 @@ use crate::store::{Event, EventOp, EventPos, EventQuery, Kind};
 pub const DEFAULT_LIMIT: u32 = 100;
 pub const MAX_LIMIT: u32 = 1000;
 pub const MAX_WAIT_SECONDS: u64 = 60;
-/// Another replica's writes wake nobody here yet: a waiting reader looks again this often.
+/// Other servers' writes wake readers through the database's notices; should those be cut,
+/// a waiting reader still looks again this often.
 const RECHECK: Duration = Duration::from_millis(500);
 
 /// What a reader asks for, as the query string says it.

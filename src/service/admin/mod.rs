@@ -154,15 +154,16 @@ pub struct AdminService {
     /// database's change notice reaches it a moment later, and a token revoked here must
     /// stop working on the very next request, not after that moment.
     auth_cache: Arc<AuthCache>,
-    /// Signalled after every SCIM write in this process: wakes the feed's waiting readers.
-    events_written: Arc<tokio::sync::Notify>,
+    /// Raised by every SCIM write (here, or announced by another server): wakes the feed's
+    /// waiting readers.
+    events_written: Arc<crate::service::event_signal::EventSignal>,
     /// Webhook sending: its keys seal new secrets, its guard checks URLs, redelivery sends.
     webhooks: Arc<crate::service::webhooks::Dispatch>,
 }
 
 impl AdminService {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
-        let events_written: Arc<tokio::sync::Notify> = Arc::default();
+        let events_written: Arc<crate::service::event_signal::EventSignal> = Arc::default();
         let webhooks = crate::service::webhooks::dispatch(
             store.clone(),
             clock.clone(),
@@ -185,7 +186,10 @@ impl AdminService {
     }
 
     /// Shares the signal the SCIM writes of this process raise.
-    pub fn with_event_signal(mut self, signal: Arc<tokio::sync::Notify>) -> Self {
+    pub fn with_event_signal(
+        mut self,
+        signal: Arc<crate::service::event_signal::EventSignal>,
+    ) -> Self {
         self.events_written = signal;
         self
     }

@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use rand::Rng;
-use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
 use super::guard::{AddressPolicy, GuardedResolver};
@@ -15,14 +14,15 @@ use super::seal::{Keyring, SealError};
 use super::{event_type, message_id, sign, wants, Payload, PayloadData, Settings};
 use crate::clock::{self, Clock};
 use crate::service::admin::events::EventView;
+use crate::service::event_signal::EventSignal;
 use crate::store::{Delivery, Event, EventQuery, Store, StoreResult, Webhook, WebhookProgress};
 
 /// How long failures of one event are retried before the webhook is marked failing.
 pub const RETRY_FOR: chrono::Duration = chrono::Duration::hours(24);
 /// The longest pause between two attempts.
 const MAX_BACKOFF_SECS: f64 = 3600.0;
-/// How often the loop looks for work besides being woken by this server's writes: other
-/// servers' writes and retries falling due are found this way.
+/// How often the loop looks for work besides being woken by writes (this server's, and other
+/// servers' through the database's notices): retries falling due are found this way.
 const TICK: Duration = Duration::from_secs(1);
 /// Deliveries kept per webhook for the admin API.
 pub const KEEP_DELIVERIES: usize = 100;
@@ -53,7 +53,7 @@ pub struct Dispatch {
     concurrency: usize,
     /// This server, as the holder of leases.
     owner: String,
-    wake: Arc<Notify>,
+    wake: Arc<EventSignal>,
 }
 
 /// The pause before attempt `attempts + 1`: doubling from one second, at most an hour, with
@@ -96,7 +96,7 @@ impl Dispatch {
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
         settings: Settings,
-        wake: Arc<Notify>,
+        wake: Arc<EventSignal>,
     ) -> Self {
         let policy = Arc::new(settings.policy);
         let http = reqwest::Client::builder()
@@ -131,7 +131,7 @@ impl Dispatch {
 
     /// Wakes the loop: a webhook was created or resumed.
     pub fn poke(&self) {
-        self.wake.notify_waiters();
+        self.wake.heard();
     }
 
     /// A lease outlives any one attempt (and the writes around it) by far, so it only runs

@@ -109,7 +109,7 @@ pub fn dispatch(
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     settings: Settings,
-    wake: Arc<tokio::sync::Notify>,
+    wake: Arc<crate::service::event_signal::EventSignal>,
 ) -> Arc<Dispatch> {
     Arc::new(Dispatch::new(store, clock, settings, wake))
 }

@@ -179,6 +179,20 @@ pub(super) const HORIZON: &str = "snap AS MATERIALIZED (SELECT pg_current_snapsh
 
 #[async_trait::async_trait]
 impl Events for PgStore {
+    async fn announce_events(&self) -> StoreResult<()> {
+        let mut conn = self.conn().await?;
+        sqlx::query("SELECT pg_notify($1, '')")
+            .bind(super::feed::EVENTS_CHANNEL)
+            .execute(&mut *conn)
+            .await?;
+        conn.finish();
+        Ok(())
+    }
+
+    async fn event_notices(&self) -> StoreResult<Option<Box<dyn crate::store::AuthFeed>>> {
+        Ok(Some(self.open_feed(super::feed::EVENTS_CHANNEL).await?))
+    }
+
     async fn read_events(&self, realm_id: &str, q: &EventQuery) -> StoreResult<Vec<Event>> {
         let Some(realm) = uid(realm_id) else {
             return Ok(Vec::new());

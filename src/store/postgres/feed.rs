@@ -1,12 +1,14 @@
-//! Change notices for realms and tokens: LISTEN on the channel the triggers of migration 0005
-//! NOTIFY.
+//! Change notices: realms and tokens (the channel the triggers of migration 0005 NOTIFY), and
+//! other servers' event writes.
 
 use sqlx::postgres::PgListener;
 
 use super::PgStore;
 use crate::store::{AuthFeed, StoreError, StoreResult};
 
-const CHANNEL: &str = "scimd_auth";
+pub(super) const AUTH_CHANNEL: &str = "scimd_auth";
+/// Servers announce their event writes here (the change feed and webhooks listen).
+pub(super) const EVENTS_CHANNEL: &str = "scimd_events";
 
 struct PgAuthFeed {
     listener: PgListener,
@@ -28,14 +30,14 @@ impl AuthFeed for PgAuthFeed {
 }
 
 impl PgStore {
-    pub(super) async fn open_feed(&self) -> StoreResult<Box<dyn AuthFeed>> {
+    pub(super) async fn open_feed(&self, channel: &str) -> StoreResult<Box<dyn AuthFeed>> {
         // Its own connection, outside the pool: it sits in LISTEN for the server's lifetime.
         let mut listener = PgListener::connect(&self.url)
             .await
             .map_err(StoreError::Other)?;
         // Returns once the server has registered the LISTEN: every change committed after
         // this point is heard.
-        listener.listen(CHANNEL).await.map_err(StoreError::Other)?;
+        listener.listen(channel).await.map_err(StoreError::Other)?;
         Ok(Box::new(PgAuthFeed { listener }))
     }
 }

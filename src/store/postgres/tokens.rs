@@ -124,7 +124,7 @@ impl Tokens for PgStore {
     }
 
     async fn auth_feed(&self) -> StoreResult<Option<Box<dyn AuthFeed>>> {
-        Ok(Some(self.open_feed().await?))
+        Ok(Some(self.open_feed(super::feed::AUTH_CHANNEL).await?))
     }
 
     async fn record_token_use(&self, uses: &[(String, String, String)]) -> StoreResult<()> {

@@ -81,6 +81,14 @@ pub(super) fn event_from_row(row: &SqliteRow) -> StoreResult<Event> {
 
 #[async_trait::async_trait]
 impl Events for SqliteStore {
+    async fn announce_events(&self) -> StoreResult<()> {
+        Ok(())
+    }
+
+    async fn event_notices(&self) -> StoreResult<Option<Box<dyn crate::store::AuthFeed>>> {
+        Ok(None)
+    }
+
     async fn read_events(&self, realm_id: &str, q: &EventQuery) -> StoreResult<Vec<Event>> {
         let after = q.after.unwrap_or_default();
         // A position from PostgreSQL (major > 0) names nothing here: from the start would
