@@ -120,6 +120,10 @@ pub async fn serve_with_clock(
     }
     let sender = tokio::spawn(services.webhooks.clone().run());
     let relay = tokio::spawn(services.events.clone().relay(services.store.clone()));
+    let pruner = (cfg.event_prune_interval_seconds > 0).then(|| {
+        let every = Duration::from_secs(cfg.event_prune_interval_seconds);
+        tokio::spawn(services.pruner.clone().run(every))
+    });
     if let Some((scim, admin)) = services.admin.bootstrap().await? {
         print_bootstrap(&cfg, listener.local_addr()?, &scim.secret, &admin.secret);
     }
@@ -216,7 +220,7 @@ pub async fn serve_with_clock(
     // receiver has answered, and its lease runs out for whoever comes next.
     sender.abort();
     relay.abort();
-    for t in [metrics_task, metrics_upkeep].into_iter().flatten() {
+    for t in [metrics_task, metrics_upkeep, pruner].into_iter().flatten() {
         t.abort();
     }
     if let Err(e) = services.usage.flush(services.store.as_ref()).await {

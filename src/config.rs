@@ -84,6 +84,10 @@ pub struct Config {
     /// Comma-separated addresses or CIDR ranges webhooks may be sent to although they are
     /// loopback, private or link-local (by default only public addresses are).
     pub webhook_allow_private: String,
+    /// Seconds between two rounds of pruning each realm's event log to its retention (the
+    /// realm's `event_retention_days` and `event_retention_count`); 0 prunes nothing on this
+    /// server.
+    pub event_prune_interval_seconds: u64,
     /// Seconds a webhook receiver has to answer.
     pub webhook_timeout_seconds: u64,
     /// Webhooks this server sends to at once.
@@ -123,6 +127,7 @@ impl Default for Config {
             secret_key_file: String::new(),
             secret_keys_previous: String::new(),
             webhook_allow_private: String::new(),
+            event_prune_interval_seconds: 60,
             webhook_timeout_seconds: 10,
             webhook_concurrency: 16,
         }
@@ -247,6 +252,10 @@ impl fmt::Debug for Config {
                 },
             )
             .field("webhook_allow_private", &self.webhook_allow_private)
+            .field(
+                "event_prune_interval_seconds",
+                &self.event_prune_interval_seconds,
+            )
             .field("webhook_timeout_seconds", &self.webhook_timeout_seconds)
             .field("webhook_concurrency", &self.webhook_concurrency)
             .finish()

@@ -11,6 +11,9 @@ pub mod auth_cache;
 pub mod bearer_jwt;
 #[cfg(feature = "server")]
 pub mod error;
+/// Pruning each realm's event log to its retention.
+#[cfg(feature = "server")]
+pub mod event_retention;
 /// Waking waiters on new events, here and on the other servers.
 #[cfg(feature = "server")]
 pub mod event_signal;

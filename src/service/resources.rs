@@ -1324,6 +1324,7 @@ mod tests {
                 name: "default".into(),
                 state: crate::store::RealmState::Enabled,
                 auth_methods: crate::store::AuthMethod::ALL.to_vec(),
+                retention: crate::store::Retention::default(),
                 display_name: String::new(),
                 description: String::new(),
                 created_at: "2026-01-01T00:00:00.000Z".into(),

@@ -24,6 +24,8 @@ pub struct Services {
     pub webhooks: Arc<webhooks::Dispatch>,
     /// Raised by every SCIM write; relayed to and from other servers by `EventSignal::relay`.
     pub events: Arc<super::event_signal::EventSignal>,
+    /// Prunes event logs to their retention; its loop is started by the server.
+    pub pruner: Arc<super::event_retention::Pruner>,
 }
 
 pub struct Limits {
@@ -75,6 +77,10 @@ impl Services {
             .with_auth_cache(auth.cache.clone())
             .with_event_signal(events_written.clone())
             .with_webhooks(webhooks.clone());
+        let pruner = Arc::new(super::event_retention::Pruner::new(
+            store.clone(),
+            clock.clone(),
+        ));
         let oauth = oauth::OAuthService::new(store.clone(), clock, keys);
         Self {
             oauth,
@@ -93,6 +99,7 @@ impl Services {
             capabilities,
             webhooks,
             events: events_written,
+            pruner,
         }
     }
 }
@@ -501,6 +508,21 @@ pub(crate) mod fake {
         }
         async fn event_notices(&self) -> StoreResult<Option<Box<dyn AuthFeed>>> {
             unexpected("event_notices")
+        }
+        async fn events_pruned_through(&self, _: &str) -> StoreResult<Option<EventPos>> {
+            unexpected("events_pruned_through")
+        }
+        async fn event_beyond(&self, _: &str, _: u64) -> StoreResult<Option<EventPos>> {
+            unexpected("event_beyond")
+        }
+        async fn prune_events(
+            &self,
+            _: &str,
+            _: Option<&str>,
+            _: Option<EventPos>,
+            _: u32,
+        ) -> StoreResult<u64> {
+            unexpected("prune_events")
         }
     }
 

@@ -134,6 +134,23 @@ pub trait Events: Send + Sync + 'static {
     async fn announce_events(&self) -> StoreResult<()>;
     /// Notices of other servers' `announce_events`; `None` where there are none.
     async fn event_notices(&self) -> StoreResult<Option<Box<dyn AuthFeed>>>;
+    /// The position of the last event pruned from the realm, if any was.
+    async fn events_pruned_through(&self, realm_id: &str) -> StoreResult<Option<EventPos>>;
+    /// The newest event that is not among the realm's newest `keep` (`None`: it holds no
+    /// more than `keep`). Reads up to `keep` index entries: once per pruning round.
+    async fn event_beyond(&self, realm_id: &str, keep: u64) -> StoreResult<Option<EventPos>>;
+    /// Prunes up to `batch` of the realm's oldest events, in log order, while each is older
+    /// than `older_than` or at or before `through`, in one short transaction that also moves
+    /// the realm's prune mark. Only final events (see `read_events`) are pruned, so nothing can
+    /// appear before the mark later. Returns how many it deleted; safe to run on several
+    /// servers at once (what one deleted, the other finds gone).
+    async fn prune_events(
+        &self,
+        realm_id: &str,
+        older_than: Option<&str>,
+        through: Option<EventPos>,
+        batch: u32,
+    ) -> StoreResult<u64>;
 }
 
 /// Group membership, direct and nested.

@@ -49,10 +49,34 @@ pub struct Realm {
     pub state: RealmState,
     /// How callers may authenticate to its SCIM endpoints, in `AuthMethod::ALL` order.
     pub auth_methods: Vec<AuthMethod>,
+    /// How long its event log keeps events.
+    pub retention: Retention,
     pub display_name: String,
     pub description: String,
     pub created_at: String,
     pub updated_at: String,
+}
+
+/// How long a realm keeps its events: pruned once older than `days` or beyond the newest
+/// `count`, whichever comes first; `None` is no limit of that kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Retention {
+    pub days: Option<u32>,
+    pub count: Option<u64>,
+}
+
+impl Retention {
+    /// What a new realm keeps.
+    pub const DEFAULT_DAYS: u32 = 90;
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            days: Some(Self::DEFAULT_DAYS),
+            count: None,
+        }
+    }
 }
 
 /// A token to create: the hash of its secret, never the secret.
@@ -134,6 +158,10 @@ pub struct Changes {
     pub state: Option<RealmState>,
     /// Realms: their authentication methods. Ignored elsewhere.
     pub auth_methods: Option<Vec<AuthMethod>>,
+    /// Realms: their event retention by age (`Some(None)`: no age limit). Ignored elsewhere.
+    pub retention_days: Option<Option<u32>>,
+    /// Realms: their event retention by count (`Some(None)`: no count limit).
+    pub retention_count: Option<Option<u64>>,
 }
 
 /// One page of a control-plane list, in id order after `after`.

@@ -11,6 +11,7 @@ mod basic_credentials;
 mod cli;
 mod concurrency;
 mod discovery;
+mod event_retention;
 mod events;
 mod faults;
 mod federation;

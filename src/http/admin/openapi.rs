@@ -325,6 +325,10 @@ fn base_schemas() -> Value {
         "items": {"type": "string", "enum": ["token", "basic", "oauth", "jwt"]},
         "description": "How callers may authenticate to the realm's SCIM endpoints: token (realm tokens as Bearer), basic (HTTP Basic), oauth (OAuth 2.0 client credentials and workload identity federation), jwt (JWTs of trusted issuers). Default: all."});
     let status = json!({"type": "string", "enum": ["active", "rotating", "expired", "revoked"]});
+    let retention_days = json!({"type": ["integer", "null"], "minimum": 1, "maximum": 36_500,
+        "description": "Events older than this many days are pruned; null keeps them whatever their age. Default 90."});
+    let retention_count = json!({"type": ["integer", "null"], "minimum": 1000, "maximum": 1_000_000_000,
+        "description": "Events beyond the newest this many are pruned; null (the default) sets no count limit."});
     let days = json!({"type": "integer", "minimum": 1, "maximum": 3650});
     let scim_scopes = json!({"type": "array", "items": {"type": "string", "enum": ["scim:all", "scim:read", "events:read"]}});
     let admin_scopes = json!({"type": "array", "items": {"type": "string", "enum": ["admin", "scim:all", "scim:read"]}});
@@ -347,13 +351,17 @@ fn base_schemas() -> Value {
         "TenantCreate": object(json!({"id": id, "display_name": display, "description": description}), &["id"]),
         "TenantUpdate": object(json!({"display_name": display, "description": description}), &[]),
         "Realm": object(json!({"id": id, "tenant_id": id, "display_name": string(),
-            "description": string(), "state": state, "auth_methods": methods, "scim_base_url": {"type": "string", "format": "uri"},
+            "description": string(), "state": state, "auth_methods": methods,
+            "event_retention_days": retention_days.clone(), "event_retention_count": retention_count.clone(),
+            "scim_base_url": {"type": "string", "format": "uri"},
             "users": {"type": "integer"}, "groups": {"type": "integer"},
             "created_at": time(), "updated_at": time()}),
-            &["id", "tenant_id", "display_name", "description", "state", "auth_methods", "scim_base_url", "users", "groups", "created_at", "updated_at"]),
+            &["id", "tenant_id", "display_name", "description", "state", "auth_methods", "event_retention_days", "event_retention_count", "scim_base_url", "users", "groups", "created_at", "updated_at"]),
         "RealmList": list("Realm"),
-        "RealmCreate": object(json!({"id": id, "display_name": display, "description": description, "state": state, "auth_methods": methods}), &["id"]),
-        "RealmUpdate": object(json!({"display_name": display, "description": description, "state": state, "auth_methods": methods}), &[]),
+        "RealmCreate": object(json!({"id": id, "display_name": display, "description": description, "state": state, "auth_methods": methods,
+            "event_retention_days": retention_days.clone(), "event_retention_count": retention_count.clone()}), &["id"]),
+        "RealmUpdate": object(json!({"display_name": display, "description": description, "state": state, "auth_methods": methods,
+            "event_retention_days": retention_days, "event_retention_count": retention_count}), &[]),
         "Token": object(json!({"id": string(), "tenant_id": string(), "realm_id": string(),
             "name": string(), "description": string(), "scopes": scim_scopes, "status": status,
             "replaced_by": {"type": ["string", "null"]}, "created_at": time(), "created_by": string(),

@@ -54,6 +54,7 @@ impl From<AdminError> for Problem {
                 ..Problem::new(409, "conflict", detail)
             },
             AdminError::NotEmpty(d) => Problem::new(409, "not-empty", d),
+            AdminError::Gone(d) => Problem::new(410, "events-pruned", d),
             AdminError::NotConfigured(d) => Problem::new(409, "not-configured", d),
             AdminError::Unauthorized(d) => Problem::new(401, "unauthorized", d),
             AdminError::Forbidden(d) => Problem::new(403, "forbidden", d),

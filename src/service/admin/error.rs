@@ -22,6 +22,9 @@ pub enum AdminError {
     /// Refused because it still holds data (`?force=true` overrides).
     #[error("{0}")]
     NotEmpty(String),
+    /// What was asked for is gone for good (events pruned past a reader's cursor).
+    #[error("{0}")]
+    Gone(String),
     /// The server lacks a setting this needs (a key-encryption key, say).
     #[error("{0}")]
     NotConfigured(String),

@@ -140,6 +140,18 @@ impl AdminService {
             ));
         }
         let realm = self.realm_of(actor, tenant, realm).await?;
+        if let Some(after) = q.after {
+            let pruned = self.store.events_pruned_through(&realm.id).await?;
+            if let Some(mark) = pruned.filter(|m| after < *m) {
+                return Err(AdminError::Gone(format!(
+                    "the events after {after} up to {mark} were pruned (the realm keeps events \
+                     for its event_retention_days / event_retention_count); what this reader \
+                     had not read is lost. Read on from 'after={mark}', or from the start of \
+                     what is kept by leaving 'after' out, and resynchronise from the SCIM \
+                     endpoints if the gap matters"
+                )));
+            }
+        }
         let deadline = tokio::time::Instant::now() + Duration::from_secs(wait);
         loop {
             // Registered before the read: a write committed between the read and the wait

@@ -88,6 +88,49 @@ pub fn opt_int(map: &Map<String, Value>, field: &str) -> AdminResult<Option<i64>
     }
 }
 
+/// An integer that `null` clears: `None` absent, `Some(None)` null.
+fn clearable_int(map: &Map<String, Value>, field: &str) -> AdminResult<Option<Option<i64>>> {
+    match map.get(field) {
+        None => Ok(None),
+        Some(Value::Null) => Ok(Some(None)),
+        Some(_) => opt_int(map, field).map(Some),
+    }
+}
+
+pub const MAX_RETENTION_DAYS: i64 = 36_500;
+pub const MIN_RETENTION_COUNT: i64 = 1_000;
+pub const MAX_RETENTION_COUNT: i64 = 1_000_000_000;
+
+/// `event_retention_days`: 1 to 100 years, or null to keep events whatever their age.
+pub fn retention_days(map: &Map<String, Value>) -> AdminResult<Option<Option<u32>>> {
+    let f = "event_retention_days";
+    match clearable_int(map, f)? {
+        Some(Some(d)) if !(1..=MAX_RETENTION_DAYS).contains(&d) => Err(AdminError::invalid(
+            f,
+            format!("{f} must be between 1 and {MAX_RETENTION_DAYS}, or null for no age limit"),
+        )),
+        v => Ok(v.map(|d| d.map(|d| d as u32))),
+    }
+}
+
+/// `event_retention_count`: at least a thousand events (fewer would prune what a consumer a
+/// few seconds behind has not read yet), or null for no count limit.
+pub fn retention_count(map: &Map<String, Value>) -> AdminResult<Option<Option<u64>>> {
+    let f = "event_retention_count";
+    match clearable_int(map, f)? {
+        Some(Some(c)) if !(MIN_RETENTION_COUNT..=MAX_RETENTION_COUNT).contains(&c) => {
+            Err(AdminError::invalid(
+                f,
+                format!(
+                    "{f} must be between {MIN_RETENTION_COUNT} and {MAX_RETENTION_COUNT}, or \
+                     null for no count limit"
+                ),
+            ))
+        }
+        v => Ok(v.map(|c| c.map(|c| c as u64))),
+    }
+}
+
 pub fn opt_strings(map: &Map<String, Value>, field: &str) -> AdminResult<Option<Vec<String>>> {
     let bad = || AdminError::invalid(field, format!("{field} must be an array of strings"));
     match map.get(field) {
@@ -279,6 +322,8 @@ pub fn changes(map: &Map<String, Value>, token: bool) -> AdminResult<Changes> {
         name: if token { token_name(map, false)? } else { None },
         state: if token { None } else { state(map)? },
         auth_methods: if token { None } else { auth_methods(map)? },
+        retention_days: if token { None } else { retention_days(map)? },
+        retention_count: if token { None } else { retention_count(map)? },
     })
 }
 

@@ -5,10 +5,25 @@ use serde_json::{json, Map, Value};
 use super::input::{self, object};
 use super::view::RealmView;
 use super::{listed, no_realm, Actor, AdminError, AdminResult, AdminService, Listed, PageRequest};
-use crate::store::{AuthMethod, Deletion, Realm, RealmState, StoreError};
+use crate::store::{AuthMethod, Deletion, Realm, RealmState, Retention, StoreError};
 
-const CREATE_FIELDS: &[&str] = &["id", "display_name", "description", "state", "auth_methods"];
-const UPDATE_FIELDS: &[&str] = &["display_name", "description", "state", "auth_methods"];
+const CREATE_FIELDS: &[&str] = &[
+    "id",
+    "display_name",
+    "description",
+    "state",
+    "auth_methods",
+    "event_retention_days",
+    "event_retention_count",
+];
+const UPDATE_FIELDS: &[&str] = &[
+    "display_name",
+    "description",
+    "state",
+    "auth_methods",
+    "event_retention_days",
+    "event_retention_count",
+];
 const READ_ONLY: &[&str] = &[
     "id",
     "tenant_id",
@@ -87,6 +102,10 @@ impl AdminService {
             description: input::description(map)?.unwrap_or_default(),
             state: input::state(map)?.unwrap_or(RealmState::Enabled),
             auth_methods: input::auth_methods(map)?.unwrap_or_else(|| AuthMethod::ALL.to_vec()),
+            retention: Retention {
+                days: input::retention_days(map)?.unwrap_or(Some(Retention::DEFAULT_DAYS)),
+                count: input::retention_count(map)?.flatten(),
+            },
             name: id,
             created_at: now.clone(),
             updated_at: now,
@@ -107,6 +126,8 @@ impl AdminService {
             "description": realm.description,
             "state": realm.state,
             "auth_methods": realm.auth_methods,
+            "event_retention_days": realm.retention.days,
+            "event_retention_count": realm.retention.count,
         });
         self.audit(actor, Some(tenant), "realm.create", target(&realm), detail)
             .await;

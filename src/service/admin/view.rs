@@ -43,6 +43,10 @@ pub struct RealmView {
     pub state: RealmState,
     /// How callers may authenticate to its SCIM endpoints.
     pub auth_methods: Vec<AuthMethod>,
+    /// Events older than this many days are pruned (null: no age limit).
+    pub event_retention_days: Option<u32>,
+    /// Events beyond the newest this many are pruned (null: no count limit).
+    pub event_retention_count: Option<u64>,
     pub scim_base_url: String,
     pub users: u64,
     pub groups: u64,
@@ -65,6 +69,8 @@ impl RealmView {
             description: r.description,
             state: r.state,
             auth_methods: r.auth_methods,
+            event_retention_days: r.retention.days,
+            event_retention_count: r.retention.count,
             users,
             groups,
             created_at: r.created_at,

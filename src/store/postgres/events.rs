@@ -6,7 +6,7 @@ use sqlx::postgres::PgRow;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::{get, get_instant, uid, PgStore};
+use super::{get, get_instant, instant, opt_instant, uid, PgStore};
 use crate::store::sql::parse_kind;
 use crate::store::{
     Event, EventOp, EventPos, EventQuery, Events, Kind, NewEvent, StoreError, StoreResult,
@@ -136,6 +136,16 @@ pub(super) async fn insert(
     Ok(())
 }
 
+fn pos_from_row(row: &PgRow) -> StoreResult<EventPos> {
+    let txid: String = get(row, "txid")?;
+    Ok(EventPos {
+        major: txid
+            .parse()
+            .map_err(|_| StoreError::Corrupt(format!("events.txid is not a number: {txid}")))?,
+        seq: get(row, "seq")?,
+    })
+}
+
 fn strings(row: &PgRow, col: &str) -> StoreResult<Option<Vec<String>>> {
     get::<Option<Vec<String>>>(row, col)
 }
@@ -191,6 +201,109 @@ impl Events for PgStore {
 
     async fn event_notices(&self) -> StoreResult<Option<Box<dyn crate::store::AuthFeed>>> {
         Ok(Some(self.open_feed(super::feed::EVENTS_CHANNEL).await?))
+    }
+
+    async fn events_pruned_through(&self, realm_id: &str) -> StoreResult<Option<EventPos>> {
+        let Some(realm) = uid(realm_id) else {
+            return Ok(None);
+        };
+        let mut conn = self.conn().await?;
+        let row =
+            sqlx::query("SELECT txid::text AS txid, seq FROM event_marks WHERE realm_id = $1")
+                .bind(realm)
+                .fetch_optional(&mut *conn)
+                .await?;
+        conn.finish();
+        row.as_ref().map(pos_from_row).transpose()
+    }
+
+    async fn event_beyond(&self, realm_id: &str, keep: u64) -> StoreResult<Option<EventPos>> {
+        let Some(realm) = uid(realm_id) else {
+            return Ok(None);
+        };
+        let mut conn = self.conn().await?;
+        let row = sqlx::query(
+            "SELECT txid::text AS txid, seq FROM events WHERE realm_id = $1 \
+             ORDER BY txid DESC, seq DESC OFFSET $2 LIMIT 1",
+        )
+        .bind(realm)
+        .bind(i64::try_from(keep).unwrap_or(i64::MAX))
+        .fetch_optional(&mut *conn)
+        .await?;
+        conn.finish();
+        row.as_ref().map(pos_from_row).transpose()
+    }
+
+    async fn prune_events(
+        &self,
+        realm_id: &str,
+        older_than: Option<&str>,
+        through: Option<EventPos>,
+        batch: u32,
+    ) -> StoreResult<u64> {
+        let Some(realm) = uid(realm_id) else {
+            return Ok(0);
+        };
+        let older_than = opt_instant(older_than)?;
+        let through = through.map(|p| (p.major.to_string(), p.seq));
+        let mut conn = self.conn().await?;
+        // The head of the log, final events only, each marked prunable or not; the prefix of
+        // prunable ones goes. Read outside the deleting transaction: final rows do not change.
+        let head = sqlx::query(&format!(
+            "WITH {HORIZON} SELECT txid::text AS txid, seq, \
+             ((CAST($3 AS timestamptz) IS NOT NULL AND at < $3) \
+              OR (CAST($4 AS text) IS NOT NULL AND (txid, seq) <= (CAST($4 AS xid8), $5))) AS prunable \
+             FROM events, horizon WHERE realm_id = $1 AND txid < horizon.h \
+             ORDER BY txid, seq LIMIT $2"
+        ))
+        .bind(realm)
+        .bind(i64::from(batch))
+        .bind(older_than)
+        .bind(through.as_ref().map(|t| t.0.clone()))
+        .bind(through.as_ref().map(|t| t.1))
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut last = None;
+        for row in &head {
+            if !get::<bool>(row, "prunable")? {
+                break;
+            }
+            last = Some(pos_from_row(row)?);
+        }
+        let Some(last) = last else {
+            conn.finish();
+            return Ok(0);
+        };
+        let mut tx = conn.begin().await?;
+        let deleted = sqlx::query(
+            "DELETE FROM events WHERE realm_id = $1 AND (txid, seq) <= (CAST($2 AS xid8), $3)",
+        )
+        .bind(realm)
+        .bind(last.major.to_string())
+        .bind(last.seq)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        // Several servers may prune at once: the mark only moves forward.
+        sqlx::query(
+            "INSERT INTO event_marks (realm_id, txid, seq, pruned, pruned_at) \
+             VALUES ($1, CAST($2 AS xid8), $3, $4, $5) ON CONFLICT (realm_id) DO UPDATE SET \
+             txid = CASE WHEN (excluded.txid, excluded.seq) > (event_marks.txid, event_marks.seq) \
+                    THEN excluded.txid ELSE event_marks.txid END, \
+             seq = CASE WHEN (excluded.txid, excluded.seq) > (event_marks.txid, event_marks.seq) \
+                   THEN excluded.seq ELSE event_marks.seq END, \
+             pruned = event_marks.pruned + excluded.pruned, pruned_at = excluded.pruned_at",
+        )
+        .bind(realm)
+        .bind(last.major.to_string())
+        .bind(last.seq)
+        .bind(deleted as i64)
+        .bind(instant(&crate::clock::now())?)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        conn.finish();
+        Ok(deleted)
     }
 
     async fn read_events(&self, realm_id: &str, q: &EventQuery) -> StoreResult<Vec<Event>> {

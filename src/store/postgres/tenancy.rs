@@ -5,11 +5,11 @@ use sqlx::postgres::PgRow;
 use super::{get, get_id, get_instant, instant, PgStore};
 use crate::store::sql::{parse_methods, parse_state};
 use crate::store::{
-    AuthMethod, NewToken, Realm, RealmState, StoreError, StoreResult, Tenancy, Tenant,
+    AuthMethod, NewToken, Realm, RealmState, Retention, StoreError, StoreResult, Tenancy, Tenant,
 };
 
 pub(super) const REALM_COLS: &str = "r.id, r.tenant, r.name, r.state, r.auth_methods, \
-    r.display_name, r.description, r.created_at, r.updated_at";
+    r.event_retention_days, r.event_retention_count, r.display_name, r.description, r.created_at, r.updated_at";
 pub(super) const TENANT_COLS: &str = "name, display_name, description, created_at, updated_at";
 
 pub(super) fn tenant_from_row(row: &PgRow) -> StoreResult<Tenant> {
@@ -29,6 +29,10 @@ pub(super) fn realm_from_row(row: &PgRow) -> StoreResult<Realm> {
         name: get(row, "name")?,
         state: parse_state(&get::<String>(row, "state")?)?,
         auth_methods: parse_methods(&get::<String>(row, "auth_methods")?)?,
+        retention: Retention {
+            days: get::<Option<i32>>(row, "event_retention_days")?.map(|d| d.max(1) as u32),
+            count: get::<Option<i64>>(row, "event_retention_count")?.map(|c| c.max(1) as u64),
+        },
         display_name: get(row, "display_name")?,
         description: get(row, "description")?,
         created_at: get_instant(row, "created_at")?,
@@ -76,6 +80,7 @@ impl Tenancy for PgStore {
             name: name.to_owned(),
             state: RealmState::Enabled,
             auth_methods: AuthMethod::ALL.to_vec(),
+            retention: Retention::default(),
             display_name: name.to_owned(),
             description: String::new(),
             created_at: now.clone(),

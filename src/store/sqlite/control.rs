@@ -269,8 +269,8 @@ impl Control for SqliteStore {
         let mut conn = self.conn().await?;
         let done = sqlx::query(
             "INSERT INTO realms (id, tenant, name, state, display_name, description, \
-             created_at, updated_at, auth_methods) SELECT $1, name, $3, $4, $5, $6, $7, $8, $9 \
-             FROM tenants WHERE name = $2",
+             created_at, updated_at, auth_methods, event_retention_days, event_retention_count) \
+             SELECT $1, name, $3, $4, $5, $6, $7, $8, $9, $10, $11 FROM tenants WHERE name = $2",
         )
         .bind(&r.id)
         .bind(&r.tenant)
@@ -281,6 +281,8 @@ impl Control for SqliteStore {
         .bind(&r.created_at)
         .bind(&r.updated_at)
         .bind(methods_text(&r.auth_methods))
+        .bind(r.retention.days.map(i64::from))
+        .bind(r.retention.count.map(|c| c as i64))
         .execute(&mut *conn)
         .await?;
         conn.finish();
@@ -301,7 +303,10 @@ impl Control for SqliteStore {
         let row = sqlx::query(&format!(
             "UPDATE realms SET display_name = coalesce($3, display_name), \
              description = coalesce($4, description), state = coalesce($5, state), \
-             auth_methods = coalesce($7, auth_methods), updated_at = $6 WHERE tenant = $1 AND name = $2 RETURNING {REALM_COLS}"
+             auth_methods = coalesce($7, auth_methods), \
+             event_retention_days = CASE WHEN $8 THEN $9 ELSE event_retention_days END, \
+             event_retention_count = CASE WHEN $10 THEN $11 ELSE event_retention_count END, \
+             updated_at = $6 WHERE tenant = $1 AND name = $2 RETURNING {REALM_COLS}"
         ))
         .bind(tenant)
         .bind(name)
@@ -310,6 +315,10 @@ impl Control for SqliteStore {
         .bind(c.state.map(|s| s.as_str()))
         .bind(now)
         .bind(c.auth_methods.as_deref().map(methods_text))
+        .bind(c.retention_days.is_some())
+        .bind(c.retention_days.flatten().map(i64::from))
+        .bind(c.retention_count.is_some())
+        .bind(c.retention_count.flatten().map(|n| n as i64))
         .fetch_optional(&mut *conn)
         .await?;
         conn.finish();

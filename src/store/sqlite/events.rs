@@ -29,7 +29,8 @@ pub(super) async fn insert(
         sqlx::query(
             "INSERT INTO events (realm_id, seq, at, actor, request_id, operation, \
              resource_type, resource_id, version, changed, members_added, members_removed) \
-             VALUES ($1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE realm_id = $1), \
+             VALUES ($1, COALESCE((SELECT MAX(seq) FROM events WHERE realm_id = $1), \
+             (SELECT seq FROM event_marks WHERE realm_id = $1), 0) + 1, \
              $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(realm_id)
@@ -87,6 +88,86 @@ impl Events for SqliteStore {
 
     async fn event_notices(&self) -> StoreResult<Option<Box<dyn crate::store::AuthFeed>>> {
         Ok(None)
+    }
+
+    async fn events_pruned_through(&self, realm_id: &str) -> StoreResult<Option<EventPos>> {
+        let mut conn = self.conn().await?;
+        let seq: Option<i64> =
+            sqlx::query_scalar("SELECT seq FROM event_marks WHERE realm_id = $1")
+                .bind(realm_id)
+                .fetch_optional(&mut *conn)
+                .await?;
+        conn.finish();
+        Ok(seq.map(|seq| EventPos { major: 0, seq }))
+    }
+
+    async fn event_beyond(&self, realm_id: &str, keep: u64) -> StoreResult<Option<EventPos>> {
+        let mut conn = self.conn().await?;
+        let seq: Option<i64> = sqlx::query_scalar(
+            "SELECT seq FROM events WHERE realm_id = $1 ORDER BY seq DESC LIMIT 1 OFFSET $2",
+        )
+        .bind(realm_id)
+        .bind(i64::try_from(keep).unwrap_or(i64::MAX))
+        .fetch_optional(&mut *conn)
+        .await?;
+        conn.finish();
+        Ok(seq.map(|seq| EventPos { major: 0, seq }))
+    }
+
+    async fn prune_events(
+        &self,
+        realm_id: &str,
+        older_than: Option<&str>,
+        through: Option<EventPos>,
+        batch: u32,
+    ) -> StoreResult<u64> {
+        let through = through.filter(|p| p.major == 0).map(|p| p.seq);
+        let mut conn = self.conn().await?;
+        // Instants are stored in one fixed-width UTC form, so text order is time order. The
+        // head is read before the write transaction: committed events never change, and a
+        // transaction that starts by writing never has to upgrade a read lock.
+        let head = sqlx::query(
+            "SELECT seq, (($3 IS NOT NULL AND at < $3) OR ($4 IS NOT NULL AND seq <= $4)) \
+             AS prunable FROM events WHERE realm_id = $1 ORDER BY seq LIMIT $2",
+        )
+        .bind(realm_id)
+        .bind(i64::from(batch))
+        .bind(older_than)
+        .bind(through)
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut last = None;
+        for row in &head {
+            if !get::<bool>(row, "prunable")? {
+                break;
+            }
+            last = Some(get::<i64>(row, "seq")?);
+        }
+        let Some(last) = last else {
+            conn.finish();
+            return Ok(0);
+        };
+        let mut tx = conn.begin().await?;
+        let deleted = sqlx::query("DELETE FROM events WHERE realm_id = $1 AND seq <= $2")
+            .bind(realm_id)
+            .bind(last)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        sqlx::query(
+            "INSERT INTO event_marks (realm_id, seq, pruned, pruned_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (realm_id) DO UPDATE SET seq = max(event_marks.seq, excluded.seq), \
+             pruned = event_marks.pruned + excluded.pruned, pruned_at = excluded.pruned_at",
+        )
+        .bind(realm_id)
+        .bind(last)
+        .bind(deleted as i64)
+        .bind(crate::clock::now())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        conn.finish();
+        Ok(deleted)
     }
 
     async fn read_events(&self, realm_id: &str, q: &EventQuery) -> StoreResult<Vec<Event>> {

@@ -5,16 +5,17 @@ use sqlx::sqlite::SqliteRow;
 use super::{get, SqliteStore};
 use crate::store::sql::{parse_methods, parse_state};
 use crate::store::{
-    AuthMethod, NewToken, Realm, RealmState, StoreError, StoreResult, Tenancy, Tenant,
+    AuthMethod, NewToken, Realm, RealmState, Retention, StoreError, StoreResult, Tenancy, Tenant,
 };
 
 pub(super) const TENANT_COLS: &str = "name, display_name, description, created_at, updated_at";
 /// Unqualified: SQLite's UPDATE ... RETURNING names no table alias.
 pub(super) const REALM_COLS: &str =
-    "id, tenant, name, state, auth_methods, display_name, description, created_at, updated_at";
+    "id, tenant, name, state, auth_methods, event_retention_days, event_retention_count, \
+     display_name, description, created_at, updated_at";
 /// The same, qualified, for reads that join realms (`r`) to another table.
 pub(super) const JOINED_REALM_COLS: &str = "r.id, r.tenant, r.name, r.state, r.auth_methods, \
-    r.display_name, r.description, r.created_at, r.updated_at";
+    r.event_retention_days, r.event_retention_count, r.display_name, r.description, r.created_at, r.updated_at";
 
 /// `updated_at`, or `created_at` for a row written without it (the column admits NULL: SQLite
 /// cannot add a NOT NULL column without a default).
@@ -43,6 +44,10 @@ pub(super) fn realm_from_row(row: &SqliteRow) -> StoreResult<Realm> {
         name: get(row, "name")?,
         state: parse_state(&state)?,
         auth_methods: parse_methods(&get::<String>(row, "auth_methods")?)?,
+        retention: Retention {
+            days: get::<Option<i64>>(row, "event_retention_days")?.map(|d| d.max(1) as u32),
+            count: get::<Option<i64>>(row, "event_retention_count")?.map(|c| c.max(1) as u64),
+        },
         display_name: get(row, "display_name")?,
         description: get(row, "description")?,
         updated_at: updated_at(row, &created_at)?,
@@ -83,6 +88,7 @@ impl Tenancy for SqliteStore {
             name: name.to_owned(),
             state: RealmState::Enabled,
             auth_methods: AuthMethod::ALL.to_vec(),
+            retention: Retention::default(),
             display_name: name.to_owned(),
             description: String::new(),
             created_at: now.clone(),

@@ -188,11 +188,13 @@ impl Webhooks for SqliteStore {
 
     async fn events_end(&self, realm_id: &str) -> StoreResult<EventPos> {
         let mut conn = self.conn().await?;
-        let seq: Option<i64> =
-            sqlx::query_scalar("SELECT MAX(seq) FROM events WHERE realm_id = $1")
-                .bind(realm_id)
-                .fetch_one(&mut *conn)
-                .await?;
+        let seq: Option<i64> = sqlx::query_scalar(
+            "SELECT COALESCE((SELECT MAX(seq) FROM events WHERE realm_id = $1), \
+                 (SELECT seq FROM event_marks WHERE realm_id = $1))",
+        )
+        .bind(realm_id)
+        .fetch_one(&mut *conn)
+        .await?;
         conn.finish();
         Ok(EventPos {
             major: 0,
