@@ -74,7 +74,7 @@ pub async fn resolve_realm(
 
 /// The id the request-id layer gave the request (or the client's own, which it keeps),
 /// bounded: it is stored with every change the request makes.
-fn request_id(req: &Request) -> Option<String> {
+pub fn request_id(req: &Request) -> Option<String> {
     let id = req.headers().get("x-request-id")?.to_str().ok()?;
     Some(id.chars().take(128).collect())
 }

@@ -267,6 +267,8 @@ pub struct AuthService {
     /// Wrong passwords per (realm, Basic username): a chosen password is the one guessable
     /// secret here, and each wrong one costs an Argon2 run.
     basic_failures: FailureLimit,
+    /// Raised when a denial is recorded in a realm's event log.
+    events: Arc<super::event_signal::EventSignal>,
 }
 
 /// What a request is about to do, for the scope it needs.
@@ -319,7 +321,14 @@ impl AuthService {
             cache: Arc::default(),
             failures: FailureLimit::new(0, FAILURE_WINDOW),
             basic_failures: FailureLimit::new(0, FAILURE_WINDOW),
+            events: Arc::default(),
         }
+    }
+
+    /// Shares the signal that wakes the server's feed readers and webhook sender.
+    pub fn with_event_signal(mut self, signal: Arc<super::event_signal::EventSignal>) -> Self {
+        self.events = signal;
+        self
     }
 
     /// Refused credentials allowed a minute per realm and address, and wrong passwords per
@@ -723,6 +732,40 @@ impl AuthService {
         };
         if let Err(e) = self.store.append_audit(&event).await {
             tracing::error!(error = %e, "recording a refused SCIM credential failed");
+        }
+        // And in the realm's event log, when there is such a realm: a name made up by the
+        // caller has no log to fill.
+        let realm_id = match self.store.find_realm(tenant, realm).await {
+            Ok(Some(r)) => r.id,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::error!(error = %e, "recording a refused SCIM credential in the realm's event log failed");
+                return;
+            }
+        };
+        let mut detail = event.detail;
+        detail["credential"] = serde_json::Value::String(event.actor.clone());
+        if let Some(a) = &event.address {
+            detail["address"] = serde_json::Value::String(a.clone());
+        }
+        let entry = crate::store::NewLogEntry {
+            realm_id,
+            at: event.at,
+            actor: event.actor,
+            request_id: None,
+            operation: crate::store::EventOp::Denied,
+            resource_type: crate::store::Subject::Credential,
+            resource_id: None,
+            changed: Vec::new(),
+            action: event.action,
+            target: None,
+            detail,
+        };
+        match self.store.append_event(&entry).await {
+            Ok(()) => self.events.wrote(),
+            Err(e) => {
+                tracing::error!(error = %e, "recording a refused SCIM credential in the realm's event log failed")
+            }
         }
     }
 }

@@ -64,13 +64,14 @@ impl Services {
         // One key cache for client assertions and JWT bearer tokens: an issuer used for
         // both is fetched once.
         let keys = Arc::new(super::jwks::KeySets::new());
+        let events_written = Arc::new(super::event_signal::EventSignal::default());
         let auth =
             auth::AuthService::new(store.clone(), usage.clone(), clock.clone(), keys.clone())
                 .with_failure_limits(
                     limits.auth_failures_per_minute,
                     limits.basic_failures_per_minute,
-                );
-        let events_written = Arc::new(super::event_signal::EventSignal::default());
+                )
+                .with_event_signal(events_written.clone());
         let webhooks =
             webhooks::dispatch(store.clone(), clock.clone(), hooks, events_written.clone());
         let admin = admin::AdminService::new(store.clone(), clock.clone())
@@ -508,6 +509,9 @@ pub(crate) mod fake {
         }
         async fn event_notices(&self) -> StoreResult<Option<Box<dyn AuthFeed>>> {
             unexpected("event_notices")
+        }
+        async fn append_event(&self, _: &NewLogEntry) -> StoreResult<()> {
+            unexpected("append_event")
         }
         async fn events_pruned_through(&self, _: &str) -> StoreResult<Option<EventPos>> {
             unexpected("events_pruned_through")

@@ -134,6 +134,9 @@ pub trait Events: Send + Sync + 'static {
     async fn announce_events(&self) -> StoreResult<()>;
     /// Notices of other servers' `announce_events`; `None` where there are none.
     async fn event_notices(&self) -> StoreResult<Option<Box<dyn AuthFeed>>>;
+    /// Appends an event that is no SCIM write (an admin action, a denial) on its own; nothing
+    /// when the realm is gone.
+    async fn append_event(&self, entry: &NewLogEntry) -> StoreResult<()>;
     /// The position of the last event pruned from the realm, if any was.
     async fn events_pruned_through(&self, realm_id: &str) -> StoreResult<Option<EventPos>>;
     /// The newest event that is not among the realm's newest `keep` (`None`: it holds no

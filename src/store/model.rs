@@ -466,14 +466,20 @@ pub enum EventOp {
     Replace,
     Patch,
     Delete,
+    /// An admin API (or CLI) action on the realm or one of its credentials or webhooks.
+    Admin,
+    /// A credential refused at the realm's SCIM endpoints.
+    Denied,
 }
 
 impl EventOp {
-    pub const ALL: [EventOp; 4] = [
+    pub const ALL: [EventOp; 6] = [
         EventOp::Create,
         EventOp::Replace,
         EventOp::Patch,
         EventOp::Delete,
+        EventOp::Admin,
+        EventOp::Denied,
     ];
 
     pub fn name(self) -> &'static str {
@@ -482,6 +488,8 @@ impl EventOp {
             EventOp::Replace => "replace",
             EventOp::Patch => "patch",
             EventOp::Delete => "delete",
+            EventOp::Admin => "admin",
+            EventOp::Denied => "denied",
         }
     }
 
@@ -520,6 +528,76 @@ impl std::fmt::Display for EventPos {
     }
 }
 
+/// What an event is about: a user or group (SCIM writes), or what an admin action touched,
+/// or the credential a denial refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subject {
+    User,
+    Group,
+    Realm,
+    Token,
+    OAuthClient,
+    BasicCredential,
+    TrustedIssuer,
+    Webhook,
+    Credential,
+}
+
+impl Subject {
+    pub const ALL: [Subject; 9] = [
+        Subject::User,
+        Subject::Group,
+        Subject::Realm,
+        Subject::Token,
+        Subject::OAuthClient,
+        Subject::BasicCredential,
+        Subject::TrustedIssuer,
+        Subject::Webhook,
+        Subject::Credential,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Subject::User => "User",
+            Subject::Group => "Group",
+            Subject::Realm => "Realm",
+            Subject::Token => "Token",
+            Subject::OAuthClient => "OAuthClient",
+            Subject::BasicCredential => "BasicCredential",
+            Subject::TrustedIssuer => "TrustedIssuer",
+            Subject::Webhook => "Webhook",
+            Subject::Credential => "Credential",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Subject> {
+        Subject::ALL.into_iter().find(|k| k.name() == s)
+    }
+
+    /// What an audit action (`token.rotate`, `oauth_client.secret.create`) is about, when it
+    /// is about something in a realm.
+    pub fn of_action(action: &str) -> Option<Subject> {
+        match action.split('.').next()? {
+            "realm" => Some(Subject::Realm),
+            "token" => Some(Subject::Token),
+            "oauth_client" => Some(Subject::OAuthClient),
+            "basic_credential" => Some(Subject::BasicCredential),
+            "trusted_issuer" => Some(Subject::TrustedIssuer),
+            "webhook" => Some(Subject::Webhook),
+            _ => None,
+        }
+    }
+}
+
+impl From<Kind> for Subject {
+    fn from(k: Kind) -> Self {
+        match k {
+            Kind::User => Subject::User,
+            Kind::Group => Subject::Group,
+        }
+    }
+}
+
 /// One recorded change.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
@@ -528,13 +606,37 @@ pub struct Event {
     pub actor: String,
     pub request_id: Option<String>,
     pub operation: EventOp,
-    pub resource_type: Kind,
-    pub resource_id: String,
+    pub resource_type: Subject,
+    /// The user's or group's id; for an admin action, the id of what it touched (a realm:
+    /// its name); none for a denial.
+    pub resource_id: Option<String>,
     /// The version the change wrote (a delete: the version deleted).
     pub version: Option<i64>,
     pub changed: Vec<String>,
     pub members_added: Option<Vec<String>>,
     pub members_removed: Option<Vec<String>>,
+    /// Admin actions: the action (`token.rotate`); denials: `scim.auth.denied`.
+    pub action: Option<String>,
+    /// Admin actions: what it touched as a path (`tenants/t/realms/r/tokens/<id>`).
+    pub target: Option<String>,
+    /// Admin actions and denials: what the audit record says of them (never a secret).
+    pub detail: Option<Value>,
+}
+
+/// An event that is not a SCIM write: an admin action or a denial, appended on its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewLogEntry {
+    pub realm_id: String,
+    pub at: String,
+    pub actor: String,
+    pub request_id: Option<String>,
+    pub operation: EventOp,
+    pub resource_type: Subject,
+    pub resource_id: Option<String>,
+    pub changed: Vec<String>,
+    pub action: String,
+    pub target: Option<String>,
+    pub detail: Value,
 }
 
 /// Which events a reader wants: after `after` (none: from the oldest kept), at most `limit`.
@@ -542,8 +644,10 @@ pub struct Event {
 pub struct EventQuery {
     pub after: Option<EventPos>,
     pub limit: u32,
-    pub resource_type: Option<Kind>,
-    pub operation: Option<EventOp>,
+    /// Only events about these (empty: all).
+    pub resource_types: Vec<Subject>,
+    /// Only events of these operations (empty: all).
+    pub operations: Vec<EventOp>,
 }
 
 /// A realm's webhook subscription: where its events are sent, signed with a secret the store

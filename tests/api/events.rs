@@ -18,7 +18,141 @@ both_backends!(
     a_waiting_reader_is_answered_by_the_next_write,
     the_feed_refuses_bad_queries_and_other_credentials,
     a_credential_with_events_read_reads_the_feed_and_nothing_else,
+    admin_actions_on_the_realm_are_events_naming_what_they_touched,
+    refused_credentials_are_events_without_their_secret,
 );
+
+/// The feed's events of one operation, once there are `n`.
+async fn feed_op(app: &TestApp, operation: &str, n: usize) -> Vec<Value> {
+    for _ in 0..50 {
+        let r = app
+            .admin_call(
+                Method::GET,
+                &format!("{FEED}?operation={operation}&limit=1000"),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        let got = items(&r.body);
+        if got.len() >= n {
+            return got;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the feed never showed {n} '{operation}' events");
+}
+
+async fn admin_actions_on_the_realm_are_events_naming_what_they_touched(app: &TestApp) {
+    let r = app
+        .client
+        .post(format!(
+            "{}/v1/tenants/default/realms/default/tokens",
+            app.origin
+        ))
+        .bearer_auth(&app.admin_token)
+        .header("x-request-id", "req-admin-42")
+        .json(&json!({"name": "audited", "scopes": ["scim:read"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let made: Value = r.json().await.unwrap();
+    let secret = made["token_value"].as_str().unwrap().to_owned();
+    let token_id = made["id"].as_str().unwrap().to_owned();
+    let r = app
+        .admin_call(
+            Method::PATCH,
+            "/v1/tenants/default/realms/default",
+            Some(json!({"description": "watched", "state": "paused"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    // Tenant-wide actions are in the audit record only: no realm's log.
+    let r = app
+        .admin_call(
+            Method::POST,
+            "/v1/tenants",
+            Some(json!({"id": "elsewhere"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+
+    // The harness's own token (made through the admin service) is the first.
+    let events = feed_op(app, "admin", 3).await;
+    let actions: Vec<&str> = events
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["token.create", "token.create", "realm.update"]);
+    let created = &events[1];
+    assert_eq!(created["resource_type"], "Token");
+    assert_eq!(created["resource_id"], token_id.as_str());
+    assert_eq!(created["request_id"], "req-admin-42");
+    assert!(created["actor"]
+        .as_str()
+        .unwrap()
+        .starts_with("admin-token:"));
+    assert_eq!(
+        created["target"],
+        format!("tenants/default/realms/default/tokens/{token_id}")
+    );
+    assert_eq!(created["detail"]["name"], "audited", "{created}");
+    let updated = &events[2];
+    assert_eq!(updated["resource_type"], "Realm");
+    assert_eq!(updated["resource_id"], "default");
+    assert_eq!(strings(&updated["changed"]), ["description", "state"]);
+    assert_eq!(updated["detail"]["state"], "paused");
+    let all = feed(
+        app,
+        "?limit=1000&resource_type=Token,Realm,User,Group,Credential",
+    )
+    .await;
+    assert!(
+        !all.to_string().contains(&secret),
+        "no secret in the log: {all}"
+    );
+    // Filters name admin subjects too, and several at once.
+    let realm_only = items(&feed(app, "?resource_type=Realm").await);
+    assert_eq!(realm_only.len(), 1);
+}
+
+async fn refused_credentials_are_events_without_their_secret(app: &TestApp) {
+    let wrong = "scimd_this-token-does-not-exist";
+    let r = app
+        .client
+        .get(format!("{}/Users", app.base))
+        .bearer_auth(wrong)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = app
+        .client
+        .get(format!("{}/Users", app.base))
+        .basic_auth("okta-sync", Some("not-the-password"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let events = feed_op(app, "denied", 2).await;
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert_eq!(events[0]["actor"], "bearer-token");
+    assert_eq!(events[1]["actor"], "basic:okta-sync");
+    for e in &events {
+        assert_eq!(e["resource_type"], "Credential");
+        assert_eq!(e["resource_id"], Value::Null);
+        assert_eq!(e["action"], "scim.auth.denied");
+        assert!(e["detail"]["reason"].is_string(), "{e}");
+        assert_eq!(e["detail"]["address"], "127.0.0.1");
+    }
+    let text = Value::Array(events).to_string();
+    assert!(
+        !text.contains(wrong) && !text.contains("not-the-password"),
+        "{text}"
+    );
+    // A refused credential changes nothing: SCIM readers filtering on their types see none.
+    assert!(items(&feed(app, "").await).is_empty());
+}
 
 async fn a_credential_with_events_read_reads_the_feed_and_nothing_else(app: &TestApp) {
     let r = app
@@ -33,7 +167,9 @@ async fn a_credential_with_events_read_reads_the_feed_and_nothing_else(app: &Tes
     let id = app.user("followed").await;
     let mut seen = Vec::new();
     for _ in 0..50 {
-        let r = app.admin_as(&follower, Method::GET, FEED, None).await;
+        let r = app
+            .admin_as(&follower, Method::GET, &scim_feed(""), None)
+            .await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
         seen = items(&r.body);
         if !seen.is_empty() {
@@ -74,10 +210,21 @@ async fn a_credential_with_events_read_reads_the_feed_and_nothing_else(app: &Tes
 const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 const FEED: &str = "/v1/tenants/default/realms/default/events";
 
+/// The feed of SCIM writes: the realm's log also records admin actions (the harness creates
+/// its token through the admin service) and refused credentials.
+fn scim_feed(query: &str) -> String {
+    let q = query.trim_start_matches('?');
+    let filter = if q.contains("resource_type=") {
+        ""
+    } else {
+        "resource_type=User,Group"
+    };
+    let parts: Vec<&str> = [filter, q].into_iter().filter(|s| !s.is_empty()).collect();
+    format!("{FEED}?{}", parts.join("&"))
+}
+
 async fn feed(app: &TestApp, query: &str) -> Value {
-    let r = app
-        .admin_call(Method::GET, &format!("{FEED}{query}"), None)
-        .await;
+    let r = app.admin_call(Method::GET, &scim_feed(query), None).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     r.body
 }
@@ -361,7 +508,10 @@ async fn concurrent_writers_leave_no_gap_for_a_reader_following_along(app: &Test
             let give_up = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
             loop {
                 let page: Value = client
-                    .get(format!("{origin}{FEED}?after={cursor}&limit=7"))
+                    .get(format!(
+                        "{origin}{}",
+                        scim_feed(&format!("after={cursor}&limit=7"))
+                    ))
                     .bearer_auth(&token)
                     .send()
                     .await
@@ -456,7 +606,10 @@ async fn a_waiting_reader_is_answered_by_the_next_write(app: &TestApp) {
         );
         tokio::spawn(async move {
             client
-                .get(format!("{origin}{FEED}?after={cursor}&wait=30"))
+                .get(format!(
+                    "{origin}{}",
+                    scim_feed(&format!("after={cursor}&wait=30"))
+                ))
                 .bearer_auth(&token)
                 .send()
                 .await

@@ -233,7 +233,7 @@ async fn a_write_is_delivered_signed_in_the_standard_webhooks_format(app: &TestA
     assert!(secret.starts_with("whsec_"), "{secret}");
     let shown = hook(app, &id).await;
     assert!(shown.get("secret").is_none(), "the secret is shown once");
-    assert_eq!(shown["event_types"], json!(["*"]));
+    assert_eq!(shown["event_types"], json!(["group.*", "user.*"]));
     assert_eq!(shown["status"], "active");
 
     let user = app.user("webhook.alice").await;

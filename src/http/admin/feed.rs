@@ -101,6 +101,7 @@ pub async fn authenticate(
             id: principal.actor(),
             tenant: Some(tenant),
             address,
+            request_id: None,
         },
         origin,
     }));

@@ -58,7 +58,7 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         .admin
         .authenticate_admin(bearer(req.headers()), address)
         .await;
-    let (actor, token) = match checked {
+    let (mut actor, token) = match checked {
         Ok(found) => found,
         Err(e) => return Problem::from(e).into_response(),
     };
@@ -66,6 +66,7 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         return too_many_requests(wait);
     }
     tracing::Span::current().record("token_id", token.id.as_str());
+    actor.request_id = super::realm::request_id(&req);
     let origin = super::realm::origin(&state, &req);
     req.extensions_mut().insert(Arc::new(AdminCtx {
         services: state.services.clone(),

@@ -181,6 +181,7 @@ impl AdminService {
             id: format!("admin-token:{}", t.id),
             tenant: t.tenant.clone(),
             address,
+            request_id: None,
         };
         Ok((actor, t))
     }

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::{AdminError, AdminResult, AdminService};
 use crate::service::admin::Actor;
-use crate::store::{Event, EventOp, EventPos, EventQuery, Kind};
+use crate::store::{Event, EventOp, EventPos, EventQuery, Subject};
 
 pub const DEFAULT_LIMIT: u32 = 100;
 pub const MAX_LIMIT: u32 = 1000;
@@ -35,13 +35,22 @@ pub struct EventView {
     pub request_id: Option<String>,
     pub operation: &'static str,
     pub resource_type: &'static str,
-    pub resource_id: String,
+    pub resource_id: Option<String>,
     pub version: Option<i64>,
     pub changed: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub members_added: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub members_removed: Option<Vec<String>>,
+    /// Admin actions and denials: which (`token.rotate`, `scim.auth.denied`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    /// Admin actions: what was touched, as a path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// Admin actions and denials: the audit record's detail (never a secret).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<serde_json::Value>,
 }
 
 impl From<Event> for EventView {
@@ -58,6 +67,9 @@ impl From<Event> for EventView {
             changed: e.changed,
             members_added: e.members_added,
             members_removed: e.members_removed,
+            action: e.action,
+            target: e.target,
+            detail: e.detail,
         }
     }
 }
@@ -91,36 +103,44 @@ fn query(req: &FeedRequest) -> AdminResult<EventQuery> {
             format!("limit must be between 1 and {MAX_LIMIT}"),
         ));
     }
-    let resource_type = req
-        .resource_type
-        .as_deref()
-        .map(|t| match t {
-            "User" => Ok(Kind::User),
-            "Group" => Ok(Kind::Group),
-            _ => Err(AdminError::invalid(
-                "resource_type",
-                format!("resource_type is 'User' or 'Group', not '{t}'"),
-            )),
+    let resource_types = list(req.resource_type.as_deref(), "resource_type", |t| {
+        Subject::parse(t).ok_or_else(|| {
+            let known: Vec<_> = Subject::ALL.iter().map(|s| s.name()).collect();
+            format!(
+                "resource_type is one or more (comma-separated) of {}, not '{t}'",
+                known.join(", ")
+            )
         })
-        .transpose()?;
-    let operation = req
-        .operation
-        .as_deref()
-        .map(|o| {
-            EventOp::parse(o).ok_or_else(|| {
-                AdminError::invalid(
-                    "operation",
-                    format!("operation is one of create, replace, patch, delete, not '{o}'"),
-                )
-            })
+    })?;
+    let operations = list(req.operation.as_deref(), "operation", |o| {
+        EventOp::parse(o).ok_or_else(|| {
+            let known: Vec<_> = EventOp::ALL.iter().map(|o| o.name()).collect();
+            format!(
+                "operation is one or more (comma-separated) of {}, not '{o}'",
+                known.join(", ")
+            )
         })
-        .transpose()?;
+    })?;
     Ok(EventQuery {
         after,
         limit,
-        resource_type,
-        operation,
+        resource_types,
+        operations,
     })
+}
+
+/// A comma-separated filter, each name checked.
+fn list<T>(
+    text: Option<&str>,
+    field: &str,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> AdminResult<Vec<T>> {
+    let Some(text) = text else {
+        return Ok(Vec::new());
+    };
+    text.split(',')
+        .map(|n| parse(n.trim()).map_err(|d| AdminError::invalid(field, d)))
+        .collect()
 }
 
 impl AdminService {
@@ -217,8 +237,20 @@ mod tests {
         r.operation = Some("patch".into());
         let q = query(&r).unwrap();
         assert_eq!(
-            (q.resource_type, q.operation),
-            (Some(Kind::Group), Some(EventOp::Patch))
+            (q.resource_types, q.operations),
+            (vec![Subject::Group], vec![EventOp::Patch])
         );
+        r.resource_type = Some("User,Group".into());
+        r.operation = Some("admin, denied".into());
+        let q = query(&r).unwrap();
+        assert_eq!(
+            (q.resource_types, q.operations),
+            (
+                vec![Subject::User, Subject::Group],
+                vec![EventOp::Admin, EventOp::Denied]
+            )
+        );
+        r.resource_type = Some("User,".into());
+        assert!(query(&r).is_err());
     }
 }

@@ -53,6 +53,8 @@ pub struct Actor {
     pub tenant: Option<String>,
     /// The client's address, when the request came over the network.
     pub address: Option<String>,
+    /// The request's `X-Request-Id`, recorded with what it changes.
+    pub request_id: Option<String>,
 }
 
 impl Actor {
@@ -62,6 +64,7 @@ impl Actor {
             id: "cli".into(),
             tenant: None,
             address: None,
+            request_id: None,
         }
     }
 
@@ -238,6 +241,56 @@ impl AdminService {
         };
         if let Err(e) = self.store.append_audit(&event).await {
             tracing::error!(error = %e, action, target = %event.target, "recording an admin action failed");
+        }
+        self.log_realm_action(actor, &event).await;
+    }
+
+    /// An admin action on a realm (or on its credentials and webhooks) also goes to the
+    /// realm's event log, for its feed and webhooks. Tenant-wide and global actions are in
+    /// the audit record only.
+    async fn log_realm_action(&self, actor: &Actor, event: &AuditEvent) {
+        let Some(subject) = crate::store::Subject::of_action(&event.action) else {
+            return;
+        };
+        let parts: Vec<&str> = event.target.split('/').collect();
+        let ["tenants", tenant, "realms", realm, rest @ ..] = parts.as_slice() else {
+            return;
+        };
+        let realm_id = match self.store.find_realm(tenant, realm).await {
+            Ok(Some(r)) => r.id,
+            // Deleted (realm.delete): its log went with it.
+            Ok(None) => return,
+            Err(e) => {
+                tracing::error!(error = %e, action = %event.action, "recording an admin action in the realm's event log failed");
+                return;
+            }
+        };
+        let resource_id = match subject {
+            crate::store::Subject::Realm => Some((*realm).to_owned()),
+            _ => rest.get(1).map(|s| (*s).to_owned()),
+        };
+        let changed = match &event.detail {
+            Value::Object(m) => m.keys().cloned().collect(),
+            _ => Vec::new(),
+        };
+        let entry = crate::store::NewLogEntry {
+            realm_id,
+            at: event.at.clone(),
+            actor: event.actor.clone(),
+            request_id: actor.request_id.clone(),
+            operation: crate::store::EventOp::Admin,
+            resource_type: subject,
+            resource_id,
+            changed,
+            action: event.action.clone(),
+            target: Some(event.target.clone()),
+            detail: event.detail.clone(),
+        };
+        match self.store.append_event(&entry).await {
+            Ok(()) => self.events_written.wrote(),
+            Err(e) => {
+                tracing::error!(error = %e, action = %event.action, "recording an admin action in the realm's event log failed")
+            }
         }
     }
 

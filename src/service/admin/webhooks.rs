@@ -175,7 +175,8 @@ fn event_types(map: &Map<String, Value>) -> AdminResult<Option<Vec<String>>> {
             format!(
                 "'{bad}' is not an event type: use <resource>.<operation> with resource user \
                  or group and operation create, replace, patch or delete, either part * \
-                 (user.*, *.delete), or * for all"
+                 (user.*, *.delete); admin.* or admin.<action> (admin.token.rotate) for admin \
+                 actions on the realm; auth.denied for refused credentials; or * for all"
             ),
         ));
     }
@@ -255,7 +256,7 @@ impl AdminService {
             AdminError::invalid("url", "url is required: where the events are POSTed")
         })?;
         let description = input::description(&map)?;
-        let types = event_types(&map)?.unwrap_or_else(|| vec!["*".into()]);
+        let types = event_types(&map)?.unwrap_or_else(|| vec!["group.*".into(), "user.*".into()]);
         let enabled = enabled(&map)?.unwrap_or(true);
         let id = uuid::Uuid::now_v7().to_string();
         let (secret, sealed) = self.seal_new_secret(&id)?;

@@ -341,8 +341,8 @@ impl Dispatch {
             let q = EventQuery {
                 after: Some(p.delivered),
                 limit: BATCH,
-                resource_type: None,
-                operation: None,
+                resource_types: Vec::new(),
+                operations: Vec::new(),
             };
             let events = self.store.read_events(&w.realm_id, &q).await?;
             if events.is_empty() {

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::clock::Clock;
 use crate::service::admin::events::EventView;
-use crate::store::{Event, Store};
+use crate::store::{Event, EventOp, Store, Subject};
 
 pub use deliver::{Dispatch, Outcome, KEEP_DELIVERIES};
 pub use guard::AddressPolicy;
@@ -22,6 +22,13 @@ pub use seal::Keyring;
 
 /// The resource part of an event type, as webhooks name it.
 const RESOURCES: [&str; 2] = ["user", "group"];
+/// The operations of SCIM writes.
+const SCIM_OPS: [EventOp; 4] = [
+    EventOp::Create,
+    EventOp::Replace,
+    EventOp::Patch,
+    EventOp::Delete,
+];
 
 /// How webhooks are sent, from the server's config.
 pub struct Settings {
@@ -44,17 +51,22 @@ impl Default for Settings {
     }
 }
 
-/// `user.create`, `group.patch`: an event's type as a webhook receives it.
+/// An event's type as a webhook receives it: `user.create`, `group.patch` for SCIM writes,
+/// `admin.<action>` (`admin.token.rotate`) for admin actions, `auth.denied` for denials.
 pub fn event_type(e: &Event) -> String {
-    format!(
-        "{}.{}",
-        e.resource_type.name().to_ascii_lowercase(),
-        e.operation.name()
-    )
+    match e.operation {
+        EventOp::Admin => format!("admin.{}", e.action.as_deref().unwrap_or("unknown")),
+        EventOp::Denied => "auth.denied".into(),
+        op => format!(
+            "{}.{}",
+            e.resource_type.name().to_ascii_lowercase(),
+            op.name()
+        ),
+    }
 }
 
-/// Whether `pattern` is one a subscription may name: `*`, `<resource>.<operation>`, either
-/// part `*`.
+/// Whether `pattern` is one a subscription may name: `*`; `<resource>.<operation>` of SCIM
+/// writes, either part `*`; `admin.*` or `admin.<action>`; `auth.*` or `auth.denied`.
 pub fn valid_pattern(pattern: &str) -> bool {
     if pattern == "*" {
         return true;
@@ -62,8 +74,14 @@ pub fn valid_pattern(pattern: &str) -> bool {
     let Some((res, op)) = pattern.split_once('.') else {
         return false;
     };
-    (res == "*" || RESOURCES.contains(&res))
-        && (op == "*" || crate::store::EventOp::parse(op).is_some())
+    match res {
+        "admin" => op == "*" || (Subject::of_action(op).is_some() && op.contains('.')),
+        "auth" => op == "*" || op == "denied",
+        _ => {
+            (res == "*" || RESOURCES.contains(&res))
+                && (op == "*" || EventOp::parse(op).is_some_and(|o| SCIM_OPS.contains(&o)))
+        }
+    }
 }
 
 /// Whether a subscription to `patterns` receives an event of type `ty`.
@@ -131,10 +149,36 @@ mod tests {
         assert!(wants(&p(&["group.patch", "user.create"]), "user.create"));
         assert!(!wants(&p(&["group.patch"]), "group.replace"));
         assert!(!wants(&[], "user.create"));
-        for ok in ["*", "user.*", "*.patch", "group.delete", "*.*"] {
+        assert!(wants(&p(&["admin.*"]), "admin.token.rotate"));
+        assert!(wants(&p(&["admin.token.rotate"]), "admin.token.rotate"));
+        assert!(!wants(&p(&["admin.token.create"]), "admin.token.rotate"));
+        assert!(!wants(&p(&["*.create"]), "admin.token.create"));
+        assert!(wants(&p(&["auth.*"]), "auth.denied"));
+        assert!(!wants(&p(&["user.*", "group.*"]), "auth.denied"));
+        for ok in [
+            "*",
+            "user.*",
+            "*.patch",
+            "group.delete",
+            "*.*",
+            "admin.*",
+            "admin.webhook.rotate_secret",
+            "auth.denied",
+        ] {
             assert!(valid_pattern(ok), "{ok}");
         }
-        for bad in ["users.create", "user.update", "user", "user.create.x", ""] {
+        for bad in [
+            "users.create",
+            "user.update",
+            "user",
+            "user.create.x",
+            "",
+            "user.admin",
+            "*.denied",
+            "admin.tenant.create",
+            "admin.token",
+            "auth.granted",
+        ] {
             assert!(!valid_pattern(bad), "{bad}");
         }
     }

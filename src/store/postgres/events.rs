@@ -7,9 +7,9 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::{get, get_instant, instant, opt_instant, uid, PgStore};
-use crate::store::sql::parse_kind;
 use crate::store::{
-    Event, EventOp, EventPos, EventQuery, Events, Kind, NewEvent, StoreError, StoreResult,
+    Event, EventOp, EventPos, EventQuery, Events, Kind, NewEvent, NewLogEntry, StoreError,
+    StoreResult, Subject,
 };
 
 const EVENT_COLUMNS: &str = "realm_id, at, actor, request_id, operation, resource_type, \
@@ -33,6 +33,11 @@ pub(super) fn insert_from_cte(first: usize) -> String {
         p(7)
     )
 }
+
+/// What a read of events selects, for `event_from_row`.
+pub(super) const READ_COLUMNS: &str = "txid::text AS txid, seq, at, actor, request_id, \
+     operation, resource_type, resource_id, version, changed, members_added, members_removed, \
+     action, target, detail";
 
 type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
 
@@ -151,26 +156,25 @@ fn strings(row: &PgRow, col: &str) -> StoreResult<Option<Vec<String>>> {
 }
 
 pub(super) fn event_from_row(row: &PgRow) -> StoreResult<Event> {
-    let txid: String = get(row, "txid")?;
     let operation: String = get(row, "operation")?;
+    let subject: String = get(row, "resource_type")?;
     Ok(Event {
-        pos: EventPos {
-            major: txid
-                .parse()
-                .map_err(|_| StoreError::Corrupt(format!("events.txid is not a number: {txid}")))?,
-            seq: get(row, "seq")?,
-        },
+        pos: pos_from_row(row)?,
         at: get_instant(row, "at")?,
         actor: get(row, "actor")?,
         request_id: get(row, "request_id")?,
         operation: EventOp::parse(&operation)
             .ok_or_else(|| StoreError::Corrupt(format!("unknown event operation {operation}")))?,
-        resource_type: parse_kind(&get::<String>(row, "resource_type")?)?,
-        resource_id: get::<Uuid>(row, "resource_id")?.to_string(),
+        resource_type: Subject::parse(&subject)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown event subject {subject}")))?,
+        resource_id: get(row, "resource_id")?,
         version: get(row, "version")?,
         changed: strings(row, "changed")?.unwrap_or_default(),
         members_added: strings(row, "members_added")?,
         members_removed: strings(row, "members_removed")?,
+        action: get(row, "action")?,
+        target: get(row, "target")?,
+        detail: get(row, "detail")?,
     })
 }
 
@@ -201,6 +205,34 @@ impl Events for PgStore {
 
     async fn event_notices(&self) -> StoreResult<Option<Box<dyn crate::store::AuthFeed>>> {
         Ok(Some(self.open_feed(super::feed::EVENTS_CHANNEL).await?))
+    }
+
+    async fn append_event(&self, e: &NewLogEntry) -> StoreResult<()> {
+        let Some(realm) = uid(&e.realm_id) else {
+            return Err(StoreError::NotFound);
+        };
+        let mut conn = self.conn().await?;
+        sqlx::query(
+            "INSERT INTO events (realm_id, at, actor, request_id, operation, resource_type, \
+             resource_id, changed, action, target, detail) \
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 \
+             WHERE EXISTS (SELECT 1 FROM realms WHERE id = $1)",
+        )
+        .bind(realm)
+        .bind(instant(&e.at)?)
+        .bind(&e.actor)
+        .bind(&e.request_id)
+        .bind(e.operation.name())
+        .bind(e.resource_type.name())
+        .bind(&e.resource_id)
+        .bind(&e.changed)
+        .bind(&e.action)
+        .bind(&e.target)
+        .bind(&e.detail)
+        .execute(&mut *conn)
+        .await?;
+        conn.finish();
+        Ok(())
     }
 
     async fn events_pruned_through(&self, realm_id: &str) -> StoreResult<Option<EventPos>> {
@@ -314,19 +346,17 @@ impl Events for PgStore {
         let mut conn = self.conn().await?;
         let rows = sqlx::query(&format!(
             "WITH {HORIZON} \
-             SELECT txid::text AS txid, seq, at, actor, request_id, operation, resource_type, \
-             resource_id, version, changed, members_added, members_removed \
-             FROM events, horizon WHERE realm_id = $1 AND (txid, seq) > (CAST($2 AS xid8), $3) \
+             SELECT {READ_COLUMNS} FROM events, horizon WHERE realm_id = $1 AND (txid, seq) > (CAST($2 AS xid8), $3) \
              AND txid < horizon.h \
-             AND (CAST($4 AS text) IS NULL OR resource_type = $4) \
-             AND (CAST($5 AS text) IS NULL OR operation = $5) \
+             AND (cardinality(CAST($4 AS text[])) = 0 OR resource_type = ANY($4)) \
+             AND (cardinality(CAST($5 AS text[])) = 0 OR operation = ANY($5)) \
              ORDER BY txid, seq LIMIT $6"
         ))
         .bind(realm)
         .bind(after.major.to_string())
         .bind(after.seq)
-        .bind(q.resource_type.map(|k| k.name()))
-        .bind(q.operation.map(EventOp::name))
+        .bind(q.resource_types.iter().map(|k| k.name()).collect::<Vec<_>>())
+        .bind(q.operations.iter().map(|o| o.name()).collect::<Vec<_>>())
         .bind(i64::from(q.limit))
         .fetch_all(&mut *conn)
         .await?;

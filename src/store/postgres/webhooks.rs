@@ -237,11 +237,10 @@ impl Webhooks for PgStore {
             return Ok(None);
         };
         let mut conn = self.conn().await?;
-        let row = sqlx::query(
-            "SELECT txid::text AS txid, seq, at, actor, request_id, operation, resource_type, \
-             resource_id, version, changed, members_added, members_removed FROM events \
-             WHERE realm_id = $1 AND txid = CAST($2 AS xid8) AND seq = $3",
-        )
+        let row = sqlx::query(&format!(
+            "SELECT {} FROM events WHERE realm_id = $1 AND txid = CAST($2 AS xid8) AND seq = $3",
+            super::events::READ_COLUMNS
+        ))
         .bind(realm)
         .bind(pos.major.to_string())
         .bind(pos.seq)

@@ -6,10 +6,24 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::SqliteConnection;
 
 use super::{get, SqliteStore};
-use crate::store::sql::parse_kind;
 use crate::store::{
-    Event, EventOp, EventPos, EventQuery, Events, Kind, NewEvent, StoreError, StoreResult,
+    Event, EventOp, EventPos, EventQuery, Events, Kind, NewEvent, NewLogEntry, StoreError,
+    StoreResult, Subject,
 };
+
+/// What a read of events selects, for `event_from_row`.
+pub(super) const READ_COLUMNS: &str = "seq, at, actor, request_id, operation, resource_type, \
+     resource_id, version, changed, members_added, members_removed, action, target, detail";
+
+/// The next event's number in the realm: after every event kept and every event pruned.
+const NEXT_SEQ: &str = "COALESCE((SELECT MAX(seq) FROM events WHERE realm_id = $1), \
+     (SELECT seq FROM event_marks WHERE realm_id = $1), 0) + 1";
+
+/// A filter's names as a JSON list for `json_each`; `None` when there is no filter.
+fn json_names<'a>(names: impl Iterator<Item = &'a str>) -> Option<String> {
+    let names: Vec<&str> = names.collect();
+    (!names.is_empty()).then(|| serde_json::to_string(&names).unwrap_or_else(|_| "[]".into()))
+}
 
 fn json_list(v: &[String]) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
@@ -26,13 +40,11 @@ pub(super) async fn insert(
     events: &[NewEvent],
 ) -> StoreResult<()> {
     for e in events {
-        sqlx::query(
+        sqlx::query(&format!(
             "INSERT INTO events (realm_id, seq, at, actor, request_id, operation, \
-             resource_type, resource_id, version, changed, members_added, members_removed) \
-             VALUES ($1, COALESCE((SELECT MAX(seq) FROM events WHERE realm_id = $1), \
-             (SELECT seq FROM event_marks WHERE realm_id = $1), 0) + 1, \
-             $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
+                 resource_type, resource_id, version, changed, members_added, members_removed) \
+                 VALUES ($1, {NEXT_SEQ}, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        ))
         .bind(realm_id)
         .bind(at)
         .bind(&e.actor)
@@ -61,6 +73,13 @@ fn strings(row: &SqliteRow, col: &str) -> StoreResult<Option<Vec<String>>> {
 
 pub(super) fn event_from_row(row: &SqliteRow) -> StoreResult<Event> {
     let operation: String = get(row, "operation")?;
+    let subject: String = get(row, "resource_type")?;
+    let detail = get::<Option<String>>(row, "detail")?
+        .map(|t| {
+            serde_json::from_str(&t)
+                .map_err(|e| StoreError::Corrupt(format!("events.detail is not JSON: {e}")))
+        })
+        .transpose()?;
     Ok(Event {
         pos: EventPos {
             major: 0,
@@ -71,12 +90,16 @@ pub(super) fn event_from_row(row: &SqliteRow) -> StoreResult<Event> {
         request_id: get(row, "request_id")?,
         operation: EventOp::parse(&operation)
             .ok_or_else(|| StoreError::Corrupt(format!("unknown event operation {operation}")))?,
-        resource_type: parse_kind(&get::<String>(row, "resource_type")?)?,
+        resource_type: Subject::parse(&subject)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown event subject {subject}")))?,
         resource_id: get(row, "resource_id")?,
         version: get(row, "version")?,
         changed: strings(row, "changed")?.unwrap_or_default(),
         members_added: strings(row, "members_added")?,
         members_removed: strings(row, "members_removed")?,
+        action: get(row, "action")?,
+        target: get(row, "target")?,
+        detail,
     })
 }
 
@@ -88,6 +111,32 @@ impl Events for SqliteStore {
 
     async fn event_notices(&self) -> StoreResult<Option<Box<dyn crate::store::AuthFeed>>> {
         Ok(None)
+    }
+
+    async fn append_event(&self, e: &NewLogEntry) -> StoreResult<()> {
+        let mut conn = self.conn().await?;
+        // One statement: the number is taken and the row written under the write lock.
+        sqlx::query(&format!(
+            "INSERT INTO events (realm_id, seq, at, actor, request_id, operation, \
+             resource_type, resource_id, changed, action, target, detail) \
+             SELECT $1, {NEXT_SEQ}, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 \
+             WHERE EXISTS (SELECT 1 FROM realms WHERE id = $1)"
+        ))
+        .bind(&e.realm_id)
+        .bind(&e.at)
+        .bind(&e.actor)
+        .bind(&e.request_id)
+        .bind(e.operation.name())
+        .bind(e.resource_type.name())
+        .bind(&e.resource_id)
+        .bind(json_list(&e.changed))
+        .bind(&e.action)
+        .bind(&e.target)
+        .bind(e.detail.to_string())
+        .execute(&mut *conn)
+        .await?;
+        conn.finish();
+        Ok(())
     }
 
     async fn events_pruned_through(&self, realm_id: &str) -> StoreResult<Option<EventPos>> {
@@ -178,17 +227,16 @@ impl Events for SqliteStore {
             return Ok(Vec::new());
         }
         let mut conn = self.conn().await?;
-        let rows = sqlx::query(
-            "SELECT seq, at, actor, request_id, operation, resource_type, resource_id, version, \
-             changed, members_added, members_removed FROM events \
-             WHERE realm_id = $1 AND seq > $2 \
-             AND ($3 IS NULL OR resource_type = $3) AND ($4 IS NULL OR operation = $4) \
-             ORDER BY seq LIMIT $5",
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT {READ_COLUMNS} FROM events WHERE realm_id = $1 AND seq > $2 \
+             AND ($3 IS NULL OR resource_type IN (SELECT value FROM json_each($3))) \
+             AND ($4 IS NULL OR operation IN (SELECT value FROM json_each($4))) \
+             ORDER BY seq LIMIT $5"
+        ))
         .bind(realm_id)
         .bind(after.seq)
-        .bind(q.resource_type.map(|k| k.name()))
-        .bind(q.operation.map(EventOp::name))
+        .bind(json_names(q.resource_types.iter().map(|k| k.name())))
+        .bind(json_names(q.operations.iter().map(|o| o.name())))
         .bind(i64::from(q.limit))
         .fetch_all(&mut *conn)
         .await?;

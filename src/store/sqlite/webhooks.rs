@@ -207,11 +207,10 @@ impl Webhooks for SqliteStore {
             return Ok(None);
         }
         let mut conn = self.conn().await?;
-        let row = sqlx::query(
-            "SELECT seq, at, actor, request_id, operation, resource_type, resource_id, version, \
-             changed, members_added, members_removed FROM events \
-             WHERE realm_id = $1 AND seq = $2",
-        )
+        let row = sqlx::query(&format!(
+            "SELECT {} FROM events WHERE realm_id = $1 AND seq = $2",
+            super::events::READ_COLUMNS
+        ))
         .bind(realm_id)
         .bind(pos.seq)
         .fetch_optional(&mut *conn)
