@@ -134,7 +134,7 @@ mod tests {
             limit: 1000,
             ..EventQuery::default()
         };
-        let events = store.read_events(&realm.id, &q).await.unwrap();
+        let events = store.read_events(&realm.id, &q).await.unwrap().events;
         events.iter().map(|e| e.pos.seq).collect()
     }
 

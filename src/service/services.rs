@@ -501,7 +501,7 @@ pub(crate) mod fake {
 
     #[async_trait]
     impl Events for FakeStore {
-        async fn read_events(&self, _realm_id: &str, _q: &EventQuery) -> StoreResult<Vec<Event>> {
+        async fn read_events(&self, _realm_id: &str, _q: &EventQuery) -> StoreResult<EventPage> {
             unexpected("read_events")
         }
         async fn announce_events(&self) -> StoreResult<()> {

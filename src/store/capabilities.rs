@@ -128,7 +128,7 @@ pub trait Events: Send + Sync + 'static {
     /// nothing can ever appear before: a reader that goes on from the last one returned
     /// misses none (PostgreSQL holds back events of transactions younger than the oldest one
     /// still running, until it ends).
-    async fn read_events(&self, realm_id: &str, q: &EventQuery) -> StoreResult<Vec<Event>>;
+    async fn read_events(&self, realm_id: &str, q: &EventQuery) -> StoreResult<EventPage>;
     /// Tells the other servers on this database that events were written (PostgreSQL:
     /// NOTIFY, sent outside the writes' transactions; SQLite: nothing, one server).
     async fn announce_events(&self) -> StoreResult<()>;

@@ -650,6 +650,56 @@ pub struct EventQuery {
     pub operations: Vec<EventOp>,
 }
 
+impl EventQuery {
+    /// Events a filtered read looks at, at most, to find `limit` that match: a reader
+    /// filtering for something rare still gets an answer (and a cursor past what it skipped)
+    /// in bounded time.
+    pub const MAX_SCAN: u32 = 5000;
+
+    pub fn filtered(&self) -> bool {
+        !self.resource_types.is_empty() || !self.operations.is_empty()
+    }
+
+    /// How many events, in order, the store reads for this query.
+    pub fn scan(&self) -> u32 {
+        if self.filtered() {
+            Self::MAX_SCAN.max(self.limit)
+        } else {
+            self.limit
+        }
+    }
+
+    pub fn matches(&self, e: &Event) -> bool {
+        (self.resource_types.is_empty() || self.resource_types.contains(&e.resource_type))
+            && (self.operations.is_empty() || self.operations.contains(&e.operation))
+    }
+
+    /// The page that `scanned` (the events after `after`, in order, at most `scan()` of
+    /// them) gives: the first `limit` that match, and how far a reader has looked.
+    pub fn page(&self, scanned: Vec<Event>) -> EventPage {
+        let mut events = Vec::new();
+        let mut scanned_to = None;
+        for e in scanned {
+            if events.len() as u32 >= self.limit {
+                break;
+            }
+            scanned_to = Some(e.pos);
+            if self.matches(&e) {
+                events.push(e);
+            }
+        }
+        EventPage { events, scanned_to }
+    }
+}
+
+/// A read of the feed: the events, and the position of the last event looked at (the last
+/// one returned, or past events a filter passed over), from which a reader goes on.
+#[derive(Debug, Clone, Default)]
+pub struct EventPage {
+    pub events: Vec<Event>,
+    pub scanned_to: Option<EventPos>,
+}
+
 /// A realm's webhook subscription: where its events are sent, signed with a secret the store
 /// only ever holds sealed (encrypted under the server's key-encryption key).
 #[derive(Debug, Clone, PartialEq, Eq)]

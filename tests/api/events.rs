@@ -488,6 +488,12 @@ async fn the_feed_filters_by_type_and_operation_and_pages_from_a_cursor(app: &Te
     let end = feed(app, &format!("?after={cursor}")).await;
     assert!(items(&end).is_empty());
     assert_eq!(end["next_cursor"], cursor.as_str());
+    // A filter that matches nothing from a cursor on still moves the cursor past what it
+    // looked at, so the next poll does not read those events again.
+    let group_pos = groups[0]["id"].as_str().unwrap();
+    let none = feed(app, &format!("?resource_type=Group&after={group_pos}")).await;
+    assert!(items(&none).is_empty());
+    assert_eq!(none["next_cursor"], all[6]["id"], "{none}");
 }
 
 /// 16 writers, a reader following the log from its cursor as they write: the reader ends with

@@ -173,23 +173,25 @@ impl AdminService {
             }
         }
         let deadline = tokio::time::Instant::now() + Duration::from_secs(wait);
+        let mut q = q;
         loop {
             // Registered before the read: a write committed between the read and the wait
             // still wakes this reader.
             let written = self.events_written.notified();
-            let events = self.store.read_events(&realm.id, &q).await?;
+            let page = self.store.read_events(&realm.id, &q).await?;
+            // Past what a filter passed over, even on an empty page: the next read (this
+            // one's, while it waits, or the reader's) does not look at those events again.
+            q.after = page.scanned_to.or(q.after);
             let now = tokio::time::Instant::now();
-            if !events.is_empty() || now >= deadline {
-                let next_cursor = events
-                    .last()
-                    .map(|e| e.pos)
-                    .or(q.after)
-                    .unwrap_or_default()
-                    .to_string();
+            if !page.events.is_empty() || now >= deadline {
                 return Ok(EventList {
-                    items: events.into_iter().map(EventView::from).collect(),
-                    next_cursor,
+                    items: page.events.into_iter().map(EventView::from).collect(),
+                    next_cursor: q.after.unwrap_or_default().to_string(),
                 });
+            }
+            if page.scanned_to.is_some() {
+                // A filter passed over a whole scan: look on at once.
+                continue;
             }
             let pause = (deadline - now).min(RECHECK);
             let _ = tokio::time::timeout(pause, written).await;

@@ -344,7 +344,7 @@ impl Dispatch {
                 resource_types: Vec::new(),
                 operations: Vec::new(),
             };
-            let events = self.store.read_events(&w.realm_id, &q).await?;
+            let events = self.store.read_events(&w.realm_id, &q).await?.events;
             if events.is_empty() {
                 break;
             }

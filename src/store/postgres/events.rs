@@ -8,8 +8,8 @@ use uuid::Uuid;
 
 use super::{get, get_instant, instant, opt_instant, uid, PgStore};
 use crate::store::{
-    Event, EventOp, EventPos, EventQuery, Events, Kind, NewEvent, NewLogEntry, StoreError,
-    StoreResult, Subject,
+    Event, EventOp, EventPage, EventPos, EventQuery, Events, Kind, NewEvent, NewLogEntry,
+    StoreError, StoreResult, Subject,
 };
 
 const EVENT_COLUMNS: &str = "realm_id, at, actor, request_id, operation, resource_type, \
@@ -338,9 +338,9 @@ impl Events for PgStore {
         Ok(deleted)
     }
 
-    async fn read_events(&self, realm_id: &str, q: &EventQuery) -> StoreResult<Vec<Event>> {
+    async fn read_events(&self, realm_id: &str, q: &EventQuery) -> StoreResult<EventPage> {
         let Some(realm) = uid(realm_id) else {
-            return Ok(Vec::new());
+            return Ok(EventPage::default());
         };
         let after = q.after.unwrap_or_default();
         let mut conn = self.conn().await?;
@@ -348,19 +348,19 @@ impl Events for PgStore {
             "WITH {HORIZON} \
              SELECT {READ_COLUMNS} FROM events, horizon WHERE realm_id = $1 AND (txid, seq) > (CAST($2 AS xid8), $3) \
              AND txid < horizon.h \
-             AND (cardinality(CAST($4 AS text[])) = 0 OR resource_type = ANY($4)) \
-             AND (cardinality(CAST($5 AS text[])) = 0 OR operation = ANY($5)) \
-             ORDER BY txid, seq LIMIT $6"
+             ORDER BY txid, seq LIMIT $4"
         ))
         .bind(realm)
         .bind(after.major.to_string())
         .bind(after.seq)
-        .bind(q.resource_types.iter().map(|k| k.name()).collect::<Vec<_>>())
-        .bind(q.operations.iter().map(|o| o.name()).collect::<Vec<_>>())
-        .bind(i64::from(q.limit))
+        .bind(i64::from(q.scan()))
         .fetch_all(&mut *conn)
         .await?;
         conn.finish();
-        rows.iter().map(event_from_row).collect()
+        let scanned = rows
+            .iter()
+            .map(event_from_row)
+            .collect::<StoreResult<_>>()?;
+        Ok(q.page(scanned))
     }
 }

@@ -7,8 +7,8 @@ use sqlx::SqliteConnection;
 
 use super::{get, SqliteStore};
 use crate::store::{
-    Event, EventOp, EventPos, EventQuery, Events, Kind, NewEvent, NewLogEntry, StoreError,
-    StoreResult, Subject,
+    Event, EventOp, EventPage, EventPos, EventQuery, Events, Kind, NewEvent, NewLogEntry,
+    StoreError, StoreResult, Subject,
 };
 
 /// What a read of events selects, for `event_from_row`.
@@ -18,12 +18,6 @@ pub(super) const READ_COLUMNS: &str = "seq, at, actor, request_id, operation, re
 /// The next event's number in the realm: after every event kept and every event pruned.
 const NEXT_SEQ: &str = "COALESCE((SELECT MAX(seq) FROM events WHERE realm_id = $1), \
      (SELECT seq FROM event_marks WHERE realm_id = $1), 0) + 1";
-
-/// A filter's names as a JSON list for `json_each`; `None` when there is no filter.
-fn json_names<'a>(names: impl Iterator<Item = &'a str>) -> Option<String> {
-    let names: Vec<&str> = names.collect();
-    (!names.is_empty()).then(|| serde_json::to_string(&names).unwrap_or_else(|_| "[]".into()))
-}
 
 fn json_list(v: &[String]) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
@@ -219,28 +213,28 @@ impl Events for SqliteStore {
         Ok(deleted)
     }
 
-    async fn read_events(&self, realm_id: &str, q: &EventQuery) -> StoreResult<Vec<Event>> {
+    async fn read_events(&self, realm_id: &str, q: &EventQuery) -> StoreResult<EventPage> {
         let after = q.after.unwrap_or_default();
         // A position from PostgreSQL (major > 0) names nothing here: from the start would
         // replay everything, so nothing after it is the honest answer.
         if after.major != 0 {
-            return Ok(Vec::new());
+            return Ok(EventPage::default());
         }
         let mut conn = self.conn().await?;
         let rows = sqlx::query(&format!(
             "SELECT {READ_COLUMNS} FROM events WHERE realm_id = $1 AND seq > $2 \
-             AND ($3 IS NULL OR resource_type IN (SELECT value FROM json_each($3))) \
-             AND ($4 IS NULL OR operation IN (SELECT value FROM json_each($4))) \
-             ORDER BY seq LIMIT $5"
+             ORDER BY seq LIMIT $3"
         ))
         .bind(realm_id)
         .bind(after.seq)
-        .bind(json_names(q.resource_types.iter().map(|k| k.name())))
-        .bind(json_names(q.operations.iter().map(|o| o.name())))
-        .bind(i64::from(q.limit))
+        .bind(i64::from(q.scan()))
         .fetch_all(&mut *conn)
         .await?;
         conn.finish();
-        rows.iter().map(event_from_row).collect()
+        let scanned = rows
+            .iter()
+            .map(event_from_row)
+            .collect::<StoreResult<_>>()?;
+        Ok(q.page(scanned))
     }
 }
