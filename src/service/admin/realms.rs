@@ -7,16 +7,9 @@ use super::view::RealmView;
 use super::{listed, no_realm, Actor, AdminError, AdminResult, AdminService, Listed, PageRequest};
 use crate::store::{AuthMethod, Deletion, Realm, RealmState, Retention, StoreError};
 
+/// What a create takes; an update takes the same but `id` (the first).
 const CREATE_FIELDS: &[&str] = &[
     "id",
-    "display_name",
-    "description",
-    "state",
-    "auth_methods",
-    "event_retention_days",
-    "event_retention_count",
-];
-const UPDATE_FIELDS: &[&str] = &[
     "display_name",
     "description",
     "state",
@@ -143,7 +136,7 @@ impl AdminService {
         origin: &str,
     ) -> AdminResult<RealmView> {
         actor.see(tenant)?;
-        let map = object(body, UPDATE_FIELDS, READ_ONLY)?;
+        let map = object(body, &CREATE_FIELDS[1..], READ_ONLY)?;
         let changes = input::changes(&map, false)?;
         let r = self
             .change_realm(actor, tenant, realm, &changes, Value::Object(map))
