@@ -159,6 +159,40 @@ impl Dispatch {
         Ok(out)
     }
 
+    /// The secrets to sign with for `w`; `None` (with the reason written back) when this
+    /// server cannot sign for it.
+    async fn signing(
+        &self,
+        w: &Webhook,
+        p: &mut WebhookProgress,
+    ) -> StoreResult<Option<Vec<String>>> {
+        match self.secrets(w, self.clock.now()) {
+            Ok(s) => Ok(Some(s)),
+            Err(SealError::Damaged) => {
+                // Nothing can be signed, by this server or any other: it stops here, saying
+                // why, until an admin rotates the secret and resumes it.
+                p.failure = Some(format!(
+                    "the signing secret cannot be opened: {}; rotate it, then resume",
+                    SealError::Damaged
+                ));
+                self.store
+                    .webhook_progress(&w.realm_id, &w.id, &self.owner, p)
+                    .await?;
+                Ok(None)
+            }
+            Err(e) => {
+                // This server lacks the key; another may have it. Left for them (or for this
+                // one once its config is fixed), loudly.
+                tracing::error!(error = %e, webhook = %w.id, "cannot sign for a webhook: this server does not have the key-encryption key its secret was sealed under");
+                p.next_attempt_at = clock::format(self.clock.now() + chrono::Duration::seconds(60));
+                self.store
+                    .webhook_progress(&w.realm_id, &w.id, &self.owner, p)
+                    .await?;
+                Ok(None)
+            }
+        }
+    }
+
     /// Sends one event to `w`, signed with `secrets`.
     pub async fn send(&self, w: &Webhook, secrets: &[String], e: &Event) -> Outcome {
         let started = Instant::now();
@@ -302,7 +336,7 @@ impl Dispatch {
 
     /// Sends what `w` (leased to this server) has pending, until it is all sent, an attempt
     /// fails, or the lease is lost.
-    async fn serve(&self, w: Webhook) -> StoreResult<()> {
+    async fn serve(&self, mut w: Webhook) -> StoreResult<()> {
         let mut p = WebhookProgress {
             delivered: w.delivered,
             attempts: w.attempts,
@@ -311,31 +345,6 @@ impl Dispatch {
             failure: None,
             last_success_at: w.last_success_at.clone(),
             lease_until: None,
-        };
-        let secrets = match self.secrets(&w, self.clock.now()) {
-            Ok(s) => s,
-            Err(SealError::Damaged) => {
-                // Nothing can be signed, by this server or any other: it stops here, saying
-                // why, until an admin rotates the secret and resumes it.
-                p.failure = Some(format!(
-                    "the signing secret cannot be opened: {}; rotate it, then resume",
-                    SealError::Damaged
-                ));
-                self.store
-                    .webhook_progress(&w.realm_id, &w.id, &self.owner, &p)
-                    .await?;
-                return Ok(());
-            }
-            Err(e) => {
-                // This server lacks the key; another may have it. Left for them (or for this
-                // one once its config is fixed), loudly.
-                tracing::error!(error = %e, webhook = %w.id, "cannot sign for a webhook: this server does not have the key-encryption key its secret was sealed under");
-                p.next_attempt_at = clock::format(self.clock.now() + chrono::Duration::seconds(60));
-                self.store
-                    .webhook_progress(&w.realm_id, &w.id, &self.owner, &p)
-                    .await?;
-                return Ok(());
-            }
         };
         loop {
             let q = EventQuery {
@@ -348,6 +357,23 @@ impl Dispatch {
             if events.is_empty() {
                 break;
             }
+            // Read again after the events: a rotation, new URL, new patterns or pause that
+            // committed before any of these events applies to it.
+            w = match self.store.get_webhook(&w.realm_id, &w.id).await? {
+                Some(now) if now.enabled => now,
+                Some(_) => {
+                    // Paused: give the lease back so that resuming starts at once.
+                    p.lease_until = None;
+                    self.store
+                        .webhook_progress(&w.realm_id, &w.id, &self.owner, &p)
+                        .await?;
+                    return Ok(());
+                }
+                None => return Ok(()),
+            };
+            let Some(secrets) = self.signing(&w, &mut p).await? else {
+                return Ok(());
+            };
             for e in &events {
                 if !wants(&w.event_types, &event_type(e)) {
                     p.delivered = e.pos;
