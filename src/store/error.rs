@@ -63,7 +63,12 @@ fn is_unavailable(e: &sqlx::Error) -> bool {
                 let code = pg.code();
                 // 08: connection exception; 53300: too many connections; 57P01-57P03: the
                 // server is shutting down (fast or immediate), crashed, or still starting.
-                code.starts_with("08") || matches!(code, "53300" | "57P01" | "57P02" | "57P03")
+                // 40001 / 40P01: a serialization failure or deadlock victim, rolled back whole.
+                code.starts_with("08")
+                    || matches!(
+                        code,
+                        "53300" | "57P01" | "57P02" | "57P03" | "40001" | "40P01"
+                    )
             } else if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
                 // Primary result codes (the low byte of the extended one): SQLITE_BUSY,
                 // SQLITE_LOCKED and SQLITE_CANTOPEN.

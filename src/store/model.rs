@@ -459,6 +459,21 @@ pub struct NewEvent {
     pub members_removed: Option<Vec<String>>,
 }
 
+impl NewEvent {
+    /// The event of a group that lost `member` because the member was deleted: a membership
+    /// change by the same actor and request.
+    pub fn left_group(&self, member: &str) -> NewEvent {
+        NewEvent {
+            actor: self.actor.clone(),
+            request_id: self.request_id.clone(),
+            operation: EventOp::Patch,
+            changed: vec!["members".into()],
+            members_added: Some(Vec::new()),
+            members_removed: Some(vec![member.to_owned()]),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum EventOp {
     #[default]

@@ -57,9 +57,10 @@ async fn all_ids(app: &TestApp) -> Vec<String> {
     }
 }
 
-/// Polls until `done` holds for the feed, for up to half a minute.
+/// Polls until `done` holds for the feed, for up to a minute (on PostgreSQL pruning waits for
+/// every older transaction in the cluster, and a loaded test run has many).
 async fn until(app: &TestApp, what: &str, done: impl Fn(&[String]) -> bool) -> Vec<String> {
-    for _ in 0..300 {
+    for _ in 0..600 {
         let got = all_ids(app).await;
         if done(&got) {
             return got;

@@ -20,6 +20,7 @@ both_backends!(
     a_credential_with_events_read_reads_the_feed_and_nothing_else,
     admin_actions_on_the_realm_are_events_naming_what_they_touched,
     refused_credentials_are_events_without_their_secret,
+    deleting_a_member_is_an_event_of_each_group_it_leaves,
 );
 
 /// The feed's events of one operation, once there are `n`.
@@ -335,7 +336,7 @@ async fn every_write_records_one_event_saying_what_changed(app: &TestApp) {
         StatusCode::NO_CONTENT
     );
 
-    let events = feed_n(app, "", 8).await;
+    let events = feed_n(app, "", 9).await;
     let summary: Vec<(String, String, String)> = events
         .iter()
         .map(|e| {
@@ -355,6 +356,7 @@ async fn every_write_records_one_event_saying_what_changed(app: &TestApp) {
             s("patch", "User", &ada),
             s("create", "User", &bob),
             s("create", "Group", &group),
+            s("patch", "Group", &group),
             s("patch", "Group", &group),
             s("patch", "Group", &group),
             s("delete", "User", &bob),
@@ -387,7 +389,12 @@ async fn every_write_records_one_event_saying_what_changed(app: &TestApp) {
     assert_eq!(strings(&events[5]["changed"]), vec!["members".to_owned()]);
     assert_eq!(strings(&events[6]["members_removed"]), vec![ada.clone()]);
     assert_eq!(
-        events[7]["version"], 1,
+        strings(&events[7]["members_removed"]),
+        vec![bob.clone()],
+        "deleting a member is a change of its group"
+    );
+    assert_eq!(
+        events[8]["version"], 1,
         "a delete names the version it deleted"
     );
     // Every event's id orders the log.
@@ -732,4 +739,62 @@ async fn a_transaction_that_commits_late_is_not_skipped_on_postgres() {
     );
     assert_eq!(got[1]["resource_id"], fast.as_str());
     app.stop().await;
+}
+
+async fn deleting_a_member_is_an_event_of_each_group_it_leaves(app: &TestApp) {
+    let me = actor(app).await;
+    let ada = app.user("ada").await;
+    let a = app.group("a", &[&ada]).await;
+    let b = app.group("b", &[&ada]).await;
+    let parent = app.group("parent", &[&a]).await;
+    let version = |r: &crate::helpers::Resp| r.body["meta"]["version"].clone();
+    let before = version(&app.get(&format!("/Groups/{a}")).await);
+
+    assert_eq!(
+        app.delete(&format!("/Users/{ada}")).await.status,
+        StatusCode::NO_CONTENT
+    );
+    let got = app.get(&format!("/Groups/{a}")).await;
+    assert_ne!(
+        version(&got),
+        before,
+        "a group that lost a member has a new version: {}",
+        got.body
+    );
+    assert!(got.body["members"].as_array().is_none_or(|m| m.is_empty()));
+    assert_eq!(
+        app.delete(&format!("/Groups/{a}")).await.status,
+        StatusCode::NO_CONTENT
+    );
+
+    let events = feed_n(app, "", 9).await;
+    let tail: Vec<(String, String, Vec<String>)> = events[4..]
+        .iter()
+        .map(|e| {
+            assert_eq!(e["actor"], me.as_str(), "{e}");
+            (
+                e["operation"].as_str().unwrap().to_owned(),
+                e["resource_id"].as_str().unwrap().to_owned(),
+                strings(&e["members_removed"]),
+            )
+        })
+        .collect();
+    let mut left: Vec<_> = tail[..2].to_vec();
+    left.sort();
+    let mut want = vec![
+        ("patch".to_owned(), a.clone(), vec![ada.clone()]),
+        ("patch".to_owned(), b.clone(), vec![ada.clone()]),
+    ];
+    want.sort();
+    assert_eq!(left, want, "{events:#?}");
+    assert_eq!(tail[2], ("delete".to_owned(), ada.clone(), vec![]));
+    assert_eq!(
+        tail[3],
+        ("patch".to_owned(), parent.clone(), vec![a.clone()]),
+        "a nested group's parent loses it too"
+    );
+    assert_eq!(tail[4], ("delete".to_owned(), a.clone(), vec![]));
+    // The group's event carries the version it now has, and the request that caused it.
+    assert_eq!(events[4]["request_id"], events[6]["request_id"]);
+    assert_eq!(events[4]["changed"], json!(["members"]));
 }

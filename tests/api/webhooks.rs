@@ -339,14 +339,18 @@ async fn events_arrive_in_order_and_only_the_types_subscribed(app: &TestApp) {
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let r = app.delete(&format!("/Users/{alice}")).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
-    let got = rx.until_accepted(3).await;
+    let got = rx.until_accepted(4).await;
     let types: Vec<&str> = got
         .iter()
         .map(|m| m.json["type"].as_str().unwrap())
         .collect();
-    // The user's creation is not subscribed; removing alice from the group is part of her
-    // deletion's own event.
-    assert_eq!(&types[..3], ["group.create", "group.patch", "user.delete"]);
+    // The user's creation is not subscribed; her deletion takes her out of the group, a
+    // change of the group's own.
+    assert_eq!(
+        &types[..4],
+        ["group.create", "group.patch", "group.patch", "user.delete"]
+    );
+    assert_eq!(got[2].json["data"]["members_removed"], json!([alice]));
     assert_eq!(got[0].json["data"]["members_added"], json!([alice]));
     let ids: Vec<&str> = got
         .iter()

@@ -359,6 +359,41 @@ impl Resources for PgStore {
         let (realm, id) = keys(realm_id, id)?;
         let mut conn = self.conn().await?;
         let mut tx = conn.begin().await?;
+        // The groups it is a member of lose it: each gets a new version and its own event.
+        // The row lock comes first, so that a membership being added meanwhile (its foreign
+        // key check needs a lock this one excludes) either committed before and is seen here,
+        // or fails after: none is dropped by the cascade without an event.
+        let locked: Option<(i64, DateTime<Utc>)> = sqlx::query_as(
+            "SELECT version, now() FROM resources WHERE realm_id = $1 AND id = $2 AND kind = $3 \
+             FOR UPDATE",
+        )
+        .bind(realm)
+        .bind(id)
+        .bind(kind.name())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let at = match locked {
+            Some((v, at)) if expected_version.is_none_or(|want| want == v) => at,
+            _ => return Err(missing_or_stale(&mut tx, realm, kind, id).await),
+        };
+        if let Some(e) = &event {
+            let sql = format!(
+                "WITH w AS (UPDATE resources SET version = version + 1, last_modified = $1 \
+                 WHERE realm_id = $9 AND kind = 'Group' AND id IN (SELECT group_id FROM members \
+                 WHERE realm_id = $9 AND member_id = $10) RETURNING realm_id, id, version) {}",
+                events::insert_from_cte(1)
+            );
+            events::bind_cte_event(
+                sqlx::query(&sql),
+                at,
+                Kind::Group,
+                &e.left_group(&id.to_string()),
+            )
+            .bind(realm)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
         let deleted: Option<(i64, DateTime<Utc>)> = sqlx::query_as(
             "DELETE FROM resources WHERE realm_id = $1 AND id = $2 AND kind = $3 \
              AND ($4 < 0 OR version = $4) RETURNING version, now()",

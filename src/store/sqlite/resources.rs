@@ -294,6 +294,30 @@ impl Resources for SqliteStore {
     ) -> StoreResult<()> {
         let mut conn = self.conn().await?;
         let mut tx = conn.begin().await?;
+        let (e, at) = (event.as_slice(), crate::clock::now());
+        // The groups it was a member of lose it: each gets a new version and its own event.
+        // (One writer at a time: no membership can be added meanwhile.) Read before the row goes,
+        // since a foreign key cascade would take the rows with it.
+        let groups: Vec<String> = sqlx::query_scalar(
+            "DELETE FROM members WHERE realm_id = $1 AND member_id = $2 RETURNING group_id",
+        )
+        .bind(realm_id)
+        .bind(id)
+        .fetch_all(&mut *tx)
+        .await?;
+        for group in &groups {
+            let v: i64 = sqlx::query_scalar(
+                "UPDATE resources SET version = version + 1, last_modified = $3 \
+                 WHERE realm_id = $1 AND id = $2 RETURNING version",
+            )
+            .bind(realm_id)
+            .bind(group)
+            .bind(&at)
+            .fetch_one(&mut *tx)
+            .await?;
+            let left: Vec<NewEvent> = event.iter().map(|e| e.left_group(id)).collect();
+            events::insert(&mut tx, realm_id, Kind::Group, group, Some(v), &at, &left).await?;
+        }
         let version: Option<i64> = sqlx::query_scalar(
             "DELETE FROM resources WHERE realm_id = $1 AND id = $2 AND kind = $3 \
              AND ($4 < 0 OR version = $4) RETURNING version",
@@ -307,17 +331,14 @@ impl Resources for SqliteStore {
         let Some(version) = version else {
             return Err(missing_or_stale(&mut tx, realm_id, kind, id).await);
         };
-        let (e, at) = (event.as_slice(), crate::clock::now());
         events::insert(&mut tx, realm_id, kind, id, Some(version), &at, e).await?;
-        // Memberships in both directions go in the same transaction. The foreign keys would
-        // cascade too; saying it here keeps that true whatever a connection's pragmas.
-        sqlx::query(
-            "DELETE FROM members WHERE realm_id = $1 AND (group_id = $2 OR member_id = $2)",
-        )
-        .bind(realm_id)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+        // Its own members go in the same transaction. The foreign keys would cascade too;
+        // saying it here keeps that true whatever a connection's pragmas.
+        sqlx::query("DELETE FROM members WHERE realm_id = $1 AND group_id = $2")
+            .bind(realm_id)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         conn.finish();
         Ok(())
