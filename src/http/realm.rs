@@ -14,7 +14,7 @@ use super::extract::credential;
 use super::state::AppState;
 use crate::scim::ScimError;
 use crate::service::admin::{DEFAULT_REALM, DEFAULT_TENANT};
-use crate::service::auth::{Credential, Intent, Principal};
+use crate::service::auth::{Caller, Credential, Intent, Principal};
 use crate::service::resources::RealmCtx;
 
 /// Marks the discovery routes, whose token requirement is a configuration switch.
@@ -46,7 +46,10 @@ pub async fn resolve_realm(
             cred.as_ref(),
             token_required,
             intent(&req),
-            client_address(&state, &req).as_deref(),
+            Caller {
+                address: client_address(&state, &req).as_deref(),
+                request_id: request_id(&req).as_deref(),
+            },
         )
         .await
     {
@@ -75,7 +78,12 @@ pub async fn resolve_realm(
 /// The id the request-id layer gave the request (or the client's own, which it keeps),
 /// bounded: it is stored with every change the request makes.
 pub fn request_id(req: &Request) -> Option<String> {
-    let id = req.headers().get("x-request-id")?.to_str().ok()?;
+    request_id_of(req.headers())
+}
+
+/// The `X-Request-Id` among `headers`, cut to 128 characters.
+pub fn request_id_of(headers: &axum::http::HeaderMap) -> Option<String> {
+    let id = headers.get("x-request-id")?.to_str().ok()?;
     Some(id.chars().take(128).collect())
 }
 

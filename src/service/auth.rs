@@ -400,8 +400,9 @@ impl AuthService {
         credential: Option<&Credential>,
         token_required: bool,
         intent: Intent,
-        address: Option<&str>,
+        caller: Caller<'_>,
     ) -> ServiceResult<Principal> {
+        let address = caller.address;
         let Some(cred) = credential else {
             let at = Attempt {
                 tenant,
@@ -439,7 +440,7 @@ impl AuthService {
                     self.basic_failures.fail(k, now);
                 }
             }
-            self.record_refusal(tenant, realm, cred, reason, address)
+            self.record_refusal(tenant, realm, cred, reason, caller)
                 .await;
         }
         result
@@ -708,8 +709,9 @@ impl AuthService {
         realm: &str,
         cred: &Credential,
         reason: &str,
-        address: Option<&str>,
+        caller: Caller<'_>,
     ) {
+        let address = caller.address;
         let actor = match cred {
             Credential::Bearer(s) if s.starts_with(ADMIN_TOKEN_PREFIX) => "admin-token".into(),
             Credential::Bearer(s) if looks_like_jwt(s) => "jwt-bearer".into(),
@@ -752,7 +754,7 @@ impl AuthService {
             realm_id,
             at: event.at,
             actor: event.actor,
-            request_id: None,
+            request_id: caller.request_id.map(str::to_owned),
             operation: crate::store::EventOp::Denied,
             resource_type: crate::store::Subject::Credential,
             resource_id: None,
@@ -768,6 +770,14 @@ impl AuthService {
             }
         }
     }
+}
+
+/// Where a request came from, for the record of a refusal: the client's address and the
+/// request's `X-Request-Id`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Caller<'a> {
+    pub address: Option<&'a str>,
+    pub request_id: Option<&'a str>,
 }
 
 /// A token found for the hash sent is still refused when revoked, expired or lacking scope.

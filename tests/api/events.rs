@@ -123,6 +123,7 @@ async fn refused_credentials_are_events_without_their_secret(app: &TestApp) {
         .client
         .get(format!("{}/Users", app.base))
         .bearer_auth(wrong)
+        .header("x-request-id", "req-denied-7")
         .send()
         .await
         .unwrap();
@@ -139,6 +140,11 @@ async fn refused_credentials_are_events_without_their_secret(app: &TestApp) {
     assert_eq!(events.len(), 2, "{events:?}");
     assert_eq!(events[0]["actor"], "bearer-token");
     assert_eq!(events[1]["actor"], "basic:okta-sync");
+    assert_eq!(
+        events[0]["request_id"], "req-denied-7",
+        "a refusal names the request, as scimd's own log does"
+    );
+    assert!(events[1]["request_id"].is_string(), "{}", events[1]);
     for e in &events {
         assert_eq!(e["resource_type"], "Credential");
         assert_eq!(e["resource_id"], Value::Null);

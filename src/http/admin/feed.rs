@@ -14,7 +14,7 @@ use super::AdminCtx;
 use crate::http::extract::credential;
 use crate::http::state::AppState;
 use crate::service::admin::{Actor, AdminError};
-use crate::service::auth::Intent;
+use crate::service::auth::{Caller, Intent};
 use crate::service::ServiceError;
 
 /// A refused SCIM credential as a problem: the same statuses the SCIM API answers.
@@ -78,7 +78,10 @@ pub async fn authenticate(
             cred.as_ref(),
             true,
             Intent::Events,
-            address.as_deref(),
+            Caller {
+                address: address.as_deref(),
+                request_id: crate::http::realm::request_id_of(&parts.headers).as_deref(),
+            },
         )
         .await
     {
