@@ -305,6 +305,7 @@ impl Resources for SqliteStore {
         .bind(id)
         .fetch_all(&mut *tx)
         .await?;
+        let left: Vec<NewEvent> = event.iter().map(|e| e.left_group(id)).collect();
         for group in &groups {
             let v: i64 = sqlx::query_scalar(
                 "UPDATE resources SET version = version + 1, last_modified = $3 \
@@ -315,7 +316,6 @@ impl Resources for SqliteStore {
             .bind(&at)
             .fetch_one(&mut *tx)
             .await?;
-            let left: Vec<NewEvent> = event.iter().map(|e| e.left_group(id)).collect();
             events::insert(&mut tx, realm_id, Kind::Group, group, Some(v), &at, &left).await?;
         }
         let version: Option<i64> = sqlx::query_scalar(
